@@ -1,0 +1,120 @@
+/**
+ * Per-key online normalization of numeric fields. Adds `<field>_norm` columns.
+ *
+ * Methods:
+ *  - 'ewma-z': (x − mean) / std with exponentially weighted mean and variance
+ *    (weight `alpha`); scores each value against the state before it, as anomaly
+ *    scoring wants.
+ *  - 'robust': (x − median) / (1.4826 · MAD), where median and MAD are tracked by
+ *    stochastic-approximation quantile updates (constant memory, no sort), steps
+ *    scaled by the running mean absolute deviation so any unit of measure works.
+ *  - 'minmax': (x − min) / (max − min) over everything seen for the key.
+ *
+ * During the first `warmup` values of a key the output is 0. A non-finite input (an
+ * absent optional field is NaN) gives NaN and leaves the state untouched.
+ *
+ *   parsed.keyBy('by-symbol', (c, i) => c.symbol[i]).via('norm', normalize({ fields: ['qty'], method: 'robust' }))
+ */
+import { BatchBuilder, type Schema } from '../src/batch.js';
+import { ConfigError } from '../src/errors.js';
+import type { NoSides, OperatorDef } from '../src/operator.js';
+
+export type NormalizeMethod = 'ewma-z' | 'robust' | 'minmax';
+
+export interface NormalizeConfig<F extends string> {
+  fields: readonly F[];
+  method: NormalizeMethod;
+  /** ewma-z: weight of the newest value, 0 < alpha < 1 (default 0.05) */
+  alpha?: number;
+  /** values per key before outputs are non-zero (default 10) */
+  warmup?: number;
+}
+
+export type Normalized<S extends Schema, F extends string> = S & { readonly [K in F as `${K}_norm`]: 'f64' };
+
+/** state per key and field: [n, a, b, c] — meaning depends on the method */
+type FieldState = [number, number, number, number];
+
+export function normalize<S extends Schema & { readonly [K in F]: 'f64' }, F extends string>(config: NormalizeConfig<F>): OperatorDef<S, Normalized<S, F>, NoSides> & { keyed: true } {
+  const known = new Set(['fields', 'method', 'alpha', 'warmup']);
+  for (const k of Object.keys(config)) if (!known.has(k)) throw new ConfigError(`normalize: unknown option '${k}'`);
+  if (!Array.isArray(config.fields) || config.fields.length === 0) throw new ConfigError('normalize: options.fields must list at least one f64 field');
+  if (!['ewma-z', 'robust', 'minmax'].includes(config.method)) throw new ConfigError(`normalize: options.method must be 'ewma-z', 'robust' or 'minmax', got '${String(config.method)}'`);
+  const alpha = config.alpha ?? 0.05;
+  if (!(alpha > 0 && alpha < 1)) throw new ConfigError(`normalize: options.alpha must be in (0, 1), got ${alpha}`);
+  const warmup = config.warmup ?? 10;
+  if (!Number.isInteger(warmup) || warmup < 0) throw new ConfigError(`normalize: options.warmup must be an integer >= 0, got ${warmup}`);
+  const fields = [...config.fields];
+  const method = config.method;
+
+  const outputOf = (input: Schema): Normalized<S, F> => {
+    for (const f of fields) if (input[f] !== 'f64') throw new ConfigError(`normalize: field '${f}' must be an f64 column of the input`);
+    const o: Record<string, string> = { ...input };
+    for (const f of fields) o[`${f}_norm`] = 'f64';
+    return o as unknown as Normalized<S, F>;
+  };
+
+  /** update state with x and return the normalized value (against the state before x for ewma-z) */
+  const step = (s: FieldState, x: number): number => {
+    if (!Number.isFinite(x)) return NaN;
+    const n = s[0]++;
+    if (method === 'ewma-z') {
+      // s = [n, mean, var, -]
+      if (n === 0) { s[1] = x; s[2] = 0; return 0; }
+      const d = x - s[1];
+      const z = s[2] > 0 ? d / Math.sqrt(s[2]) : 0;
+      s[1] += alpha * d;
+      s[2] = (1 - alpha) * (s[2] + alpha * d * d);
+      return n < warmup ? 0 : z;
+    }
+    if (method === 'robust') {
+      // s = [n, median, mad, mean |x − median| (step scale)]
+      if (n === 0) { s[1] = x; s[2] = 0; s[3] = 0; return 0; }
+      const dev = Math.abs(x - s[1]);
+      const z = s[2] > 0 ? (x - s[1]) / (1.4826 * s[2]) : 0;
+      const lr = Math.max(1 / (n + 1), 0.01);
+      s[3] += (dev - s[3]) * Math.max(1 / (n + 1), 0.01);
+      const stepSize = lr * s[3] * 1.5;
+      s[1] += stepSize * Math.sign(x - s[1]);
+      s[2] += stepSize * Math.sign(dev - s[2]);
+      if (s[2] < 0) s[2] = 0;
+      return n < warmup ? 0 : z;
+    }
+    // minmax: s = [n, min, max, -]
+    if (n === 0) { s[1] = x; s[2] = x; }
+    if (x < s[1]) s[1] = x;
+    if (x > s[2]) s[2] = x;
+    const range = s[2] - s[1];
+    return n < warmup || range === 0 ? 0 : (x - s[1]) / range;
+  };
+
+  return {
+    kind: 'normalize', output: outputOf, sides: {}, keyed: true,
+    create() {
+      const state = new Map<string, FieldState[]>();
+      let outSchema: Normalized<S, F> | undefined;
+      return {
+        process(batch, ctx) {
+          outSchema ??= outputOf(batch.schema);
+          const keys = batch.meta.keys!;
+          const out = new BatchBuilder(outSchema, batch.length);
+          const oc = out.columns as Record<string, unknown>;
+          // pass the input columns through without copying
+          for (const f in batch.schema) oc[f] = batch.columns[f];
+          const ins = fields.map((f) => batch.columns[f] as unknown as Float64Array);
+          const outs = fields.map((f) => oc[`${f}_norm`] as Float64Array);
+          for (let i = 0; i < batch.length; i++) {
+            const k = keys[i];
+            let st = state.get(k);
+            if (!st) { st = fields.map(() => [0, 0, 0, 0] as FieldState); state.set(k, st); }
+            for (let j = 0; j < fields.length; j++) outs[j][i] = step(st[j], ins[j][i]);
+          }
+          out.length = batch.length;
+          ctx.emit(out.finish(batch.meta));
+        },
+        snapshot: () => [...state],
+        restore(s) { state.clear(); for (const [k, v] of s as [string, FieldState[]][]) state.set(k, v); },
+      };
+    },
+  };
+}

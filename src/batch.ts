@@ -1,0 +1,181 @@
+/**
+ * Columnar record batches.
+ *
+ * A batch holds one column per field: numbers in Float64Array / Int32Array, strings in
+ * plain arrays. Numeric columns become Arrow vectors without copying (`toArrow`); string
+ * columns are UTF-8 encoded on conversion (JavaScript strings have no shared byte form).
+ * The schema is a plain object of field types, and the TypeScript types of rows and
+ * columns are derived from it, so operators are typed end to end.
+ */
+import * as arrow from 'apache-arrow';
+
+export type FieldType = 'f64' | 'i32' | 'str';
+export type Schema = { readonly [field: string]: FieldType };
+
+export type ColumnOf<F extends FieldType> = F extends 'str' ? string[] : F extends 'i32' ? Int32Array : Float64Array;
+export type ValueOf<F extends FieldType> = F extends 'str' ? string : number;
+export type Columns<S extends Schema> = { [K in keyof S]: ColumnOf<S[K]> };
+export type Row<S extends Schema> = { [K in keyof S]: ValueOf<S[K]> };
+
+/** Where a batch came from; preserved by record-wise operators. */
+export interface BatchMeta {
+  /** source partition (Kafka partition, file index); -1 when mixed after a shuffle */
+  partition: number;
+  /** processing-time (µs, from the runtime clock) when the oldest record of this batch entered the engine */
+  ingestTime: number;
+  /** per-record keys, set by keyBy and kept by keyed operators */
+  keys?: string[];
+}
+
+export class Batch<S extends Schema> {
+  constructor(
+    readonly schema: S,
+    readonly length: number,
+    readonly columns: Columns<S>,
+    readonly meta: BatchMeta,
+  ) {}
+
+  /** Materialize row i as an object (tests, sinks; hot paths read columns). */
+  row(i: number): Row<S> {
+    const out: Record<string, unknown> = {};
+    for (const f in this.schema) out[f] = (this.columns[f] as ArrayLike<unknown>)[i];
+    return out as Row<S>;
+  }
+
+  rows(): Row<S>[] {
+    const out: Row<S>[] = new Array(this.length);
+    for (let i = 0; i < this.length; i++) out[i] = this.row(i);
+    return out;
+  }
+
+  /** Same records with another meta (keys, partition). */
+  withMeta(meta: Partial<BatchMeta>): Batch<S> {
+    return new Batch(this.schema, this.length, this.columns, { ...this.meta, ...meta });
+  }
+
+  /** Keep the records whose index is in `idx` (ascending). Keys follow. */
+  select(idx: Int32Array | number[], n = idx.length): Batch<S> {
+    const b = new BatchBuilder(this.schema, n);
+    for (const f in this.schema) {
+      const src = this.columns[f] as unknown as ArrayLike<unknown>;
+      const dst = b.columns[f] as unknown as { [i: number]: unknown };
+      for (let j = 0; j < n; j++) dst[j] = src[idx[j]];
+    }
+    b.length = n;
+    const keys = this.meta.keys;
+    let outKeys: string[] | undefined;
+    if (keys) { outKeys = new Array(n); for (let j = 0; j < n; j++) outKeys[j] = keys[idx[j]]; }
+    return b.finish({ ...this.meta, keys: outKeys });
+  }
+}
+
+function allocColumn(t: FieldType, n: number): Float64Array | Int32Array | string[] {
+  return t === 'f64' ? new Float64Array(n) : t === 'i32' ? new Int32Array(n) : new Array<string>(n);
+}
+
+/**
+ * Builds a batch with growable columns. Hot code reserves capacity once and writes
+ * `columns.x[i]` directly; `push(row)` is the convenient, slower path.
+ */
+export class BatchBuilder<S extends Schema> {
+  columns: Columns<S>;
+  length = 0;
+  #capacity: number;
+  readonly #fields: (keyof S & string)[];
+
+  constructor(readonly schema: S, capacity = 256) {
+    this.#capacity = Math.max(1, capacity);
+    this.#fields = Object.keys(schema) as (keyof S & string)[];
+    const cols: Record<string, unknown> = {};
+    for (const f of this.#fields) cols[f] = allocColumn(schema[f], this.#capacity);
+    this.columns = cols as Columns<S>;
+  }
+
+  /** Make room for `n` more records. Column references change when this grows. */
+  reserve(n: number): void {
+    const need = this.length + n;
+    if (need <= this.#capacity) return;
+    let cap = this.#capacity * 2;
+    while (cap < need) cap *= 2;
+    const cols = this.columns as Record<string, unknown>;
+    for (const f of this.#fields) {
+      const old = cols[f];
+      if (Array.isArray(old)) continue; // plain arrays grow on their own
+      const grown = allocColumn(this.schema[f], cap) as Float64Array;
+      grown.set(old as Float64Array);
+      cols[f] = grown;
+    }
+    this.#capacity = cap;
+  }
+
+  push(row: Row<S>): void {
+    this.reserve(1);
+    const i = this.length++;
+    const cols = this.columns as Record<string, { [i: number]: unknown }>;
+    for (const f of this.#fields) cols[f][i] = row[f];
+  }
+
+  /** The built batch; numeric columns are views (no copy) of the builder's buffers. */
+  finish(meta: BatchMeta): Batch<S> {
+    const n = this.length;
+    const out: Record<string, unknown> = {};
+    const cols = this.columns as Record<string, unknown>;
+    for (const f of this.#fields) {
+      const c = cols[f];
+      out[f] = Array.isArray(c) ? (c.length === n ? c : c.slice(0, n)) : (c as Float64Array).subarray(0, n);
+    }
+    return new Batch(this.schema, n, out as Columns<S>, meta);
+  }
+}
+
+/** Batch from rows (tests and small inputs). */
+export function batchOf<S extends Schema>(schema: S, rows: Row<S>[], meta: Partial<BatchMeta> = {}): Batch<S> {
+  const b = new BatchBuilder(schema, rows.length);
+  for (const r of rows) b.push(r);
+  return b.finish({ partition: 0, ingestTime: 0, ...meta });
+}
+
+/** Concatenate batches of one schema (keys kept when every batch has them). */
+export function concatBatches<S extends Schema>(schema: S, batches: Batch<S>[], meta: BatchMeta): Batch<S> {
+  let n = 0;
+  for (const b of batches) n += b.length;
+  const out = new BatchBuilder(schema, n);
+  const cols = out.columns as Record<string, { [i: number]: unknown; set?: (a: ArrayLike<number>, o: number) => void }>;
+  let off = 0;
+  const keyed = batches.length > 0 && batches.every((b) => b.meta.keys);
+  const keys: string[] | undefined = keyed ? [] : undefined;
+  for (const b of batches) {
+    for (const f in schema) {
+      const src = b.columns[f] as unknown as ArrayLike<unknown>;
+      const dst = cols[f];
+      if (dst.set && !Array.isArray(dst)) dst.set(src as ArrayLike<number>, off);
+      else for (let i = 0; i < b.length; i++) dst[off + i] = src[i];
+    }
+    if (keys) for (const k of b.meta.keys!) keys.push(k);
+    off += b.length;
+  }
+  out.length = n;
+  return out.finish({ ...meta, keys });
+}
+
+/**
+ * Arrow RecordBatch over the same memory: f64 / i32 columns are wrapped, not copied;
+ * str columns are encoded to Utf8.
+ */
+export function toArrow<S extends Schema>(batch: Batch<S>): arrow.RecordBatch {
+  const children: arrow.Data[] = [];
+  const fields: arrow.Field[] = [];
+  for (const f in batch.schema) {
+    const t = batch.schema[f];
+    const col = batch.columns[f] as unknown;
+    let data: arrow.Data;
+    if (t === 'f64') data = arrow.makeData({ type: new arrow.Float64(), length: batch.length, data: col as Float64Array });
+    else if (t === 'i32') data = arrow.makeData({ type: new arrow.Int32(), length: batch.length, data: col as Int32Array });
+    else data = arrow.vectorFromArray(col as string[], new arrow.Utf8()).data[0];
+    children.push(data);
+    fields.push(new arrow.Field(f, data.type, false));
+  }
+  const schema = new arrow.Schema(fields);
+  const struct = arrow.makeData({ type: new arrow.Struct(fields), length: batch.length, nullCount: 0, children });
+  return new arrow.RecordBatch(schema, struct);
+}

@@ -1,0 +1,67 @@
+/**
+ * Source and sink contracts. Sources are pulled: the runtime asks for at most as many
+ * records as downstream has credit for, so a slow pipeline pauses the source instead of
+ * buffering without bound.
+ */
+import type { Batch, Schema } from './batch.js';
+import type { Clock } from './clock.js';
+
+export interface SourceRead<S extends Schema> {
+  /** each batch comes from one partition (meta.partition) */
+  batches: Batch<S>[];
+  /** partitions that reached their end in this read (files); they stop holding back watermarks */
+  endedPartitions?: number[];
+  /** every partition ended: the source is exhausted */
+  done: boolean;
+}
+
+export interface SourceReader<S extends Schema> {
+  /** the partitions this reader serves now */
+  partitions(): number[];
+  /**
+   * Up to `maxRecords` records. Resolves as soon as some are available; with none
+   * available, resolves with no batches after waiting at most a short while, so the
+   * runtime can run timers and idleness checks.
+   */
+  read(maxRecords: number): Promise<SourceRead<S>>;
+  /** where the reader stands, for checkpoints (JSON-serializable) */
+  position(): unknown;
+  close(): Promise<void>;
+}
+
+export interface SourceOpenContext {
+  readonly name: string;
+  readonly clock: Clock;
+  /** position from a checkpoint to resume from, when restoring */
+  readonly restoreFrom?: unknown;
+}
+
+export interface SourceDef<S extends Schema> {
+  readonly kind: string;
+  readonly output: S;
+  open(ctx: SourceOpenContext): Promise<SourceReader<S>>;
+}
+
+export interface SinkWriter<S extends Schema> {
+  /** a returned promise holds further writes until it settles (acknowledgement) */
+  write(batch: Batch<S>): void | Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface SinkDef<S extends Schema> {
+  readonly kind: string;
+  open(ctx: { readonly name: string; readonly clock: Clock }): Promise<SinkWriter<S>>;
+  /** phantom: the schema this sink accepts (contravariant) */
+  readonly __in?: (input: S) => void;
+}
+
+/** Raw records as sources deliver them, before parsing: one schema for files and Kafka. */
+export const RawSchema = {
+  key: 'str',
+  value: 'str',
+  /** line number in a file, offset in a Kafka partition */
+  offset: 'f64',
+  /** source-assigned timestamp, µs (Kafka record timestamp; 0 for files) */
+  timestamp: 'f64',
+} as const;
+export type RawSchema = typeof RawSchema;

@@ -1,0 +1,104 @@
+/**
+ * The operator contract.
+ *
+ * An operator is a small object with one required method, `process(batch, ctx)`, and
+ * optional hooks. The runtime owns queues, threads, metrics and I/O; an operator only
+ * turns input batches into output batches through `ctx`. Time comes from `ctx.clock`
+ * (processing time) and from watermarks (event time), never from Date.now().
+ *
+ * Each operator file exports a config type and a factory that validates the config and
+ * returns an `OperatorDef`: the output schemas (known when the topology is built) and a
+ * `create()` that makes a fresh operator instance per run.
+ */
+import type { Batch, Schema } from './batch.js';
+import type { Clock } from './clock.js';
+
+export type SideSchemas = { readonly [port: string]: Schema };
+export type NoSides = Record<never, Schema>;
+
+export interface OperatorContext<O extends Schema, Sides extends SideSchemas = NoSides> {
+  /** stable stage name, as in logs and metrics */
+  readonly stage: string;
+  readonly clock: Clock;
+  /** the watermark last forwarded to this operator's input (−Infinity before the first) */
+  readonly watermark: number;
+  /**
+   * processing time (µs) at which the record being handled, or the one that advanced the
+   * watermark, entered the engine: stamp outputs' meta.ingestTime with it
+   */
+  readonly ingestTime: number;
+  emit(batch: Batch<O>): void;
+  emitSide<P extends keyof Sides & string>(port: P, batch: Batch<Sides[P]>): void;
+  /** forward an event-time watermark made by this operator (watermark generators) */
+  emitWatermark(wm: number): void;
+  /** ask for onTimer(time) once processing time reaches `time` (µs) */
+  registerTimer(time: number): void;
+}
+
+export interface OperatorHooks<O extends Schema, Sides extends SideSchemas> {
+  /**
+   * Event time advanced to `wm` on every input. Emit what it completes (windows) and
+   * return the watermark to forward downstream (default: `wm` unchanged).
+   */
+  onWatermark?(wm: number, ctx: OperatorContext<O, Sides>): number | void;
+  /** A source partition was declared idle (no records for the idle timeout). */
+  onPartitionIdle?(partition: number, ctx: OperatorContext<O, Sides>): void;
+  onTimer?(time: number, ctx: OperatorContext<O, Sides>): void;
+  /** JSON-serializable state; restore(snapshot()) must give an operator that behaves identically */
+  snapshot?(): unknown;
+  restore?(state: unknown): void;
+  /** input ended: flush what is pending */
+  close?(ctx: OperatorContext<O, Sides>): void;
+}
+
+export interface Operator<I extends Schema, O extends Schema, Sides extends SideSchemas = NoSides> extends OperatorHooks<O, Sides> {
+  process(batch: Batch<I>, ctx: OperatorContext<O, Sides>): void;
+}
+
+/** Two inputs (joins, alignment): each input has its own process method. */
+export interface JoinOperator<L extends Schema, R extends Schema, O extends Schema, Sides extends SideSchemas = NoSides> extends OperatorHooks<O, Sides> {
+  processLeft(batch: Batch<L>, ctx: OperatorContext<O, Sides>): void;
+  processRight(batch: Batch<R>, ctx: OperatorContext<O, Sides>): void;
+}
+
+/** An output schema, or how to derive it from the input schema (pass-through, added columns). */
+export type OutputOf<O extends Schema> = O | ((input: Schema) => O);
+
+export interface OperatorDef<I extends Schema, O extends Schema, Sides extends SideSchemas = NoSides> {
+  /** operator kind, e.g. 'parse', 'window' */
+  readonly kind: string;
+  readonly output: OutputOf<O>;
+  readonly sides: Sides;
+  /** true when the operator keeps per-key state and so needs keyed input (keyBy upstream) */
+  readonly keyed: boolean;
+  create(): Operator<I, O, Sides>;
+  /** phantom field carrying the input type (contravariant: a stream may have more fields than the operator reads) */
+  readonly __in?: (input: I) => void;
+}
+
+export interface JoinOperatorDef<L extends Schema, R extends Schema, O extends Schema, Sides extends SideSchemas = NoSides> {
+  readonly kind: string;
+  readonly output: (left: Schema, right: Schema) => O;
+  readonly sides: Sides;
+  readonly keyed: boolean;
+  create(): JoinOperator<L, R, O, Sides>;
+  readonly __left?: (input: L) => void;
+  readonly __right?: (input: R) => void;
+}
+
+/** Dead letters: one schema for every stage's rejected records. */
+export const DeadLetterSchema = {
+  /** stage that rejected the record */
+  stage: 'str',
+  /** SLUICE_ERR_* code */
+  code: 'str',
+  /** human-readable reason, naming the field and rule */
+  reason: 'str',
+  /** the original payload (raw line / message value), possibly truncated */
+  payload: 'str',
+  /** where it came from: source:partition:offset */
+  origin: 'str',
+  /** processing time of rejection, µs */
+  at: 'f64',
+} as const satisfies Schema;
+export type DeadLetterSchema = typeof DeadLetterSchema;

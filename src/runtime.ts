@@ -1,0 +1,514 @@
+/**
+ * The embedded runtime: runs a built Topology on the calling thread.
+ *
+ * Scheduling is a pump: in each round every stage, in topological order, takes at most
+ * one item from its inputs, provided every edge it writes to has credit. Items are
+ * batches and in-band control markers (watermark, partition idle, checkpoint barrier,
+ * end), so markers stay ordered with the data around them. Sources are read only for
+ * as many records as their out-edges have credit for: a slow sink pauses the source.
+ *
+ * Checkpoints use aligned barriers (as Flink): a barrier enters at every source with the
+ * source's position; a stage with several inputs holds each input from the moment its
+ * barrier arrives until all have it, then snapshots and forwards the barrier; sinks
+ * complete the checkpoint once the writes before the barrier are acknowledged.
+ */
+import { build as hdrBuild, type Histogram } from 'hdr-histogram-js';
+import type { Batch, Schema } from './batch.js';
+import { systemClock, type Clock } from './clock.js';
+import { ConfigError, OperatorError, SluiceError } from './errors.js';
+import type { SinkWriter, SourceDef, SourceReader } from './io.js';
+import type { Operator, OperatorContext, OperatorHooks, SideSchemas } from './operator.js';
+import { Edge, ItemKind, type Item } from './queue.js';
+import type { NodeSpec, Topology } from './topology.js';
+
+export interface RuntimeOptions {
+  /** processing-time clock; default the system clock */
+  clock?: Clock;
+  /** records an edge holds before its writer pauses (default 8192) */
+  queueCapacity?: number;
+  /** most records per source read (default 1024) */
+  sourceBatchSize?: number;
+  /** a source partition with no records for this long (µs of unpaused time) is idle (default 5 s) */
+  partitionIdleTimeoutUs?: number;
+  /** how often (ms) the runtime wakes to run timers and idleness checks (default 20) */
+  tickMs?: number;
+  /** resume from this checkpoint */
+  restoreFrom?: Checkpoint;
+}
+
+export interface Checkpoint {
+  id: number;
+  topology: string;
+  sources: Record<string, unknown>;
+  operators: Record<string, unknown>;
+}
+
+export interface StageStats {
+  name: string;
+  kind: string;
+  recordsIn: number;
+  recordsOut: number;
+  batchesIn: number;
+  /** ms spent inside the operator */
+  busyMs: number;
+  /** ms with input waiting but no credit downstream */
+  backpressuredMs: number;
+}
+
+export interface RunSummary {
+  topology: string;
+  wallMs: number;
+  stages: StageStats[];
+  /** ingest → sink latency per sink, µs percentiles */
+  latency: Record<string, { count: number; p50: number; p90: number; p99: number; p999: number; max: number }>;
+  /** largest number of records held on any edge */
+  maxQueuedRecords: number;
+  checkpoints: number;
+}
+
+const DEFAULTS = { queueCapacity: 8192, sourceBatchSize: 1024, partitionIdleTimeoutUs: 5_000_000, tickMs: 20 };
+
+function validate(o: RuntimeOptions): Required<Omit<RuntimeOptions, 'restoreFrom' | 'clock'>> {
+  const known = new Set(['clock', 'queueCapacity', 'sourceBatchSize', 'partitionIdleTimeoutUs', 'tickMs', 'restoreFrom']);
+  for (const k of Object.keys(o)) if (!known.has(k)) throw new ConfigError(`runtime: unknown option '${k}'`);
+  const r = { ...DEFAULTS, ...Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) } as typeof DEFAULTS;
+  const posInt = (name: keyof typeof DEFAULTS) => {
+    if (!Number.isInteger(r[name]) || r[name] <= 0) throw new ConfigError(`runtime: options.${name} must be a positive integer, got ${String(r[name])}`);
+  };
+  posInt('queueCapacity'); posInt('sourceBatchSize'); posInt('partitionIdleTimeoutUs'); posInt('tickMs');
+  return r;
+}
+
+abstract class NodeRt {
+  readonly inputs: Edge[] = [];
+  /** out edges per port ('main' and side names) */
+  readonly outs = new Map<string, Edge[]>();
+  readonly stats: StageStats;
+  constructor(readonly spec: NodeSpec) {
+    this.stats = { name: spec.name, kind: spec.def.kind, recordsIn: 0, recordsOut: 0, batchesIn: 0, busyMs: 0, backpressuredMs: 0 };
+  }
+  allOut(): Edge[] { const a: Edge[] = []; for (const es of this.outs.values()) a.push(...es); return a; }
+  hasCredit(): boolean { for (const es of this.outs.values()) for (const e of es) if (!e.hasCredit()) return false; return true; }
+  broadcast(item: Item): void { for (const es of this.outs.values()) for (const e of es) e.push(item); }
+}
+
+class OpNodeRt extends NodeRt implements OperatorContext<Schema, SideSchemas> {
+  readonly op: OperatorHooks<Schema, SideSchemas> & { process?(b: Batch<Schema>, c: OperatorContext<Schema, SideSchemas>): void };
+  inWm: number[] = [];
+  ended: boolean[] = [];
+  barrierAt: (number | null)[] = [];
+  watermark = -Infinity;
+  forwarded = -Infinity;
+  ingestTime = 0;
+  timers: number[] = [];
+  #rr = 0;
+  #bpSince = 0;
+  readonly stage: string;
+  readonly keyedOut: boolean;
+
+  constructor(spec: NodeSpec & { kind: 'op' | 'join' }, readonly clock: Clock, private rt: Runtime) {
+    super(spec);
+    this.stage = spec.name;
+    this.keyedOut = spec.keyedOut;
+    this.op = spec.def.create() as OpNodeRt['op'];
+  }
+
+  emit(batch: Batch<Schema>): void { this.emitSide('main', batch); }
+  emitSide(port: string, batch: Batch<Schema>): void {
+    if (batch.length === 0) return;
+    const edges = this.outs.get(port);
+    if (!edges) throw new SluiceError('SLUICE_ERR_NO_SUCH_PORT', `stage '${this.stage}' emitted on undeclared port '${port}'`, { domain: 'internal' });
+    if (port === 'main' && this.keyedOut && !batch.meta.keys) {
+      throw new SluiceError('SLUICE_ERR_KEYS_DROPPED', `stage '${this.stage}' emitted a batch without keys on a keyed stream`, { domain: 'internal' });
+    }
+    this.stats.recordsOut += batch.length;
+    const item: Item = { k: ItemKind.Batch, b: batch };
+    for (const e of edges) e.push(item);
+  }
+  registerTimer(time: number): void { this.timers.push(time); }
+  emitWatermark(wm: number): void {
+    if (wm > this.forwarded) { this.forwarded = wm; this.broadcast({ k: ItemKind.Watermark, wm, ingest: this.ingestTime }); }
+  }
+
+  /** take and handle one item; false when nothing could be done */
+  step(): boolean {
+    const n = this.inputs.length;
+    let input = -1;
+    for (let j = 0; j < n; j++) {
+      const i = (this.#rr + j) % n;
+      if (this.barrierAt[i] === null && this.inputs[i].size > 0) { input = i; break; }
+    }
+    if (input < 0) return false;
+    if (!this.hasCredit()) {
+      if (this.#bpSince === 0) this.#bpSince = performance.now();
+      return false;
+    }
+    if (this.#bpSince !== 0) { this.stats.backpressuredMs += performance.now() - this.#bpSince; this.#bpSince = 0; }
+    this.#rr = input + 1;
+    const item = this.inputs[input].shift()!;
+    const t0 = performance.now();
+    try {
+      this.handle(item, input);
+    } catch (err) {
+      throw err instanceof SluiceError && err.stage ? err : new OperatorError(this.stage, err);
+    }
+    this.stats.busyMs += performance.now() - t0;
+    return true;
+  }
+
+  private handle(item: Item, input: number): void {
+    switch (item.k) {
+      case ItemKind.Batch: {
+        const b = item.b;
+        this.stats.recordsIn += b.length;
+        this.stats.batchesIn++;
+        this.ingestTime = b.meta.ingestTime;
+        if (this.spec.kind === 'join') {
+          const j = this.op as unknown as { processLeft(b: Batch<Schema>, c: OpNodeRt): void; processRight(b: Batch<Schema>, c: OpNodeRt): void };
+          if (input === 0) j.processLeft(b, this); else j.processRight(b, this);
+        } else {
+          (this.op as Operator<Schema, Schema, SideSchemas>).process(b, this);
+        }
+        return;
+      }
+      case ItemKind.Watermark:
+        this.ingestTime = item.ingest;
+        this.inWm[input] = Math.max(this.inWm[input], item.wm);
+        this.advanceWatermark();
+        return;
+      case ItemKind.Idle:
+        if (this.op.onPartitionIdle) this.op.onPartitionIdle(item.partition, this);
+        else this.broadcast(item);
+        return;
+      case ItemKind.Barrier:
+        this.barrierAt[input] = item.id;
+        this.maybeCompleteBarrier(item.id);
+        return;
+      case ItemKind.End:
+        this.ended[input] = true;
+        this.barrierAt[input] = null;
+        if (this.ended.every(Boolean)) {
+          this.inWm.fill(Infinity);
+          this.advanceWatermark();
+          this.op.close?.(this);
+          this.broadcast({ k: ItemKind.End });
+        } else {
+          this.advanceWatermark();
+          const pending = this.barrierAt.find((b) => b !== null);
+          if (pending != null) this.maybeCompleteBarrier(pending);
+        }
+        return;
+    }
+  }
+
+  private advanceWatermark(): void {
+    let wm = Infinity;
+    for (let i = 0; i < this.inWm.length; i++) if (!this.ended[i] || this.inWm[i] === Infinity) wm = Math.min(wm, this.inWm[i]);
+    if (wm <= this.watermark) return;
+    this.watermark = wm;
+    const fwd = this.op.onWatermark ? (this.op.onWatermark(wm, this) ?? wm) : wm;
+    if (fwd > this.forwarded) {
+      this.forwarded = fwd;
+      this.broadcast({ k: ItemKind.Watermark, wm: fwd, ingest: this.ingestTime });
+    }
+  }
+
+  private maybeCompleteBarrier(id: number): void {
+    for (let i = 0; i < this.inputs.length; i++) if (!this.ended[i] && this.barrierAt[i] !== id) return;
+    this.rt.recordState(id, this.stage, this.op.snapshot?.());
+    this.barrierAt.fill(null);
+    this.broadcast({ k: ItemKind.Barrier, id });
+  }
+
+  runTimers(now: number): void {
+    if (this.timers.length === 0 || !this.op.onTimer) return;
+    const due = this.timers.filter((t) => t <= now).sort((a, b) => a - b);
+    if (due.length === 0) return;
+    this.timers = this.timers.filter((t) => t > now);
+    for (const t of due) this.op.onTimer(t, this);
+  }
+}
+
+class SourceNodeRt extends NodeRt {
+  reader!: SourceReader<Schema>;
+  reading = false;
+  done = false;
+  stopRequested = false;
+  pendingBarrier: number | null = null;
+  /** partition → unpaused time (µs) of its last record; idle partitions are absent */
+  lastActive = new Map<number, number>();
+  idle = new Set<number>();
+  ended = new Set<number>();
+  pausedUs = 0;
+  pausedSince = -1;
+  constructor(spec: NodeSpec, readonly clock: Clock) { super(spec); }
+
+  /** processing time that excludes time spent paused by backpressure */
+  activeNow(): number {
+    const now = this.clock.now();
+    return now - this.pausedUs - (this.pausedSince >= 0 ? now - this.pausedSince : 0);
+  }
+  minCredit(): number { let c = Infinity; for (const e of this.allOut()) c = Math.min(c, e.credit()); return c; }
+}
+
+class SinkNodeRt extends NodeRt {
+  writer!: SinkWriter<Schema>;
+  inFlight = 0;
+  closed = false;
+  barrier: number | null = null;
+  hist: Histogram;
+  constructor(spec: NodeSpec, readonly clock: Clock) {
+    super(spec);
+    this.hist = hdrBuild({ lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: 3 });
+  }
+}
+
+export class Runtime {
+  readonly #topology: Topology;
+  readonly #clock: Clock;
+  readonly #opts: ReturnType<typeof validate>;
+  readonly #restore?: Checkpoint;
+  #ops: OpNodeRt[] = [];
+  #sources: SourceNodeRt[] = [];
+  #sinks: SinkNodeRt[] = [];
+  #edges: Edge[] = [];
+  #scheduled = false;
+  #failed: unknown = null;
+  #resolve!: () => void;
+  #reject!: (e: unknown) => void;
+  #ticker: NodeJS.Timeout | undefined;
+  #nextCheckpoint = 1;
+  #checkpoints = new Map<number, { cp: Checkpoint; acks: number; resolve: (cp: Checkpoint) => void }>();
+  #completedCheckpoints = 0;
+  #started = 0;
+
+  constructor(topology: Topology, options: RuntimeOptions = {}) {
+    this.#topology = topology;
+    this.#opts = validate(options);
+    this.#clock = options.clock ?? systemClock;
+    this.#restore = options.restoreFrom;
+    if (this.#restore && this.#restore.topology !== topology.name) {
+      throw new ConfigError(`runtime: checkpoint belongs to topology '${this.#restore.topology}', not '${topology.name}'`);
+    }
+    const byName = new Map<string, NodeRt>();
+    for (const spec of topology.nodes) {
+      let node: NodeRt;
+      if (spec.kind === 'source') { const s = new SourceNodeRt(spec, this.#clock); this.#sources.push(s); node = s; }
+      else if (spec.kind === 'sink') { const s = new SinkNodeRt(spec, this.#clock); this.#sinks.push(s); node = s; }
+      else { const o = new OpNodeRt(spec, this.#clock, this); this.#ops.push(o); node = o; }
+      byName.set(spec.name, node);
+      if (spec.kind !== 'sink') {
+        node.outs.set('main', []);
+        for (const p of Object.keys(spec.sides)) node.outs.set(p, []);
+      }
+    }
+    for (const spec of topology.nodes) {
+      const node = byName.get(spec.name)!;
+      for (const ref of spec.inputs) {
+        const e = new Edge(ref.node, spec.name, this.#opts.queueCapacity);
+        byName.get(ref.node)!.outs.get(ref.port)!.push(e);
+        node.inputs.push(e);
+        this.#edges.push(e);
+      }
+      if (node instanceof OpNodeRt) {
+        node.inWm = node.inputs.map(() => -Infinity);
+        node.ended = node.inputs.map(() => false);
+        node.barrierAt = node.inputs.map(() => null);
+        const st = this.#restore?.operators[spec.name];
+        if (st !== undefined) {
+          if (!node.op.restore) throw new ConfigError(`runtime: checkpoint has state for stage '${spec.name}', which cannot restore`);
+          node.op.restore(st);
+        }
+      }
+    }
+  }
+
+  /** Run until every source is exhausted (or stop() is called) and every sink closed. */
+  async run(): Promise<RunSummary> {
+    this.#started = performance.now();
+    for (const s of this.#sources) {
+      s.reader = await (s.spec.def as SourceDef<Schema>).open({ name: s.spec.name, clock: this.#clock, restoreFrom: this.#restore?.sources[s.spec.name] }) as SourceReader<Schema>;
+      const now = s.activeNow();
+      for (const p of s.reader.partitions()) s.lastActive.set(p, now);
+    }
+    for (const s of this.#sinks) s.writer = await (s.spec.def as { open(c: unknown): Promise<SinkWriter<Schema>> }).open({ name: s.spec.name, clock: this.#clock });
+    const finished = new Promise<void>((resolve, reject) => { this.#resolve = resolve; this.#reject = reject; });
+    this.#ticker = setInterval(() => this.#schedule(), this.#opts.tickMs);
+    this.#schedule();
+    try {
+      await finished;
+    } finally {
+      clearInterval(this.#ticker);
+      await Promise.allSettled(this.#sources.map((s) => s.reader?.close()));
+      if (this.#failed) await Promise.allSettled(this.#sinks.filter((s) => !s.closed).map((s) => s.writer?.close()));
+    }
+    return this.summary();
+  }
+
+  /** Stop reading; what is in flight drains and windows flush (a bounded end of input). */
+  stop(): void { for (const s of this.#sources) s.stopRequested = true; this.#schedule(); }
+
+  /** Take a consistent checkpoint of source positions and operator state. */
+  checkpoint(): Promise<Checkpoint> {
+    const id = this.#nextCheckpoint++;
+    return new Promise((resolve) => {
+      this.#checkpoints.set(id, { cp: { id, topology: this.#topology.name, sources: {}, operators: {} }, acks: 0, resolve });
+      for (const s of this.#sources) s.pendingBarrier = id;
+      this.#schedule();
+    });
+  }
+
+  /** @internal called by stages when a barrier passes them */
+  recordState(id: number, stage: string, state: unknown): void {
+    const c = this.#checkpoints.get(id);
+    if (c && state !== undefined) c.cp.operators[stage] = state;
+  }
+
+  summary(): RunSummary {
+    const latency: RunSummary['latency'] = {};
+    for (const s of this.#sinks) {
+      const h = s.hist;
+      latency[s.spec.name] = { count: h.totalCount, p50: h.getValueAtPercentile(50), p90: h.getValueAtPercentile(90), p99: h.getValueAtPercentile(99), p999: h.getValueAtPercentile(99.9), max: h.maxValue };
+    }
+    return {
+      topology: this.#topology.name,
+      wallMs: performance.now() - this.#started,
+      stages: [...this.#sources, ...this.#ops, ...this.#sinks].map((n) => ({ ...n.stats })),
+      latency,
+      maxQueuedRecords: Math.max(0, ...this.#edges.map((e) => e.maxRecords)),
+      checkpoints: this.#completedCheckpoints,
+    };
+  }
+
+  #schedule(): void {
+    if (this.#scheduled || this.#failed) return;
+    this.#scheduled = true;
+    setImmediate(() => {
+      this.#scheduled = false;
+      try { this.#pump(); } catch (err) { this.#fail(err); }
+    });
+  }
+
+  #fail(err: unknown): void {
+    if (this.#failed) return;
+    this.#failed = err;
+    clearInterval(this.#ticker);
+    this.#reject(err);
+  }
+
+  #pump(): void {
+    const now = this.#clock.now();
+    for (const o of this.#ops) o.runTimers(now);
+    for (const s of this.#sources) this.#pollSource(s);
+    let progress = true;
+    while (progress && !this.#failed) {
+      progress = false;
+      for (const o of this.#ops) if (o.step()) progress = true;
+      for (const s of this.#sinks) if (this.#stepSink(s)) progress = true;
+      // sources may have gained credit
+      for (const s of this.#sources) if (this.#pollSource(s)) progress = true;
+    }
+    if (this.#sinks.every((s) => s.closed)) this.#resolve();
+  }
+
+  /** start a read if there is credit; track pause time and idle partitions. True if it emitted. */
+  #pollSource(s: SourceNodeRt): boolean {
+    if (s.done) return false;
+    let emitted = false;
+    if (s.pendingBarrier !== null && !s.reading) {
+      const id = s.pendingBarrier;
+      s.pendingBarrier = null;
+      const c = this.#checkpoints.get(id);
+      if (c) c.cp.sources[s.spec.name] = s.reader.position();
+      s.broadcast({ k: ItemKind.Barrier, id });
+      emitted = true;
+    }
+    if (s.stopRequested && !s.reading) {
+      s.done = true;
+      s.broadcast({ k: ItemKind.End });
+      return true;
+    }
+    const credit = s.minCredit();
+    const now = this.#clock.now();
+    if (credit <= 0) {
+      if (s.pausedSince < 0) s.pausedSince = now;
+    } else if (s.pausedSince >= 0) {
+      s.pausedUs += now - s.pausedSince;
+      s.pausedSince = -1;
+    }
+    // idleness: measured on unpaused time since the partition's last record
+    const active = s.activeNow();
+    for (const [p, last] of s.lastActive) {
+      if (!s.idle.has(p) && active - last > this.#opts.partitionIdleTimeoutUs) {
+        s.idle.add(p);
+        s.broadcast({ k: ItemKind.Idle, partition: p });
+        emitted = true;
+      }
+    }
+    if (credit <= 0 || s.reading) return emitted;
+    s.reading = true;
+    s.reader.read(Math.min(credit, this.#opts.sourceBatchSize)).then((res) => {
+      s.reading = false;
+      const ingest = this.#clock.now();
+      const activeAt = s.activeNow();
+      for (const b of res.batches) {
+        if (b.length === 0) continue;
+        const p = b.meta.partition;
+        s.lastActive.set(p, activeAt);
+        s.idle.delete(p);
+        s.stats.recordsOut += b.length;
+        const batch = b.meta.ingestTime ? b : b.withMeta({ ingestTime: ingest });
+        s.broadcast({ k: ItemKind.Batch, b: batch });
+      }
+      for (const p of res.endedPartitions ?? []) {
+        if (s.ended.has(p)) continue;
+        s.ended.add(p);
+        s.lastActive.delete(p);
+        s.broadcast({ k: ItemKind.Idle, partition: p });
+      }
+      if (res.done) { s.done = true; s.broadcast({ k: ItemKind.End }); }
+      this.#schedule();
+    }, (err) => this.#fail(err));
+    return emitted;
+  }
+
+  #stepSink(s: SinkNodeRt): boolean {
+    if (s.closed || s.inFlight > 0) return false;
+    const input = s.inputs[0];
+    const item = input.shift();
+    if (!item) return false;
+    switch (item.k) {
+      case ItemKind.Batch: {
+        const b = item.b;
+        s.stats.recordsIn += b.length;
+        s.stats.batchesIn++;
+        const t0 = performance.now();
+        const lat = this.#clock.now() - b.meta.ingestTime;
+        s.hist.recordValueWithCount(Math.max(1, lat), b.length);
+        const r = s.writer.write(b);
+        s.stats.busyMs += performance.now() - t0;
+        if (r && typeof (r as Promise<void>).then === 'function') {
+          s.inFlight++;
+          (r as Promise<void>).then(() => { s.inFlight--; this.#schedule(); }, (err) => this.#fail(err));
+        }
+        return true;
+      }
+      case ItemKind.Barrier: {
+        const c = this.#checkpoints.get(item.id);
+        if (c && ++c.acks === this.#sinks.length) {
+          this.#checkpoints.delete(item.id);
+          this.#completedCheckpoints++;
+          c.resolve(c.cp);
+        }
+        return true;
+      }
+      case ItemKind.End:
+        // hold the sink (inFlight) until its close settles; then it counts as closed
+        s.inFlight++;
+        s.writer.close().then(() => { s.inFlight--; s.closed = true; this.#schedule(); }, (err) => this.#fail(err));
+        return true;
+      default:
+        return true; // watermarks and idleness markers end at sinks
+    }
+  }
+}

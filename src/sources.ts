@@ -1,0 +1,199 @@
+/**
+ * Embedded sources: in-memory (tests), line files (JSON lines, CSV, LOBSTER) and stdin,
+ * read as fast as possible or paced at real time × N. Each file is one partition; a
+ * record's offset is its line number, which is also the checkpoint position.
+ */
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
+import { Batch, BatchBuilder, batchOf, type Row, type Schema } from './batch.js';
+import { ConfigError, IoError } from './errors.js';
+import { RawSchema, type SourceDef, type SourceRead, type SourceReader } from './io.js';
+
+/** Records held in memory, one array per partition (tests, small replays). */
+export function memorySource<S extends Schema>(schema: S, partitions: Row<S>[][], opts: { batchSize?: number } = {}): SourceDef<S> {
+  const batchSize = opts.batchSize ?? 256;
+  if (!Number.isInteger(batchSize) || batchSize <= 0) throw new ConfigError(`memorySource: options.batchSize must be a positive integer, got ${batchSize}`);
+  return {
+    kind: 'memory-source',
+    output: schema,
+    async open(ctx) {
+      const pos = partitions.map((_, p) => ((ctx.restoreFrom as number[] | undefined)?.[p] ?? 0));
+      let next = 0; // round-robin over partitions, so partitions interleave as they would live
+      return {
+        partitions: () => partitions.map((_, p) => p),
+        position: () => [...pos],
+        async close() {},
+        async read(max): Promise<SourceRead<S>> {
+          const batches: Batch<S>[] = [];
+          const endedPartitions: number[] = [];
+          for (let tries = 0; tries < partitions.length && batches.length === 0; tries++) {
+            const p = next;
+            next = (next + 1) % partitions.length;
+            if (pos[p] >= partitions[p].length) continue;
+            const n = Math.min(max, batchSize, partitions[p].length - pos[p]);
+            batches.push(batchOf(schema, partitions[p].slice(pos[p], pos[p] + n), { partition: p }));
+            pos[p] += n;
+            if (pos[p] >= partitions[p].length) endedPartitions.push(p);
+          }
+          const done = pos.every((x, p) => x >= partitions[p].length);
+          if (done) for (let p = 0; p < partitions.length; p++) if (!endedPartitions.includes(p)) endedPartitions.push(p);
+          return { batches, endedPartitions, done };
+        },
+      };
+    },
+  };
+}
+
+export interface PaceOptions {
+  /** 1 = real time, 10 = ten times faster */
+  speedup: number;
+  /** event time (µs) of a raw line; NaN when it has none (sent at once) */
+  timeOf: (line: string) => number;
+}
+
+export interface LinesSourceOptions {
+  /** one or more files (each a partition); '-' reads stdin */
+  paths: string[];
+  /** most lines per batch (default 1024) */
+  batchSize?: number;
+  /** pace the replay by event time; absent = as fast as possible */
+  pace?: PaceOptions;
+  /** lines longer than this (bytes) are still delivered; parse dead-letters them (default 1 MiB) */
+  maxLineBytes?: number;
+}
+
+/** event time of a JSON line's top-level "ts" field, without a full parse */
+export function timeOfJsonTs(line: string): number {
+  const m = /"ts"\s*:\s*(\d+)/.exec(line);
+  return m ? Number(m[1]) : NaN;
+}
+
+/** Raw lines from files or stdin; the `parse` operator turns them into typed records. */
+export function linesSource(opts: LinesSourceOptions): SourceDef<RawSchema> {
+  const known = new Set(['paths', 'batchSize', 'pace', 'maxLineBytes']);
+  for (const k of Object.keys(opts)) if (!known.has(k)) throw new ConfigError(`linesSource: unknown option '${k}'`);
+  if (!Array.isArray(opts.paths) || opts.paths.length === 0) throw new ConfigError('linesSource: options.paths must list at least one file (or "-" for stdin)');
+  const batchSize = opts.batchSize ?? 1024;
+  if (!Number.isInteger(batchSize) || batchSize <= 0) throw new ConfigError(`linesSource: options.batchSize must be a positive integer, got ${batchSize}`);
+  if (opts.pace && !(opts.pace.speedup > 0)) throw new ConfigError(`linesSource: options.pace.speedup must be > 0, got ${opts.pace.speedup}`);
+  return {
+    kind: 'lines-source',
+    output: RawSchema,
+    async open(ctx) {
+      for (const p of opts.paths) {
+        if (p === '-') continue;
+        try { await stat(p); } catch (e) { throw new IoError(`linesSource: cannot read '${p}': ${(e as Error).message}`, e); }
+      }
+      const restore = ctx.restoreFrom as number[] | undefined;
+      const parts = opts.paths.map((path, p) => new LineReader(path === '-' ? process.stdin : createReadStream(path, { highWaterMark: 1 << 20 }), p, restore?.[p] ?? 0));
+      return new LinesReader(parts, batchSize, opts.pace, ctx.clock.now());
+    },
+  };
+}
+
+class LineReader {
+  #iter: AsyncIterator<Buffer | string>;
+  #lines: string[] = [];
+  #head = 0;
+  #rest = '';
+  #eof = false;
+  /** next line number to deliver */
+  offset = 0;
+  #skip: number;
+  constructor(readonly stream: Readable, readonly partition: number, skipTo: number) {
+    stream.setEncoding('utf8');
+    this.#iter = stream[Symbol.asyncIterator]();
+    this.#skip = skipTo;
+  }
+  get ended(): boolean { return this.#eof && this.#head >= this.#lines.length; }
+  get buffered(): number { return this.#lines.length - this.#head; }
+
+  /** make sure some lines are buffered (false at end of file) */
+  async fill(): Promise<boolean> {
+    while (this.buffered === 0 && !this.#eof) {
+      const r = await this.#iter.next();
+      if (r.done) {
+        this.#eof = true;
+        if (this.#rest.length) { this.#lines = [this.#rest]; this.#head = 0; this.#rest = ''; }
+      } else {
+        const parts = (this.#rest + (r.value as string)).split('\n');
+        this.#rest = parts.pop()!;
+        this.#lines = parts;
+        this.#head = 0;
+      }
+      // skip lines already processed before a restore
+      while (this.#skip > this.offset && this.buffered > 0) { this.#head++; this.offset++; }
+    }
+    return this.buffered > 0;
+  }
+
+  take(n: number): string[] {
+    const out = this.#lines.slice(this.#head, this.#head + n);
+    this.#head += out.length;
+    return out;
+  }
+  peek(j = 0): string | undefined { return this.#lines[this.#head + j]; }
+  close(): void { this.stream.destroy(); }
+}
+
+class LinesReader implements SourceReader<RawSchema> {
+  #next = 0;
+  #paceStartEvent = NaN;
+  constructor(readonly parts: LineReader[], readonly batchSize: number, readonly pace: PaceOptions | undefined, readonly startWall: number) {}
+
+  partitions(): number[] { return this.parts.map((p) => p.partition); }
+  position(): number[] { return this.parts.map((p) => p.offset); }
+  async close(): Promise<void> { for (const p of this.parts) p.close(); }
+
+  async read(max: number): Promise<SourceRead<RawSchema>> {
+    const endedPartitions: number[] = [];
+    for (let tries = 0; tries < this.parts.length; tries++) {
+      const part = this.parts[this.#next];
+      this.#next = (this.#next + 1) % this.parts.length;
+      if (part.ended) continue;
+      if (!(await part.fill())) { endedPartitions.push(part.partition); continue; }
+      let n = Math.min(max, this.batchSize, part.buffered);
+      if (this.pace) n = await this.#paced(part, n);
+      const lines = part.take(n);
+      const b = new BatchBuilder(RawSchema, lines.length);
+      const c = b.columns;
+      for (let i = 0; i < lines.length; i++) {
+        let line = lines[i];
+        if (line.charCodeAt(line.length - 1) === 13) line = line.slice(0, -1); // CRLF files
+        c.key[i] = ''; c.value[i] = line; c.offset[i] = part.offset + i; c.timestamp[i] = 0;
+      }
+      b.length = lines.length;
+      part.offset += lines.length;
+      return { batches: [b.finish({ partition: part.partition, ingestTime: 0 })], endedPartitions, done: false };
+    }
+    return { batches: [], endedPartitions, done: this.parts.every((p) => p.ended) };
+  }
+
+  /** wait until the first line is due, then take it and the following lines already due */
+  async #paced(part: LineReader, n: number): Promise<number> {
+    const { speedup, timeOf } = this.pace!;
+    const first = timeOf(part.peek()!);
+    if (!Number.isFinite(first)) return 1;
+    if (Number.isNaN(this.#paceStartEvent)) this.#paceStartEvent = first;
+    const dueMs = (t: number) => (t - this.#paceStartEvent) / speedup / 1000;
+    const waitMs = dueMs(first) - (performance.now() - this.#wallStartMs);
+    if (waitMs > 1) await new Promise((r) => setTimeout(r, Math.min(waitMs, 1000)));
+    const elapsed = performance.now() - this.#wallStartMs;
+    let k = 1;
+    while (k < n) {
+      const line = part.peek(k);
+      if (line === undefined) break;
+      const t = timeOf(line);
+      if (Number.isFinite(t) && dueMs(t) > elapsed) break;
+      k++;
+    }
+    return k;
+  }
+  readonly #wallStartMs = performance.now();
+}
+
+/** convenience: Batch of raw lines (tests) */
+export function rawLines(lines: string[], partition = 0): Batch<RawSchema> {
+  return batchOf(RawSchema, lines.map((value, i) => ({ key: '', value, offset: i, timestamp: 0 })), { partition });
+}
