@@ -7,7 +7,8 @@
  *    scoring wants.
  *  - 'robust': (x − median) / (1.4826 · MAD), where median and MAD are tracked by
  *    stochastic-approximation quantile updates (constant memory, no sort), steps
- *    scaled by the running mean absolute deviation so any unit of measure works.
+ *    scaled by the MAD itself, so any unit of measure works and outliers have bounded
+ *    influence (exact median/MAD over the first values of a key).
  *  - 'minmax': (x − min) / (max − min) over everything seen for the key.
  *
  * During the first `warmup` values of a key the output is 0. A non-finite input (an
@@ -32,8 +33,17 @@ export interface NormalizeConfig<F extends string> {
 
 export type Normalized<S extends Schema, F extends string> = S & { readonly [K in F as `${K}_norm`]: 'f64' };
 
-/** state per key and field: [n, a, b, c] — meaning depends on the method */
-type FieldState = [number, number, number, number];
+/** state per key and field: [n, a, b, c, ...] — meaning depends on the method */
+type FieldState = number[];
+
+/** robust: values used for the exact initial median/MAD, and the step size in MADs */
+const ROBUST_INIT = 9;
+const ROBUST_RATE = 0.02;
+
+function median(sorted: number[]): number {
+  const m = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[m] : (sorted[m - 1] + sorted[m]) / 2;
+}
 
 export function normalize<S extends Schema & { readonly [K in F]: 'f64' }, F extends string>(config: NormalizeConfig<F>): OperatorDef<S, Normalized<S, F>, NoSides> & { keyed: true } {
   const known = new Set(['fields', 'method', 'alpha', 'warmup']);
@@ -68,17 +78,23 @@ export function normalize<S extends Schema & { readonly [K in F]: 'f64' }, F ext
       return n < warmup ? 0 : z;
     }
     if (method === 'robust') {
-      // s = [n, median, mad, mean |x − median| (step scale)]
-      if (n === 0) { s[1] = x; s[2] = 0; s[3] = 0; return 0; }
-      const dev = Math.abs(x - s[1]);
+      // s = [n, median, mad, -, first values...]: exact over the first ROBUST_INIT values, then
+      // sign-based stochastic approximation with steps proportional to the MAD, so one
+      // outlier moves the estimates by one small step at most.
       const z = s[2] > 0 ? (x - s[1]) / (1.4826 * s[2]) : 0;
-      const lr = Math.max(1 / (n + 1), 0.01);
-      s[3] += (dev - s[3]) * Math.max(1 / (n + 1), 0.01);
-      const stepSize = lr * s[3] * 1.5;
-      s[1] += stepSize * Math.sign(x - s[1]);
-      s[2] += stepSize * Math.sign(dev - s[2]);
-      if (s[2] < 0) s[2] = 0;
-      return n < warmup ? 0 : z;
+      if (n < ROBUST_INIT) {
+        s.push(x);
+        const buf = s.slice(4).sort((a, b) => a - b);
+        s[1] = median(buf);
+        s[2] = median(buf.map((v) => Math.abs(v - s[1])).sort((a, b) => a - b));
+        if (n + 1 === ROBUST_INIT) s.length = 4;
+        return n < warmup ? 0 : z;
+      }
+      const scale = Math.max(s[2], 1e-9 * Math.abs(s[1]), 1e-12);
+      const dev = Math.abs(x - s[1]);
+      s[1] += ROBUST_RATE * scale * Math.sign(x - s[1]);
+      s[2] += ROBUST_RATE * scale * Math.sign(dev - s[2]);
+      return n < warmup ? 0 : s[2] > 0 ? z : (x - s[1]) / (1.4826 * scale);
     }
     // minmax: s = [n, min, max, -]
     if (n === 0) { s[1] = x; s[2] = x; }

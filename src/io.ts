@@ -45,6 +45,12 @@ export interface SourceDef<S extends Schema> {
 export interface SinkWriter<S extends Schema> {
   /** a returned promise holds further writes until it settles (acknowledgement) */
   write(batch: Batch<S>): void | Promise<void>;
+  /**
+   * A checkpoint barrier reached this sink: everything written before it is acknowledged.
+   * Transactional sinks pre-commit here; the checkpoint completes when every sink's
+   * promise settles.
+   */
+  checkpoint?(id: number): void | Promise<void>;
   close(): Promise<void>;
 }
 

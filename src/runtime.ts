@@ -340,13 +340,25 @@ export class Runtime {
     } finally {
       clearInterval(this.#ticker);
       await Promise.allSettled(this.#sources.map((s) => s.reader?.close()));
-      if (this.#failed) await Promise.allSettled(this.#sinks.filter((s) => !s.closed).map((s) => s.writer?.close()));
+      if (this.#failed || this.#aborted) await Promise.allSettled(this.#sinks.filter((s) => !s.closed).map((s) => s.writer?.close()));
     }
     return this.summary();
   }
 
   /** Stop reading; what is in flight drains and windows flush (a bounded end of input). */
   stop(): void { for (const s of this.#sources) s.stopRequested = true; this.#schedule(); }
+
+  /**
+   * Stop at once, as a crash would: nothing more is processed or flushed, sinks are
+   * closed as they are. Resume from the last completed checkpoint.
+   */
+  abort(): void {
+    if (this.#failed || this.#aborted) return;
+    this.#aborted = true;
+    clearInterval(this.#ticker);
+    this.#resolve();
+  }
+  #aborted = false;
 
   /** Take a consistent checkpoint of source positions and operator state. */
   checkpoint(): Promise<Checkpoint> {
@@ -381,7 +393,7 @@ export class Runtime {
   }
 
   #schedule(): void {
-    if (this.#scheduled || this.#failed) return;
+    if (this.#scheduled || this.#failed || this.#aborted) return;
     this.#scheduled = true;
     setImmediate(() => {
       this.#scheduled = false;
@@ -401,7 +413,7 @@ export class Runtime {
     for (const o of this.#ops) o.runTimers(now);
     for (const s of this.#sources) this.#pollSource(s);
     let progress = true;
-    while (progress && !this.#failed) {
+    while (progress && !this.#failed && !this.#aborted) {
       progress = false;
       for (const o of this.#ops) if (o.step()) progress = true;
       for (const s of this.#sinks) if (this.#stepSink(s)) progress = true;
@@ -449,6 +461,7 @@ export class Runtime {
     s.reading = true;
     s.reader.read(Math.min(credit, this.#opts.sourceBatchSize)).then((res) => {
       s.reading = false;
+      if (this.#aborted) return;
       const ingest = this.#clock.now();
       const activeAt = s.activeNow();
       for (const b of res.batches) {
@@ -494,12 +507,20 @@ export class Runtime {
         return true;
       }
       case ItemKind.Barrier: {
-        const c = this.#checkpoints.get(item.id);
-        if (c && ++c.acks === this.#sinks.length) {
-          this.#checkpoints.delete(item.id);
-          this.#completedCheckpoints++;
-          c.resolve(c.cp);
-        }
+        // writes before the barrier are acknowledged (inFlight is 0 here); let the sink pre-commit
+        const ack = () => {
+          const c = this.#checkpoints.get(item.id);
+          if (c && ++c.acks === this.#sinks.length) {
+            this.#checkpoints.delete(item.id);
+            this.#completedCheckpoints++;
+            c.resolve(c.cp);
+          }
+        };
+        const r = s.writer.checkpoint?.(item.id);
+        if (r && typeof (r as Promise<void>).then === 'function') {
+          s.inFlight++;
+          (r as Promise<void>).then(() => { s.inFlight--; ack(); this.#schedule(); }, (err) => this.#fail(err));
+        } else ack();
         return true;
       }
       case ItemKind.End:

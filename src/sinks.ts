@@ -10,14 +10,23 @@ import { ConfigError, IoError } from './errors.js';
 import type { SinkDef } from './io.js';
 
 /** Collects every batch it receives; read them with rows() after the run. */
-export function collectSink<S extends Schema>(): SinkDef<S> & { batches: Batch<S>[]; rows(): Row<S>[]; keys(): string[] } {
+export function collectSink<S extends Schema>(): SinkDef<S> & { batches: Batch<S>[]; rows(): Row<S>[]; keys(): string[]; rowsAtCheckpoint: Map<number, number> } {
   const batches: Batch<S>[] = [];
+  const rowsAtCheckpoint = new Map<number, number>();
   return {
     kind: 'collect-sink',
     batches,
+    rowsAtCheckpoint,
     rows: () => batches.flatMap((b) => b.rows()),
     keys: () => batches.flatMap((b) => b.meta.keys ?? []),
-    async open() { return { write: (b: Batch<S>) => { batches.push(b); }, close: async () => {} }; },
+    async open() {
+      return {
+        write: (b: Batch<S>) => { batches.push(b); },
+        // how many rows had arrived when checkpoint `id` passed: the committed prefix
+        checkpoint: (id: number) => { rowsAtCheckpoint.set(id, batches.reduce((n, b) => n + b.length, 0)); },
+        close: async () => {},
+      };
+    },
   };
 }
 

@@ -18,11 +18,14 @@ export function memorySource<S extends Schema>(schema: S, partitions: Row<S>[][]
     kind: 'memory-source',
     output: schema,
     async open(ctx) {
-      const pos = partitions.map((_, p) => ((ctx.restoreFrom as number[] | undefined)?.[p] ?? 0));
-      let next = 0; // round-robin over partitions, so partitions interleave as they would live
+      const restored = ctx.restoreFrom as { offsets: number[]; next: number } | undefined;
+      const pos = partitions.map((_, p) => restored?.offsets[p] ?? 0);
+      // round-robin over partitions, so partitions interleave as they would live; the
+      // turn is part of the position so a restored replay interleaves exactly the same
+      let next = restored?.next ?? 0;
       return {
         partitions: () => partitions.map((_, p) => p),
-        position: () => [...pos],
+        position: () => ({ offsets: [...pos], next }),
         async close() {},
         async read(max): Promise<SourceRead<S>> {
           const batches: Batch<S>[] = [];
@@ -85,9 +88,9 @@ export function linesSource(opts: LinesSourceOptions): SourceDef<RawSchema> {
         if (p === '-') continue;
         try { await stat(p); } catch (e) { throw new IoError(`linesSource: cannot read '${p}': ${(e as Error).message}`, e); }
       }
-      const restore = ctx.restoreFrom as number[] | undefined;
-      const parts = opts.paths.map((path, p) => new LineReader(path === '-' ? process.stdin : createReadStream(path, { highWaterMark: 1 << 20 }), p, restore?.[p] ?? 0));
-      return new LinesReader(parts, batchSize, opts.pace, ctx.clock.now());
+      const restore = ctx.restoreFrom as { offsets: number[]; next: number } | undefined;
+      const parts = opts.paths.map((path, p) => new LineReader(path === '-' ? process.stdin : createReadStream(path, { highWaterMark: 1 << 20 }), p, restore?.offsets[p] ?? 0));
+      return new LinesReader(parts, batchSize, opts.pace, restore?.next ?? 0);
     },
   };
 }
@@ -138,12 +141,12 @@ class LineReader {
 }
 
 class LinesReader implements SourceReader<RawSchema> {
-  #next = 0;
   #paceStartEvent = NaN;
-  constructor(readonly parts: LineReader[], readonly batchSize: number, readonly pace: PaceOptions | undefined, readonly startWall: number) {}
+  #next: number;
+  constructor(readonly parts: LineReader[], readonly batchSize: number, readonly pace: PaceOptions | undefined, next: number) { this.#next = next; }
 
   partitions(): number[] { return this.parts.map((p) => p.partition); }
-  position(): number[] { return this.parts.map((p) => p.offset); }
+  position(): { offsets: number[]; next: number } { return { offsets: this.parts.map((p) => p.offset), next: this.#next }; }
   async close(): Promise<void> { for (const p of this.parts) p.close(); }
 
   async read(max: number): Promise<SourceRead<RawSchema>> {

@@ -1,0 +1,103 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { OperatorHarness } from '../src/harness.js';
+import { rawLines } from '../src/sources.js';
+import { parse } from './parse.js';
+
+const good = { ts: 1_700_000_000_000_000, venue: 'XLIT', symbol: 'AAPL', orderId: 'o1', participant: 'MM1', side: 'B', type: 'NEW', price: 101.5, qty: 100 };
+const json = (o: object) => JSON.stringify(o);
+const run = (lines: string[], cfg: Parameters<typeof parse>[0] = { format: 'json', contract: 'order-event' }) => {
+  const h = new OperatorHarness(parse(cfg));
+  h.push(rawLines(lines));
+  return { out: h.output() as Record<string, unknown>[], dead: h.side('dead') };
+};
+
+test('valid JSON order events become typed columns; extra fields are passed over; defaults fill absent optionals', () => {
+  const { out, dead } = run([json({ ...good, extra: { nested: true } })]);
+  assert.equal(dead, []);
+  assert.equal(out.length, 1);
+  assert.equal(out[0].ts, good.ts);
+  assert.equal(out[0].orderType, 'LIMIT');
+  assert.ok(Number.isNaN(out[0].seq));
+  assert.equal(out[0].counterparty, '');
+});
+
+test('every kind of bad record is dead-lettered with a code and a reason naming the field; good ones flow', () => {
+  const cases: [string, string, RegExp][] = [
+    ['{"ts": 1,', 'SLUICE_ERR_MALFORMED_JSON', /invalid JSON/],
+    [json({ ...good, qty: undefined }), 'SLUICE_ERR_SCHEMA', /missing required field 'qty'/],
+    [json({ ...good, qty: -5 }), 'SLUICE_ERR_SCHEMA', /field 'qty' must be >= 0/],
+    [json({ ...good, qty: 1.5 }), 'SLUICE_ERR_SCHEMA', /field 'qty' must be integer/],
+    [json({ ...good, side: 'X' }), 'SLUICE_ERR_SCHEMA', /field 'side' must be one of B, S/],
+    [json({ ...good, ts: 'yesterday' }), 'SLUICE_ERR_SCHEMA', /field 'ts' must be integer/],
+    [json({ ...good }).replace('101.5', '1e999'), 'SLUICE_ERR_NON_FINITE', /field 'price' is not a finite number/],
+    ['[1,2,3]', 'SLUICE_ERR_SCHEMA', /must be a JSON object/],
+    ['null', 'SLUICE_ERR_SCHEMA', /must be a JSON object/],
+    [json({ ...good, venue: 'bad\uFFFD' }), 'SLUICE_ERR_ENCODING', /invalid UTF-8/],
+    [json({ ...good, pad: 'x'.repeat(2000) }), 'SLUICE_ERR_RECORD_TOO_LARGE', /exceeds maxLineBytes 1000/],
+  ];
+  const lines = cases.flatMap(([l]) => [l, json(good)]);
+  const { out, dead } = run(lines, { format: 'json', contract: 'order-event', maxLineBytes: 1000 });
+  assert.equal(out.length, cases.length, 'every good record passes');
+  assert.equal(dead.length, cases.length, 'every bad record is dead-lettered');
+  cases.forEach(([, code, reason], i) => {
+    assert.equal(dead[i].code, code, `case ${i}`);
+    assert.match(dead[i].reason as string, reason);
+    assert.equal(dead[i].origin, `partition 0 offset ${2 * i}`);
+    assert.equal(dead[i].stage, 'test-parse');
+  });
+  assert.ok((dead[10].payload as string).length < 1100, 'large payloads are truncated in dead letters');
+});
+
+test('CSV with a header, quoted cells and a wrong column count', () => {
+  const { out, dead } = run([
+    'ts,venue,symbol,orderId,participant,side,type,price,qty',
+    '1000,XLIT,"AA,PL",o1,p,B,NEW,10.5,100',
+    '1001,XLIT,AAPL,o2,p,S,NEW,,100',
+    '1002,XLIT,AAPL,o3,p,S',
+    '1003,XLIT,AAPL,o4,p,S,NEW,abc,100',
+  ], { format: 'csv', contract: 'order-event', header: true });
+  assert.equal(out.map((r) => r.symbol), ['AA,PL', 'AAPL']);
+  assert.ok(Number.isNaN(out[1].price), 'an empty cell is an absent optional field');
+  assert.equal(dead.map((d) => d.code), ['SLUICE_ERR_MALFORMED_CSV', 'SLUICE_ERR_SCHEMA']);
+  assert.match(dead[1].reason as string, /field 'price' must be number/);
+});
+
+test('LOBSTER message rows (excerpt of AMZN 2012-06-21, LOBSTER sample files) map onto order events', () => {
+  const lines = [
+    '34200.017459617,5,0,1,2238200,-1',
+    '34200.18960767,1,11885113,21,2238100,1',
+    '34200.190226476,3,11885113,21,2238100,1',
+    '34200.19050842,4,11534792,26,2237500,1',
+    '34200.201732,2,12000000,10,2239000,-1',
+    '34200.3,9,1,1,1,1',
+    '34200.3,1,1,1',
+  ];
+  const { out, dead } = run(lines, { format: 'lobster', symbol: 'AMZN', dateUs: Date.UTC(2012, 5, 21) * 1000 });
+  assert.equal(out.map((r) => r.type), ['EXEC', 'NEW', 'CANCEL', 'EXEC', 'CANCEL']);
+  assert.equal(out[1].price, 223.81);
+  assert.equal(out[1].side, 'B');
+  assert.equal(out[0].side, 'S');
+  assert.equal(out[0].displayQty, 0, 'hidden execution');
+  assert.equal(out[1].ts, Date.UTC(2012, 5, 21) * 1000 + 34200189608);
+  assert.equal(out[0].participant, 'anon');
+  assert.equal(dead.map((d) => d.code), ['SLUICE_ERR_SCHEMA', 'SLUICE_ERR_MALFORMED_CSV']);
+});
+
+test('behaviour events parse against their own contract', () => {
+  const { out, dead } = run([
+    json({ ts: 5, userId: 'u1', itemId: 'i9', action: 'click' }),
+    json({ ts: 6, userId: 'u1', itemId: 'i9', action: 'teleport' }),
+  ], { format: 'json', contract: 'behavior-event' });
+  assert.equal(out.map((r) => r.itemId), ['i9']);
+  assert.match(dead[0].reason as string, /field 'action' must be one of/);
+});
+
+test('configuration is validated', () => {
+  assert.throws(() => parse({ format: 'xml' } as never), /options.format must be 'json', 'csv' or 'lobster'/);
+  assert.throws(() => parse({ format: 'lobster', symbol: '', dateUs: 0 }), /options.symbol is required/);
+  assert.throws(() => parse({ format: 'json', contract: 'order-event', nope: 1 } as never), /unknown option 'nope'/);
+  assert.throws(() => parse({ format: 'csv', contract: 'order-event', header: false }), /needs options.columns or options.header/);
+});
+
+test.run();
