@@ -43,9 +43,9 @@ export class TopologyBuilder {
     if (!NAME_RE.test(name)) throw new TopologyError(`topology name '${name}' must match ${NAME_RE}`);
   }
 
-  source<S extends Schema>(name: string, def: SourceDef<S>): Stream<S> {
+  source<S extends Schema>(name: string, def: SourceDef<S>): Stream<S, false> {
     this.add({ kind: 'source', name, def: def as unknown as SourceDef<Schema>, inputs: [], output: def.output, sides: {}, keyedOut: false });
-    return new Stream<S>(this, { node: name, port: 'main' }, def.output, false);
+    return new Stream<S, false>(this, { node: name, port: 'main' }, def.output, false);
   }
 
   /** @internal */
@@ -126,7 +126,7 @@ export class Stream<S extends Schema, K extends boolean = boolean> {
   /** Apply an operator. Keyed operators (window, normalize, featurize ...) need a KeyedStream. */
   via<O extends Schema, Sides extends SideSchemas = NoSides>(
     name: string,
-    def: OperatorDef<S, O, Sides> & (K extends true ? unknown : { readonly keyed: false }),
+    def: OperatorDef<S, O, Sides> & ([K] extends [true] ? unknown : { readonly keyed: false }),
   ): Stage<O, Sides, K> {
     const output = (typeof def.output === 'function' ? def.output(this.schema) : def.output) as O;
     this.builder.add({ kind: 'op', name, def: def as unknown as OperatorDef<Schema, Schema, SideSchemas>, inputs: [this.ref], output, sides: def.sides, keyedOut: this.keyed });
