@@ -4,7 +4,7 @@
  */
 import { Batch, BatchBuilder, type Columns, type Row, type Schema } from '../src/batch.js';
 import { ConfigError } from '../src/errors.js';
-import type { NoSides, OperatorDef } from '../src/operator.js';
+import type { JoinOperatorDef, NoSides, OperatorDef } from '../src/operator.js';
 
 /** Keep records for which `keep(columns, i)` is true. Example: `filterDef(S, (c, i) => c.qty[i] > 0)` */
 export function filterDef<S extends Schema>(schema: S, keep: (cols: Columns<S>, i: number) => boolean): OperatorDef<S, S, NoSides> & { keyed: false } {
@@ -49,6 +49,17 @@ export function keyByDef<S extends Schema>(schema: S, key: (cols: Columns<S>, i:
         for (let i = 0; i < batch.length; i++) keys[i] = key(batch.columns, i);
         ctx.emit(batch.withMeta({ keys }));
       },
+    }),
+  };
+}
+
+/** Merge two streams of one schema into one (records keep their batch order per input). */
+export function unionDef<S extends Schema>(schema: S): JoinOperatorDef<S, S, S, NoSides> & { keyed: false } {
+  return {
+    kind: 'union', output: () => schema, sides: {}, keyed: false,
+    create: () => ({
+      processLeft(batch, ctx) { ctx.emit(batch.meta.keys ? batch.withMeta({ keys: undefined }) : batch); },
+      processRight(batch, ctx) { ctx.emit(batch.meta.keys ? batch.withMeta({ keys: undefined }) : batch); },
     }),
   };
 }

@@ -78,23 +78,30 @@ export function normalize<S extends Schema & { readonly [K in F]: 'f64' }, F ext
       return n < warmup ? 0 : z;
     }
     if (method === 'robust') {
-      // s = [n, median, mad, -, first values...]: exact over the first ROBUST_INIT values, then
-      // sign-based stochastic approximation with steps proportional to the MAD, so one
-      // outlier moves the estimates by one small step at most.
-      const z = s[2] > 0 ? (x - s[1]) / (1.4826 * s[2]) : 0;
+      // s = [n, median, mad, mean |x − median|, first values...]: exact over the first
+      // ROBUST_INIT values, then sign-based stochastic approximation with steps
+      // proportional to the MAD, so one outlier moves the estimates by one small step.
+      // When most values are equal the MAD is 0; then the scale falls back to the mean
+      // absolute deviation (1.2533 · meanAD), as the modified z-score recommends.
+      const spread = s[2] > 0 ? 1.4826 * s[2] : 1.2533 * s[3];
+      const z = spread > 0 ? (x - s[1]) / spread : 0;
       if (n < ROBUST_INIT) {
         s.push(x);
         const buf = s.slice(4).sort((a, b) => a - b);
         s[1] = median(buf);
-        s[2] = median(buf.map((v) => Math.abs(v - s[1])).sort((a, b) => a - b));
+        const devs = buf.map((v) => Math.abs(v - s[1]));
+        s[3] = devs.reduce((a, b) => a + b, 0) / devs.length;
+        s[2] = median(devs.sort((a, b) => a - b));
         if (n + 1 === ROBUST_INIT) s.length = 4;
         return n < warmup ? 0 : z;
       }
-      const scale = Math.max(s[2], 1e-9 * Math.abs(s[1]), 1e-12);
+      const step = ROBUST_RATE * (s[2] > 0 ? s[2] : Math.max(s[3], 1e-9 * Math.abs(s[1]), 1e-12));
       const dev = Math.abs(x - s[1]);
-      s[1] += ROBUST_RATE * scale * Math.sign(x - s[1]);
-      s[2] += ROBUST_RATE * scale * Math.sign(dev - s[2]);
-      return n < warmup ? 0 : s[2] > 0 ? z : (x - s[1]) / (1.4826 * scale);
+      s[1] += step * Math.sign(x - s[1]);
+      s[2] += step * Math.sign(dev - s[2]);
+      if (s[2] < 0) s[2] = 0;
+      s[3] += (dev - s[3]) * ROBUST_RATE;
+      return n < warmup ? 0 : z;
     }
     // minmax: s = [n, min, max, -]
     if (n === 0) { s[1] = x; s[2] = x; }

@@ -17,7 +17,7 @@ import type { Columns, Row, Schema } from './batch.js';
 import { TopologyError } from './errors.js';
 import type { SinkDef, SourceDef } from './io.js';
 import type { JoinOperatorDef, NoSides, OperatorDef, SideSchemas } from './operator.js';
-import { filterDef, keyByDef, mapDef } from '../operators/basic.js';
+import { filterDef, keyByDef, mapDef, unionDef } from '../operators/basic.js';
 
 export interface PortRef { node: string; port: string }
 
@@ -161,6 +161,13 @@ export class Stream<S extends Schema, K extends boolean = boolean> {
     const def = mapDef(this.schema, output, fn);
     this.builder.add({ kind: 'op', name, def: def as unknown as OperatorDef<Schema, Schema, SideSchemas>, inputs: [this.ref], output, sides: {}, keyedOut: this.keyed });
     return new Stream<O, K>(this.builder, { node: name, port: 'main' }, output, this.keyed);
+  }
+
+  /** Merge with another stream of the same schema (e.g. dead letters of several stages). */
+  union(name: string, other: Stream<S, boolean>): Stream<S, false> {
+    const def = unionDef(this.schema);
+    this.builder.add({ kind: 'join', name, def: def as unknown as JoinOperatorDef<Schema, Schema, Schema, SideSchemas>, inputs: [this.ref, other.ref], output: this.schema, sides: {}, keyedOut: false });
+    return new Stream<S, false>(this.builder, { node: name, port: 'main' }, this.schema, false);
   }
 
   to(name: string, sink: SinkDef<S>): void {

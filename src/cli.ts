@@ -1,0 +1,120 @@
+#!/usr/bin/env node
+/**
+ * sluice — command line.
+ *
+ *   sluice run <topology> [--input FILE ...] [--format json|csv|lobster] [--output FILE|-|none]
+ *              [--dead-letters FILE|-|none] [--speed N|max] [--events N] [--seed N]
+ *              [--brokers HOST:PORT,...] [--metrics-port N]
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { parseArgs } from 'node:util';
+import { ConfigError, SluiceError } from './errors.js';
+import { Runtime } from './runtime.js';
+import { formatSummary } from './summary.js';
+import { topologies, type RunOptions } from '../topologies/index.js';
+
+const HELP = `sluice — typed stream processing with in-process model inference
+
+Usage:
+  sluice run <topology> [options]
+  sluice --help
+
+Topologies:
+${Object.entries(topologies).map(([n, t]) => `  ${n.padEnd(16)} ${t.summary}`).join('\n')}
+
+Options:
+  --input FILE        input file (repeat for several partitions; '-' = stdin).
+                      Default for 'demo': generated order flow (--events, --seed)
+  --format F          json (default) | csv | lobster
+  --symbol S          LOBSTER: symbol (default: from the file name)
+  --date YYYY-MM-DD   LOBSTER: trading day (default: from the file name)
+  --output FILE       where results go: a file, '-' (stdout) or 'none' (count only).
+                      Default: out/<topology>-output.jsonl
+  --dead-letters FILE where rejected records go (default: out/<topology>-dead-letters.jsonl)
+  --speed N|max       replay at N × real time, or as fast as possible (default: max)
+  --events N          demo: generated events (default 300000)
+  --seed N            demo: generator seed (default 1)
+  --brokers LIST      Kafka bootstrap servers (Kafka transport: see README)
+  --metrics-port N    serve Prometheus metrics on 127.0.0.1:N
+  -h, --help          this help
+`;
+
+function fail(msg: string): never {
+  process.stderr.write(`sluice: ${msg}\nTry 'sluice --help'.\n`);
+  process.exit(2);
+}
+
+function positiveInt(name: string, v: string | undefined, dflt: number): number {
+  if (v === undefined) return dflt;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0) throw new ConfigError(`--${name} must be a positive integer, got '${v}'`);
+  return n;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        input: { type: 'string', multiple: true },
+        format: { type: 'string' },
+        symbol: { type: 'string' },
+        date: { type: 'string' },
+        output: { type: 'string' },
+        'dead-letters': { type: 'string' },
+        speed: { type: 'string' },
+        events: { type: 'string' },
+        seed: { type: 'string' },
+        brokers: { type: 'string' },
+        'metrics-port': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (e) {
+    fail((e as Error).message);
+  }
+  const { values: v, positionals } = parsed;
+  if (v.help || positionals.length === 0) { process.stdout.write(HELP); return 0; }
+  const [command, name, ...rest] = positionals;
+  if (command !== 'run') fail(`unknown command '${command}'`);
+  if (!name) fail('run needs a topology name');
+  if (rest.length) fail(`unexpected argument '${rest[0]}'`);
+  const entry = topologies[name];
+  if (!entry) fail(`unknown topology '${name}'; known: ${Object.keys(topologies).join(', ')}`);
+  try {
+    if (v.brokers !== undefined) throw new ConfigError('--brokers: the Kafka transport is not in this build yet; run on files (--input) for now');
+    if (v['metrics-port'] !== undefined) throw new ConfigError('--metrics-port: the metrics endpoint is not in this build yet');
+    const format = (v.format ?? 'json') as RunOptions['format'];
+    if (!['json', 'csv', 'lobster'].includes(format)) throw new ConfigError(`--format must be json, csv or lobster, got '${format}'`);
+    let speed: number | 'max' = 'max';
+    if (v.speed !== undefined && v.speed !== 'max') {
+      speed = Number(v.speed);
+      if (!(speed > 0)) throw new ConfigError(`--speed must be a number > 0 or 'max', got '${v.speed}'`);
+    }
+    const output = v.output ?? `out/${name}-output.jsonl`;
+    const deadLetters = v['dead-letters'] ?? `out/${name}-dead-letters.jsonl`;
+    for (const p of [output, deadLetters]) if (p !== '-' && p !== 'none') mkdirSync(dirname(p), { recursive: true });
+    const opts: RunOptions = {
+      input: v.input ?? [], format, output, deadLetters, speed,
+      events: positiveInt('events', v.events, 300_000), seed: positiveInt('seed', v.seed, 1),
+      ...(v.symbol ? { symbol: v.symbol } : {}), ...(v.date ? { date: v.date } : {}),
+    };
+    const run = entry.prepare(opts);
+    const runtime = new Runtime(run.topology);
+    let interrupted = false;
+    process.once('SIGINT', () => { interrupted = true; runtime.stop(); });
+    const summary = await runtime.run();
+    const log = output === '-' ? process.stderr : process.stdout;
+    log.write(formatSummary(summary, { ...run.describe(), 'peak RSS': `${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`, ...(interrupted ? { stopped: 'by SIGINT (drained)' } : {}) }) + '\n');
+    return 0;
+  } catch (e) {
+    if (e instanceof SluiceError) { process.stderr.write(`sluice: ${e.code}: ${e.message}\n`); return e.domain === 'user' ? 2 : 1; }
+    throw e;
+  }
+}
+
+main(process.argv.slice(2)).then((code) => { process.exitCode = code; }, (e) => { process.stderr.write(`sluice: internal error: ${(e as Error).stack ?? e}\n`); process.exitCode = 1; });

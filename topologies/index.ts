@@ -1,0 +1,75 @@
+/**
+ * The ready topologies the CLI can run, by name. Each takes the validated CLI options
+ * and returns what to run plus how to describe its outcome.
+ */
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
+import { ConfigError } from '../src/errors.js';
+import type { SinkDef } from '../src/io.js';
+import { countSink, jsonLinesSink } from '../src/sinks.js';
+import { linesSource, timeOfJsonTs } from '../src/sources.js';
+import type { Topology } from '../src/topology.js';
+import { orderFlowLines } from '../src/demo/orderflow.js';
+import { DeadLetterSchema } from '../src/operator.js';
+import type { ParseConfig } from '../operators/parse.js';
+import { demoTopology, type DemoWindow } from './demo.js';
+
+export interface RunOptions {
+  input: string[];
+  format: 'json' | 'csv' | 'lobster';
+  output: string;
+  deadLetters: string;
+  speed: number | 'max';
+  events: number;
+  seed: number;
+  symbol?: string;
+  date?: string;
+}
+
+export interface PreparedRun { topology: Topology; describe(): Record<string, string | number> }
+
+/** LOBSTER files are named SYMBOL_YYYY-MM-DD_start_end_message_N.csv */
+export function lobsterMeta(path: string): { symbol: string; date: string } | null {
+  const m = /^([A-Z.]+)_(\d{4}-\d{2}-\d{2})_\d+_\d+_message_\d+\.csv$/.exec(basename(path));
+  return m ? { symbol: m[1], date: m[2] } : null;
+}
+
+function demo(o: RunOptions): PreparedRun {
+  let paths = o.input;
+  if (paths.length === 0) {
+    // generated order flow, cached by seed and size
+    const dir = join(tmpdir(), 'sluice');
+    mkdirSync(dir, { recursive: true });
+    const file = join(dir, `orders-seed${o.seed}-${o.events}.jsonl`);
+    if (!existsSync(file)) writeFileSync(file, orderFlowLines({ events: o.events, seed: o.seed }).join('\n') + '\n');
+    paths = [file];
+  }
+  let parseCfg: ParseConfig<'order-event'>;
+  if (o.format === 'lobster') {
+    const meta = lobsterMeta(paths[0]);
+    const symbol = o.symbol ?? meta?.symbol;
+    const date = o.date ?? meta?.date;
+    if (!symbol || !date) throw new ConfigError('--format lobster needs --symbol and --date (or LOBSTER file names, which carry both)');
+    if (paths.length > 1) throw new ConfigError('--format lobster reads one file at a time (one symbol and day)');
+    const dateUs = Date.parse(`${date}T00:00:00Z`) * 1000;
+    if (!Number.isFinite(dateUs)) throw new ConfigError(`--date must be YYYY-MM-DD, got '${date}'`);
+    parseCfg = { format: 'lobster', symbol, dateUs };
+  } else if (o.format === 'csv') parseCfg = { format: 'csv', contract: 'order-event', header: true };
+  else parseCfg = { format: 'json', contract: 'order-event' };
+  const pace = o.speed === 'max' ? undefined : {
+    speedup: o.speed,
+    timeOf: o.format === 'lobster' ? (l: string) => Number(l.slice(0, l.indexOf(','))) * 1e6 : timeOfJsonTs,
+  };
+  const out: SinkDef<DemoWindow> & { count?: number } = o.output === 'none' ? countSink<DemoWindow>() : jsonLinesSink<DemoWindow>({} as DemoWindow, { path: o.output, serialize: (b, i) => JSON.stringify(b.row(i), (_, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v)) });
+  const dead = o.deadLetters === 'none' ? countSink<DeadLetterSchema>() : jsonLinesSink(DeadLetterSchema, { path: o.deadLetters });
+  const topology = demoTopology({ source: linesSource({ paths, ...(pace ? { pace } : {}) }), parse: parseCfg, output: out, deadLetters: dead });
+  return {
+    topology,
+    describe: () => ({ input: paths.join(', '), 'windows out': o.output === 'none' ? `${(out as { count: number }).count} (not written)` : o.output, 'dead letters': o.deadLetters }),
+  };
+}
+
+export const topologies: Record<string, { summary: string; prepare(o: RunOptions): PreparedRun }> = {
+  demo: { summary: 'order flow → parse → normalize → featurize → sliding windows per participant×symbol (no Kafka)', prepare: demo },
+};
