@@ -55,15 +55,26 @@ export function compileAggregates<S extends Schema>(aggs: Record<string, AggSpec
     }
     return a;
   };
+  // column arrays resolved once per batch, not looked up by name per record and aggregate
+  let boundCols: Columns<S> | null = null;
+  const colOf: (Float64Array | null)[] = specs.map(() => null);
+  const ops = specs.map((s) => s.op);
+  const wheres = specs.map((s) => s.where ?? null);
   return {
     names, width, init,
     add(acc, cols, i, ts) {
+      if (cols !== boundCols) {
+        boundCols = cols;
+        for (let j = 0; j < specs.length; j++) colOf[j] = specs[j].field ? (cols[specs[j].field!] as unknown as Float64Array) : null;
+      }
       acc[0]++;
-      for (let j = 0; j < specs.length; j++) {
-        const s = specs[j];
-        if (s.where && !s.where(cols, i)) continue;
+      for (let j = 0; j < ops.length; j++) {
+        const where = wheres[j];
+        if (where !== null && !where(cols, i)) continue;
         const o = offs[j];
-        const x = s.field ? (cols[s.field] as unknown as Float64Array)[i] : 1;
+        const col = colOf[j];
+        const x = col !== null ? col[i] : 1;
+        const s = specs[j];
         if (s.op !== 'count' && !Number.isFinite(x)) continue; // absent values do not count
         switch (s.op) {
           case 'count': acc[o]++; break;

@@ -49,14 +49,16 @@ export interface FeaturizeConfig {
 
 type OrderInput = Pick<OrderSchema, 'ts' | 'symbol' | 'participant' | 'orderId' | 'side' | 'type' | 'price' | 'qty' | 'displayQty' | 'counterparty'>;
 
-interface RestingOrder { p: string; side: string; price: number; qty: number; ts: number; visible: boolean }
+interface RestingOrder { p: ParticipantState; side: string; price: number; qty: number; ts: number; visible: boolean }
 interface SymbolState {
   orders: Map<string, RestingOrder>;
   bids: Map<number, number>; asks: Map<number, number>;
-  /** price levels sorted best first */
-  bidPx: number[]; askPx: number[];
+  /** price levels sorted best first, and their quantities aligned with them */
+  bidPx: number[]; askPx: number[]; bidQ: number[]; askQ: number[];
   /** rows [ts, e] */ ofi: Ring; ofiSum: number;
   /** rows [ts, px·qty, qty] */ vwap: Ring; pq: number; q: number;
+  /** participant → state on this symbol (nested maps: no key string built per event) */
+  parts: Map<string, ParticipantState>;
 }
 interface ParticipantState {
   /** rows [ts, kind (0 new, 1 cancel, 2 exec, 3 other), cancel latency or NaN, self-trade 0/1, inter-arrival or NaN] */
@@ -66,6 +68,16 @@ interface ParticipantState {
   lastTs: number;
   /** price level → number of the participant's resting orders there */
   levels: Map<number, number>;
+}
+
+type SymbolSnapshot = [string, {
+  orders: [string, Omit<RestingOrder, 'p'> & { p: string }][]; bids: [number, number][]; asks: [number, number][];
+  ofi: number[]; ofiSum: number; vwap: number[]; pq: number; q: number;
+  parts: [string, Omit<ParticipantState, 'ev' | 'levels' | 'lastTs'> & { ev: (number | null)[]; levels: [number, number][]; lastTs: number | null }][];
+}];
+
+function newParticipant(): ParticipantState {
+  return { ev: new Ring(5), nNew: 0, nCancel: 0, nExec: 0, nSelf: 0, clSum: 0, clN: 0, iaSum: 0, iaSq: 0, iaN: 0, lastTs: NaN, levels: new Map() };
 }
 
 const KIND: Record<string, number> = { NEW: 0, CANCEL: 1, EXEC: 2, REPLACE: 0 };
@@ -90,17 +102,19 @@ export function featurize<S extends Schema & OrderInput>(config: FeaturizeConfig
     kind: 'featurize', output: outputOf, sides: {}, keyed: true,
     create() {
       const symbols = new Map<string, SymbolState>();
-      const parts = new Map<string, ParticipantState>();
       let outSchema: Featurized<S> | undefined;
+      // top of book before and after each event, reused to keep the loop allocation-free
+      const before: Top = { bid: NaN, bidQ: 0, ask: NaN, askQ: 0 };
+      const after: Top = { bid: NaN, bidQ: 0, ask: NaN, askQ: 0 };
 
       const sym = (s: string): SymbolState => {
         let st = symbols.get(s);
-        if (!st) { st = { orders: new Map(), bids: new Map(), asks: new Map(), bidPx: [], askPx: [], ofi: new Ring(2), ofiSum: 0, vwap: new Ring(3), pq: 0, q: 0 }; symbols.set(s, st); }
+        if (!st) { st = { orders: new Map(), bids: new Map(), asks: new Map(), bidPx: [], askPx: [], bidQ: [], askQ: [], ofi: new Ring(2), ofiSum: 0, vwap: new Ring(3), pq: 0, q: 0, parts: new Map() }; symbols.set(s, st); }
         return st;
       };
-      const part = (key: string): ParticipantState => {
-        let st = parts.get(key);
-        if (!st) { st = { ev: new Ring(5), nNew: 0, nCancel: 0, nExec: 0, nSelf: 0, clSum: 0, clN: 0, iaSum: 0, iaSq: 0, iaN: 0, lastTs: NaN, levels: new Map() }; parts.set(key, st); }
+      const part = (s: SymbolState, participant: string): ParticipantState => {
+        let st = s.parts.get(participant);
+        if (!st) { st = newParticipant(); s.parts.set(participant, st); }
         return st;
       };
 
@@ -108,13 +122,17 @@ export function featurize<S extends Schema & OrderInput>(config: FeaturizeConfig
       const level = (s: SymbolState, side: string, price: number, dq: number) => {
         const book = side === 'B' ? s.bids : s.asks;
         const px = side === 'B' ? s.bidPx : s.askPx;
-        const q = (book.get(price) ?? 0) + dq;
+        const qs = side === 'B' ? s.bidQ : s.askQ;
+        const had = book.get(price);
+        const q = (had ?? 0) + dq;
         if (q > 0) {
-          if (!book.has(price)) px.splice(findPos(px, price, side === 'B'), 0, price);
+          const at = findPos(px, price, side === 'B');
+          if (had === undefined) { px.splice(at, 0, price); qs.splice(at, 0, q); } else qs[at] = q;
           book.set(price, q);
-        } else if (book.has(price)) {
+        } else if (had !== undefined) {
           book.delete(price);
-          px.splice(findPos(px, price, side === 'B'), 1);
+          const at = findPos(px, price, side === 'B');
+          px.splice(at, 1); qs.splice(at, 1);
         }
       };
       const restingLevel = (p: ParticipantState, price: number, d: number) => {
@@ -125,23 +143,22 @@ export function featurize<S extends Schema & OrderInput>(config: FeaturizeConfig
         process(batch, ctx) {
           outSchema ??= outputOf(batch.schema);
           const c = batch.columns as unknown as { [K in keyof OrderInput]: OrderInput[K] extends 'str' ? string[] : Float64Array };
-          const out = new BatchBuilder(outSchema, batch.length);
+          // input columns pass through without copying; only the new ones are allocated
+          const out = new BatchBuilder(outSchema, batch.length, batch.columns);
           const oc = out.columns as Record<string, unknown>;
-          for (const f in batch.schema) oc[f] = batch.columns[f];
           const F = FeatureNames.map((f) => oc[f] as Float64Array);
           const [fOtr, fCancel, fCl, fIa, fIaCv, fSelf, fLevels, fSpan, fEvents, fImb, fOfi, fSpread, fMid, fVwap] = F;
           for (let i = 0; i < batch.length; i++) {
             const ts = c.ts[i], symbol = c.symbol[i], participant = c.participant[i], id = c.orderId[i];
             const type = c.type[i], side = c.side[i], price = c.price[i], qty = c.qty[i];
             const s = sym(symbol);
-            const pk = `${participant}\u0000${symbol}`;
-            const p = part(pk);
-            const before = best(s);
+            const p = part(s, participant);
+            best(s, before);
             let cancelLat = NaN, self = 0;
             // --- book update
             if (type === 'NEW' && Number.isFinite(price)) {
               const visible = !(c.displayQty[i] === 0);
-              const o: RestingOrder = { p: pk, side, price, qty, ts, visible };
+              const o: RestingOrder = { p, side, price, qty, ts, visible };
               const prev = s.orders.get(id);
               if (prev) dropOrder(s, id, prev);
               s.orders.set(id, o);
@@ -151,30 +168,30 @@ export function featurize<S extends Schema & OrderInput>(config: FeaturizeConfig
               const o = s.orders.get(id);
               if (type === 'EXEC') {
                 const px = Number.isFinite(price) ? price : o?.price ?? NaN;
-                if (Number.isFinite(px) && qty > 0) { s.vwap.push(ts, px * qty, qty); s.pq += px * qty; s.q += qty; }
+                if (Number.isFinite(px) && qty > 0) { s.vwap.push3(ts, px * qty, qty); s.pq += px * qty; s.q += qty; }
                 if (c.counterparty[i] !== '' && c.counterparty[i] === participant) self = 1;
               }
               if (o) {
                 if (type === 'REPLACE') {
                   if (o.visible) level(s, o.side, o.price, -o.qty);
-                  restingLevel(parts.get(o.p) ?? p, o.price, -1);
+                  restingLevel(o.p, o.price, -1);
                   if (Number.isFinite(price)) o.price = price;
                   o.qty = qty; o.ts = ts;
                   if (o.visible) level(s, o.side, o.price, o.qty);
-                  restingLevel(parts.get(o.p) ?? p, o.price, 1);
+                  restingLevel(o.p, o.price, 1);
                 } else {
                   if (type === 'CANCEL') cancelLat = ts - o.ts;
                   const q = Math.min(qty, o.qty);
                   if (o.visible) level(s, o.side, o.price, -q);
                   o.qty -= q;
-                  if (o.qty <= 0) { s.orders.delete(id); restingLevel(parts.get(o.p) ?? p, o.price, -1); }
+                  if (o.qty <= 0) { s.orders.delete(id); restingLevel(o.p, o.price, -1); }
                 }
               }
             }
-            const after = best(s);
+            best(s, after);
             // --- order-flow imbalance at the top of book (Cont et al.)
             const e = ofiContribution(before, after);
-            if (e !== 0) { s.ofi.push(ts, e); s.ofiSum += e; }
+            if (e !== 0) { s.ofi.push2(ts, e); s.ofiSum += e; }
             // --- evict beyond the horizon
             const from = ts - horizon;
             while (s.ofi.length && s.ofi.front(0) < from) { s.ofiSum -= s.ofi.front(1); s.ofi.shift(); }
@@ -191,7 +208,7 @@ export function featurize<S extends Schema & OrderInput>(config: FeaturizeConfig
             const kind = KIND[type] ?? 3;
             const ia = Number.isNaN(p.lastTs) ? NaN : Math.max(0, ts - p.lastTs);
             p.lastTs = Math.max(ts, Number.isNaN(p.lastTs) ? ts : p.lastTs);
-            p.ev.push(ts, kind, cancelLat, self, ia);
+            p.ev.push5(ts, kind, cancelLat, self, ia);
             if (kind === 0) p.nNew++; else if (kind === 1) p.nCancel++; else if (kind === 2) p.nExec++;
             if (cancelLat === cancelLat) { p.clSum += cancelLat; p.clN++; }
             p.nSelf += self;
@@ -216,8 +233,9 @@ export function featurize<S extends Schema & OrderInput>(config: FeaturizeConfig
             } else fSpan[i] = p.levels.size ? 0 : NaN;
             fEvents[i] = p.ev.length;
             let bq = 0, aq = 0;
-            for (let j = 0; j < depth && j < s.bidPx.length; j++) bq += s.bids.get(s.bidPx[j])!;
-            for (let j = 0; j < depth && j < s.askPx.length; j++) aq += s.asks.get(s.askPx[j])!;
+            const bQ = s.bidQ, aQ = s.askQ;
+            for (let j = 0; j < depth && j < bQ.length; j++) bq += bQ[j];
+            for (let j = 0; j < depth && j < aQ.length; j++) aq += aQ[j];
             fImb[i] = bq + aq > 0 ? (bq - aq) / (bq + aq) : NaN;
             fOfi[i] = s.ofiSum;
             fSpread[i] = mid > 0 ? ((after.ask - after.bid) / mid) * 1e4 : NaN;
@@ -229,30 +247,33 @@ export function featurize<S extends Schema & OrderInput>(config: FeaturizeConfig
           out.length = batch.length;
           ctx.emit(out.finish(batch.meta));
         },
-        snapshot: () => ({
-          symbols: [...symbols].map(([k, s]) => [k, { orders: [...s.orders], bids: [...s.bids], asks: [...s.asks], ofi: s.ofi.toJSON(), ofiSum: s.ofiSum, vwap: s.vwap.toJSON(), pq: s.pq, q: s.q }]),
-          parts: [...parts].map(([k, p]) => [k, { ...p, ev: p.ev.toJSON(), levels: [...p.levels], lastTs: Number.isNaN(p.lastTs) ? null : p.lastTs }]),
+        snapshot: () => [...symbols].map(([k, s]) => {
+          const names = new Map<ParticipantState, string>();
+          for (const [name, p] of s.parts) names.set(p, name);
+          return [k, {
+            orders: [...s.orders].map(([id, o]) => [id, { ...o, p: names.get(o.p)! }]),
+            bids: [...s.bids], asks: [...s.asks], ofi: s.ofi.toJSON(), ofiSum: s.ofiSum, vwap: s.vwap.toJSON(), pq: s.pq, q: s.q,
+            parts: [...s.parts].map(([name, p]) => [name, { ...p, ev: p.ev.toJSON(), levels: [...p.levels], lastTs: Number.isNaN(p.lastTs) ? null : p.lastTs }]),
+          }];
         }),
         restore(state) {
-          const st = state as { symbols: [string, { orders: [string, RestingOrder][]; bids: [number, number][]; asks: [number, number][]; ofi: number[]; ofiSum: number; vwap: number[]; pq: number; q: number }][]; parts: [string, Omit<ParticipantState, 'ev' | 'levels' | 'lastTs'> & { ev: (number | null)[]; levels: [number, number][]; lastTs: number | null }][] };
-          symbols.clear(); parts.clear();
-          for (const [k, s] of st.symbols) {
-            symbols.set(k, {
-              orders: new Map(s.orders), bids: new Map(s.bids), asks: new Map(s.asks),
-              bidPx: s.bids.map(([p]) => p).sort((a, b) => b - a), askPx: s.asks.map(([p]) => p).sort((a, b) => a - b),
-              ofi: Ring.from(2, s.ofi), ofiSum: s.ofiSum, vwap: Ring.from(3, s.vwap), pq: s.pq, q: s.q,
-            });
-          }
-          for (const [k, p] of st.parts) {
+          symbols.clear();
+          for (const [k, s] of state as SymbolSnapshot[]) {
+            const parts = new Map<string, ParticipantState>();
             // JSON turned NaN (no cancel latency / inter-arrival) into null
-            parts.set(k, { ...p, ev: Ring.from(5, p.ev.map((x) => (x === null ? NaN : x))), levels: new Map(p.levels), lastTs: p.lastTs ?? NaN });
+            for (const [name, p] of s.parts) parts.set(name, { ...p, ev: Ring.from(5, p.ev.map((x) => (x === null ? NaN : x))), levels: new Map(p.levels), lastTs: p.lastTs ?? NaN });
+            symbols.set(k, {
+              orders: new Map(s.orders.map(([id, o]) => [id, { ...o, p: parts.get(o.p)! }])), bids: new Map(s.bids), asks: new Map(s.asks),
+              ...sortedLevels(s.bids, s.asks),
+              ofi: Ring.from(2, s.ofi), ofiSum: s.ofiSum, vwap: Ring.from(3, s.vwap), pq: s.pq, q: s.q, parts,
+            });
           }
         },
       };
 
       function dropOrder(s: SymbolState, id: string, o: RestingOrder): void {
         if (o.visible) level(s, o.side, o.price, -o.qty);
-        restingLevel(parts.get(o.p) ?? part(o.p), o.price, -1);
+        restingLevel(o.p, o.price, -1);
         s.orders.delete(id);
       }
     },
@@ -260,10 +281,11 @@ export function featurize<S extends Schema & OrderInput>(config: FeaturizeConfig
 }
 
 interface Top { bid: number; bidQ: number; ask: number; askQ: number }
-function best(s: SymbolState): Top {
+function best(s: SymbolState, out: Top): void {
   const bid = s.bidPx.length ? s.bidPx[0] : NaN;
   const ask = s.askPx.length ? s.askPx[0] : NaN;
-  return { bid, bidQ: bid === bid ? s.bids.get(bid)! : 0, ask, askQ: ask === ask ? s.asks.get(ask)! : 0 };
+  out.bid = bid; out.bidQ = bid === bid ? s.bidQ[0] : 0;
+  out.ask = ask; out.askQ = ask === ask ? s.askQ[0] : 0;
 }
 
 /** e_n of Cont, Kukanov & Stoikov: change in queue sizes at the best quotes */
@@ -275,6 +297,12 @@ function ofiContribution(b: Top, a: Top): number {
   if (a.ask <= b.ask) e -= a.askQ;
   if (a.ask >= b.ask) e += b.askQ;
   return e;
+}
+
+function sortedLevels(bids: [number, number][], asks: [number, number][]) {
+  const b = [...bids].sort((x, y) => y[0] - x[0]);
+  const a = [...asks].sort((x, y) => x[0] - y[0]);
+  return { bidPx: b.map((l) => l[0]), bidQ: b.map((l) => l[1]), askPx: a.map((l) => l[0]), askQ: a.map((l) => l[1]) };
 }
 
 /** index of price in a sorted array (descending for bids), or where it would go */

@@ -120,10 +120,9 @@ export function normalize<S extends Schema & { readonly [K in F]: 'f64' }, F ext
         process(batch, ctx) {
           outSchema ??= outputOf(batch.schema);
           const keys = batch.meta.keys!;
-          const out = new BatchBuilder(outSchema, batch.length);
+          // input columns pass through without copying; only the new ones are allocated
+          const out = new BatchBuilder(outSchema, batch.length, batch.columns);
           const oc = out.columns as Record<string, unknown>;
-          // pass the input columns through without copying
-          for (const f in batch.schema) oc[f] = batch.columns[f];
           const ins = fields.map((f) => batch.columns[f] as unknown as Float64Array);
           const outs = fields.map((f) => oc[`${f}_norm`] as Float64Array);
           for (let i = 0; i < batch.length; i++) {

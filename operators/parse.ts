@@ -46,11 +46,15 @@ const fillBehavior: Filler<BehaviorSchema> = (o, c, i) => {
   c.action[i] = o.action as string; c.value[i] = num(o.value);
 };
 
-/** JSON allows 1e999 (→ Infinity); the contracts mean finite numbers */
-function checkFinite(o: Record<string, unknown>): void {
-  for (const k in o) {
-    const v = o[k];
-    if (typeof v === 'number' && !Number.isFinite(v)) throw new BadRecord(DeadLetterCode.NON_FINITE, `field '${k}' is not a finite number`);
+/**
+ * JSON allows 1e999 (→ Infinity) and ajv's number check accepts it; the contracts mean
+ * finite numbers. Only the contract's numeric fields are checked: extra fields are
+ * passed over, not used.
+ */
+function checkFinite(o: Record<string, unknown>, numeric: string[]): void {
+  for (let j = 0; j < numeric.length; j++) {
+    const v = o[numeric[j]];
+    if (typeof v === 'number' && !Number.isFinite(v)) throw new BadRecord(DeadLetterCode.NON_FINITE, `field '${numeric[j]}' is not a finite number`);
   }
 }
 
@@ -77,6 +81,7 @@ export function parse<C extends InputContract = 'order-event'>(config: ParseConf
   const output = (contract === 'order-event' ? OrderSchema : BehaviorSchema) as OutputOfContract<C>;
   const fill = (contract === 'order-event' ? fillOrder : fillBehavior) as unknown as Filler<OutputOfContract<C>>;
   const props = (contractSchema(contract).properties ?? {}) as Record<string, { type?: string }>;
+  const numeric = Object.keys(props).filter((k) => props[k].type === 'number' || props[k].type === 'integer');
 
   return {
     kind: 'parse', output, sides: ParseSides, keyed: false,
@@ -122,7 +127,7 @@ export function parse<C extends InputContract = 'order-event'>(config: ParseConf
               if (line.length === 0 || (config.format !== 'json' && line.trim() === '')) continue; // blank lines carry nothing
               const o = toObject(line, offset[i]);
               if (o === null) continue;
-              checkFinite(o);
+              checkFinite(o, numeric);
               if (!validate(o)) throw new BadRecord(DeadLetterCode.SCHEMA, describeSchemaError(validate.errors));
               fill(o, out.columns, n++);
             } catch (e) {

@@ -5,7 +5,11 @@
 export class Ring {
   constructor(readonly width: number, public data: number[] = [], public head = 0) {}
   get length(): number { return (this.data.length - this.head) / this.width; }
-  push(...row: number[]): void { for (const x of row) this.data.push(x); }
+  // fixed arities: a rest parameter would allocate an array per row on the hot path
+  push2(a: number, b: number): void { this.data.push(a, b); }
+  push3(a: number, b: number, c: number): void { this.data.push(a, b, c); }
+  push5(a: number, b: number, c: number, d: number, e: number): void { this.data.push(a, b, c, d, e); }
+  pushRow(row: number[]): void { for (const x of row) this.data.push(x); }
   /** field j of the oldest row */
   front(j: number): number { return this.data[this.head + j]; }
   shift(): void {

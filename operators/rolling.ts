@@ -47,9 +47,9 @@ export function rolling<S extends Schema & { readonly [K in F]: 'f64' }, F exten
       return {
         process(batch, ctx) {
           outSchema ??= outputOf(batch.schema);
-          const out = new BatchBuilder(outSchema, batch.length);
+          // input columns pass through without copying; only the new ones are allocated
+          const out = new BatchBuilder(outSchema, batch.length, batch.columns);
           const oc = out.columns as unknown as Record<string, Float64Array>;
-          for (const f in batch.schema) (oc as Record<string, unknown>)[f] = batch.columns[f];
           const keys = batch.meta.keys!;
           const ts = batch.columns[tsf] as unknown as Float64Array;
           const ins = fields.map((f) => batch.columns[f] as unknown as Float64Array);
@@ -65,7 +65,7 @@ export function rolling<S extends Schema & { readonly [K in F]: 'f64' }, F exten
             }
             const seq = st.seq++;
             const vals = ins.map((c) => c[i]);
-            st.rows.push(t, seq, ...vals);
+            st.rows.pushRow([t, seq, ...vals]);
             const n = st.rows.length;
             for (let j = 0; j < fields.length; j++) {
               const x = vals[j];
@@ -74,9 +74,9 @@ export function rolling<S extends Schema & { readonly [K in F]: 'f64' }, F exten
               // monotonic deques of [seq, value]: drop entries that can never be the min/max again
               if (x === x) {
                 while (mn.length && mn.data[mn.data.length - 1] >= x) { mn.data.length -= 2; }
-                mn.push(seq, x);
+                mn.push2(seq, x);
                 while (mx.length && mx.data[mx.data.length - 1] <= x) { mx.data.length -= 2; }
-                mx.push(seq, x);
+                mx.push2(seq, x);
               }
               while (mn.length && mn.front(0) < st.head) mn.shift();
               while (mx.length && mx.front(0) < st.head) mx.shift();

@@ -70,7 +70,8 @@ export class Batch<S extends Schema> {
 }
 
 function allocColumn(t: FieldType, n: number): Float64Array | Int32Array | string[] {
-  return t === 'f64' ? new Float64Array(n) : t === 'i32' ? new Int32Array(n) : new Array<string>(n);
+  // string columns start empty and are filled in order, which keeps them packed arrays
+  return t === 'f64' ? new Float64Array(n) : t === 'i32' ? new Int32Array(n) : [];
 }
 
 /**
@@ -83,11 +84,16 @@ export class BatchBuilder<S extends Schema> {
   #capacity: number;
   readonly #fields: (keyof S & string)[];
 
-  constructor(readonly schema: S, capacity = 256) {
+  /**
+   * @param shared columns taken as they are (an operator that adds columns to its input
+   *   passes the input's through without copying); the builder then holds exactly
+   *   `capacity` records and does not grow.
+   */
+  constructor(readonly schema: S, capacity = 256, shared?: { readonly [field: string]: unknown }) {
     this.#capacity = Math.max(1, capacity);
     this.#fields = Object.keys(schema) as (keyof S & string)[];
     const cols: Record<string, unknown> = {};
-    for (const f of this.#fields) cols[f] = allocColumn(schema[f], this.#capacity);
+    for (const f of this.#fields) cols[f] = shared && f in shared ? shared[f] : allocColumn(schema[f], this.#capacity);
     this.columns = cols as Columns<S>;
   }
 
