@@ -14,8 +14,8 @@ export type Schema = { readonly [field: string]: FieldType };
 
 export type ColumnOf<F extends FieldType> = F extends 'str' ? string[] : F extends 'i32' ? Int32Array : Float64Array;
 export type ValueOf<F extends FieldType> = F extends 'str' ? string : number;
-export type Columns<S extends Schema> = { [K in keyof S]: ColumnOf<S[K]> };
-export type Row<S extends Schema> = { [K in keyof S]: ValueOf<S[K]> };
+export type Columns<S extends Schema> = { -readonly [K in keyof S]: ColumnOf<S[K]> };
+export type Row<S extends Schema> = { -readonly [K in keyof S]: ValueOf<S[K]> };
 
 /** Where a batch came from; preserved by record-wise operators. */
 export interface BatchMeta {
