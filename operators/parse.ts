@@ -133,7 +133,7 @@ export function parse<C extends InputContract = 'order-event'>(config: ParseConf
             } catch (e) {
               if (!(e instanceof BadRecord)) throw e;
               dead ??= new BatchBuilder(DeadLetterSchema, 8);
-              dead.push({ stage: ctx.stage, code: e.code, reason: e.reason, payload: truncate(line), origin: `partition ${batch.meta.partition} offset ${offset[i]}`, at: ctx.clock.now() });
+              dead.push({ stage: ctx.stage, code: e.code, reason: e.reason, payload: truncate(line), origin: `${batch.meta.source ?? `partition ${batch.meta.partition}`}${batch.meta.source ? '@' : ' offset '}${offset[i]}`, at: ctx.clock.now() });
             }
           }
           out.length = n;

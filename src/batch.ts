@@ -25,6 +25,8 @@ export interface BatchMeta {
   ingestTime: number;
   /** per-record keys, set by keyBy and kept by keyed operators */
   keys?: string[];
+  /** where the records came from, for dead letters (e.g. 'orders/3' for a Kafka partition) */
+  source?: string;
 }
 
 export class Batch<S extends Schema> {

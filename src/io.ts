@@ -26,6 +26,11 @@ export interface SourceReader<S extends Schema> {
   read(maxRecords: number): Promise<SourceRead<S>>;
   /** where the reader stands, for checkpoints (JSON-serializable) */
   position(): unknown;
+  /**
+   * A checkpoint holding this position completed: everything read before it is reflected
+   * in acknowledged outputs and saved state. Kafka sources commit offsets here.
+   */
+  commit?(position: unknown): Promise<void>;
   close(): Promise<void>;
 }
 

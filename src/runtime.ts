@@ -34,6 +34,10 @@ export interface RuntimeOptions {
   tickMs?: number;
   /** resume from this checkpoint */
   restoreFrom?: Checkpoint;
+  /** take a checkpoint this often (ms); completed checkpoints commit source positions (Kafka offsets) */
+  checkpointIntervalMs?: number;
+  /** called with every completed checkpoint (to persist it) */
+  onCheckpoint?: (cp: Checkpoint) => void | Promise<void>;
 }
 
 export interface Checkpoint {
@@ -68,10 +72,14 @@ export interface RunSummary {
 
 const DEFAULTS = { queueCapacity: 8192, sourceBatchSize: 1024, partitionIdleTimeoutUs: 5_000_000, tickMs: 20 };
 
-function validate(o: RuntimeOptions): Required<Omit<RuntimeOptions, 'restoreFrom' | 'clock'>> {
-  const known = new Set(['clock', 'queueCapacity', 'sourceBatchSize', 'partitionIdleTimeoutUs', 'tickMs', 'restoreFrom']);
+function validate(o: RuntimeOptions): typeof DEFAULTS {
+  const known = new Set(['clock', 'queueCapacity', 'sourceBatchSize', 'partitionIdleTimeoutUs', 'tickMs', 'restoreFrom', 'checkpointIntervalMs', 'onCheckpoint']);
+  if (o.checkpointIntervalMs !== undefined && !(Number.isInteger(o.checkpointIntervalMs) && o.checkpointIntervalMs > 0)) {
+    throw new ConfigError(`runtime: options.checkpointIntervalMs must be a positive integer, got ${String(o.checkpointIntervalMs)}`);
+  }
   for (const k of Object.keys(o)) if (!known.has(k)) throw new ConfigError(`runtime: unknown option '${k}'`);
-  const r = { ...DEFAULTS, ...Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) } as typeof DEFAULTS;
+  const r = { ...DEFAULTS } as typeof DEFAULTS;
+  for (const k of Object.keys(DEFAULTS) as (keyof typeof DEFAULTS)[]) if (o[k] !== undefined) r[k] = o[k] as number;
   const posInt = (name: keyof typeof DEFAULTS) => {
     if (!Number.isInteger(r[name]) || r[name] <= 0) throw new ConfigError(`runtime: options.${name} must be a positive integer, got ${String(r[name])}`);
   };
@@ -281,12 +289,17 @@ export class Runtime {
   #checkpoints = new Map<number, { cp: Checkpoint; acks: number; resolve: (cp: Checkpoint) => void }>();
   #completedCheckpoints = 0;
   #started = 0;
+  #interval?: number;
+  #onCheckpoint?: (cp: Checkpoint) => void | Promise<void>;
+  #cpTimer: NodeJS.Timeout | undefined;
 
   constructor(topology: Topology, options: RuntimeOptions = {}) {
     this.#topology = topology;
     this.#opts = validate(options);
     this.#clock = options.clock ?? systemClock;
     this.#restore = options.restoreFrom;
+    this.#interval = options.checkpointIntervalMs;
+    this.#onCheckpoint = options.onCheckpoint;
     if (this.#restore && this.#restore.topology !== topology.name) {
       throw new ConfigError(`runtime: checkpoint belongs to topology '${this.#restore.topology}', not '${topology.name}'`);
     }
@@ -334,11 +347,17 @@ export class Runtime {
     for (const s of this.#sinks) s.writer = await (s.spec.def as { open(c: unknown): Promise<SinkWriter<Schema>> }).open({ name: s.spec.name, clock: this.#clock });
     const finished = new Promise<void>((resolve, reject) => { this.#resolve = resolve; this.#reject = reject; });
     this.#ticker = setInterval(() => this.#schedule(), this.#opts.tickMs);
+    if (this.#interval) {
+      this.#cpTimer = setInterval(() => { if (this.#checkpoints.size === 0 && !this.#failed && !this.#aborted) this.checkpoint().catch((e) => this.#fail(e)); }, this.#interval);
+    }
     this.#schedule();
     try {
       await finished;
+      // a clean end: every output is written and acknowledged, so the final positions commit
+      if (!this.#failed && !this.#aborted) for (const s of this.#sources) await s.reader.commit?.(s.reader.position());
     } finally {
       clearInterval(this.#ticker);
+      clearInterval(this.#cpTimer);
       await Promise.allSettled(this.#sources.map((s) => s.reader?.close()));
       if (this.#failed || this.#aborted) await Promise.allSettled(this.#sinks.filter((s) => !s.closed).map((s) => s.writer?.close()));
     }
@@ -356,6 +375,7 @@ export class Runtime {
     if (this.#failed || this.#aborted) return;
     this.#aborted = true;
     clearInterval(this.#ticker);
+    clearInterval(this.#cpTimer);
     this.#resolve();
   }
   #aborted = false;
@@ -363,8 +383,15 @@ export class Runtime {
   /** Take a consistent checkpoint of source positions and operator state. */
   checkpoint(): Promise<Checkpoint> {
     const id = this.#nextCheckpoint++;
-    return new Promise((resolve) => {
-      this.#checkpoints.set(id, { cp: { id, topology: this.#topology.name, sources: {}, operators: {} }, acks: 0, resolve });
+    return new Promise((resolve, reject) => {
+      // complete: persist it, then let sources commit (Kafka offsets follow saved state, never lead it)
+      const complete = (cp: Checkpoint) => {
+        (async () => {
+          await this.#onCheckpoint?.(cp);
+          for (const s of this.#sources) await s.reader.commit?.(cp.sources[s.spec.name]);
+        })().then(() => resolve(cp), reject);
+      };
+      this.#checkpoints.set(id, { cp: { id, topology: this.#topology.name, sources: {}, operators: {} }, acks: 0, resolve: complete });
       for (const s of this.#sources) s.pendingBarrier = id;
       this.#schedule();
     });
@@ -405,6 +432,7 @@ export class Runtime {
     if (this.#failed) return;
     this.#failed = err;
     clearInterval(this.#ticker);
+    clearInterval(this.#cpTimer);
     this.#reject(err);
   }
 

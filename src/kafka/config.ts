@@ -1,0 +1,49 @@
+/**
+ * Kafka connection settings shared by sources and sinks, validated at the boundary.
+ * Secrets (SASL passwords) never reach logs: use `redact()` to print a config.
+ */
+import type { ConnectionOptions } from 'node:tls';
+import { ConfigError } from '../errors.js';
+
+export type TransportName = 'kafkajs' | 'confluent';
+
+export interface KafkaConnection {
+  /** 'kafkajs' (default) or 'confluent' (@confluentinc/kafka-javascript, optional; falls back to kafkajs) */
+  transport?: TransportName;
+  brokers: string[];
+  clientId?: string;
+  /** true, or TLS options (CA, client certificate) */
+  ssl?: boolean | ConnectionOptions;
+  sasl?: { mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; username: string; password: string };
+  connectionTimeoutMs?: number;
+  requestTimeoutMs?: number;
+}
+
+const CONNECTION_KEYS = ['transport', 'brokers', 'clientId', 'ssl', 'sasl', 'connectionTimeoutMs', 'requestTimeoutMs'];
+
+export function validateConnection(o: KafkaConnection, where: string, extraKeys: string[]): void {
+  const known = new Set([...CONNECTION_KEYS, ...extraKeys]);
+  for (const k of Object.keys(o)) if (!known.has(k)) throw new ConfigError(`${where}: unknown option '${k}'`);
+  if (!Array.isArray(o.brokers) || o.brokers.length === 0 || !o.brokers.every((b) => typeof b === 'string' && /^[^:\s]+:\d+$/.test(b))) {
+    throw new ConfigError(`${where}: options.brokers must list host:port entries, got ${JSON.stringify(o.brokers)}`);
+  }
+  if (o.transport !== undefined && o.transport !== 'kafkajs' && o.transport !== 'confluent') throw new ConfigError(`${where}: options.transport must be 'kafkajs' or 'confluent', got '${String(o.transport)}'`);
+  if (o.sasl) {
+    if (!['plain', 'scram-sha-256', 'scram-sha-512'].includes(o.sasl.mechanism)) throw new ConfigError(`${where}: options.sasl.mechanism must be plain, scram-sha-256 or scram-sha-512`);
+    if (!o.sasl.username || typeof o.sasl.password !== 'string') throw new ConfigError(`${where}: options.sasl needs username and password`);
+  }
+  for (const k of ['connectionTimeoutMs', 'requestTimeoutMs'] as const) {
+    if (o[k] !== undefined && !(Number.isInteger(o[k]) && o[k]! > 0)) throw new ConfigError(`${where}: options.${k} must be a positive integer`);
+  }
+}
+
+/** A copy safe to log: passwords and TLS keys replaced. */
+export function redact<T extends object>(o: T): T {
+  return JSON.parse(JSON.stringify(o, (k, v) => (/password|key|cert|passphrase|secret/i.test(k) && typeof v === 'string' ? '***' : v))) as T;
+}
+
+/** KAFKA_BROKERS=host:port,host:port → brokers list */
+export function brokersFromEnv(env = process.env): string[] | undefined {
+  const v = env.KAFKA_BROKERS?.trim();
+  return v ? v.split(',').map((s) => s.trim()).filter(Boolean) : undefined;
+}

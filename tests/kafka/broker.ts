@@ -1,0 +1,110 @@
+/**
+ * The integration suites' broker: KAFKA_BROKERS when set, otherwise a real single-node
+ * Apache Kafka (KRaft) started by scripts/kafka.sh on free loopback ports, shared by
+ * every suite in the process and killed when the process exits.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, openSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Kafka, logLevel } from 'kafkajs';
+import { brokersFromEnv } from '../../src/kafka/config.js';
+
+const root = new URL('../../../', import.meta.url).pathname;
+let shared: Promise<string[]> | null = null;
+let child: ChildProcess | null = null;
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => { const p = (s.address() as { port: number }).port; s.close(() => resolve(p)); });
+  });
+}
+
+async function portPairFree(): Promise<number> {
+  for (;;) {
+    const p = await freePort();
+    // the controller listens on port + 1
+    const ok = await new Promise<boolean>((resolve) => { const s = createServer(); s.once('error', () => resolve(false)); s.listen(p + 1, '127.0.0.1', () => s.close(() => resolve(true))); });
+    if (ok) return p;
+  }
+}
+
+export function testBrokers(): Promise<string[]> {
+  shared ??= start();
+  return shared;
+}
+
+async function start(): Promise<string[]> {
+  const env = brokersFromEnv();
+  if (env) return env;
+  const missing: string[] = [];
+  if (spawnSync('java', ['-version']).status !== 0) missing.push('Java 17 (apt-get install openjdk-17-jre-headless)');
+  if (spawnSync('mvn', ['-v']).status !== 0) missing.push('Maven (apt-get install maven)');
+  if (missing.length) {
+    throw new Error(`Kafka integration tests need a broker: set KAFKA_BROKERS=host:port, or install ${missing.join(' and ')} so scripts/kafka.sh can fetch and run one`);
+  }
+  const fetched = spawnSync('bash', [join(root, 'scripts/kafka.sh'), 'fetch'], { stdio: ['ignore', 'inherit', 'inherit'] });
+  if (fetched.status !== 0) throw new Error('scripts/kafka.sh fetch failed: could not fetch the Kafka jars from Maven Central');
+  const port = await portPairFree();
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-kafka-'));
+  const log = openSync(join(dir, 'broker.log'), 'a');
+  child = spawn('bash', [join(root, 'scripts/kafka.sh'), 'start', String(port), dir], { stdio: ['ignore', log, log] });
+  process.once('exit', () => { try { child?.kill('SIGKILL'); } catch { /* gone */ } });
+  const brokers = [`127.0.0.1:${port}`];
+  const admin = new Kafka({ brokers, clientId: 'sluice-test-probe', logLevel: logLevel.NOTHING, retry: { retries: 0 } }).admin();
+  const deadline = Date.now() + 90_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`the test broker exited (code ${child.exitCode}); see ${join(dir, 'broker.log')}`);
+    try { await admin.connect(); await admin.describeCluster(); await admin.disconnect(); break; } catch { /* not up yet */ }
+    if (Date.now() > deadline) throw new Error(`the test broker did not come up in 90 s; see ${join(dir, 'broker.log')}`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  return brokers;
+}
+
+/** Stop the broker this process started (the suites' last step). */
+export async function stopTestBroker(): Promise<void> {
+  if (!child || child.exitCode !== null) return;
+  const c = child;
+  await new Promise<void>((resolve) => { c.once('exit', () => resolve()); c.kill('SIGTERM'); setTimeout(() => { try { c.kill('SIGKILL'); } catch { /* gone */ } }, 10_000); });
+}
+
+let topicSeq = 0;
+/** unique topic names per run, so suites never see each other's data */
+export function topicName(base: string): string {
+  return `${base}-${process.pid}-${Date.now().toString(36)}-${topicSeq++}`;
+}
+
+export async function createTopics(brokers: string[], topics: { topic: string; numPartitions: number; configEntries?: { name: string; value: string }[] }[]): Promise<void> {
+  const admin = new Kafka({ brokers, clientId: 'sluice-test-admin', logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+  await admin.createTopics({ topics: topics.map((t) => ({ ...t, replicationFactor: 1 })), waitForLeaders: true });
+  await admin.disconnect();
+}
+
+/** Read every message of a topic until `count` arrived (or the timeout). */
+export async function readTopic(brokers: string[], topic: string, count: number, timeoutMs = 30_000): Promise<{ key: string | null; value: string; partition: number; offset: string; headers: Record<string, string> }[]> {
+  const kafka = new Kafka({ brokers, clientId: 'sluice-test-reader', logLevel: logLevel.NOTHING });
+  const consumer = kafka.consumer({ groupId: `reader-${topicName('g')}`, maxWaitTimeInMs: 50 });
+  const out: { key: string | null; value: string; partition: number; offset: string; headers: Record<string, string> }[] = [];
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  let done!: () => void;
+  const finished = new Promise<void>((r) => { done = r; });
+  await consumer.run({
+    eachMessage: async ({ partition, message }) => {
+      const headers: Record<string, string> = {};
+      for (const [k, v] of Object.entries(message.headers ?? {})) headers[k] = String(v);
+      out.push({ key: message.key?.toString() ?? null, value: message.value?.toString() ?? '', partition, offset: message.offset, headers });
+      if (out.length >= count) done();
+    },
+  });
+  const timer = setTimeout(() => done(), timeoutMs);
+  await finished;
+  clearTimeout(timer);
+  await consumer.disconnect();
+  return out;
+}
