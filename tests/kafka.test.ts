@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Kafka, logLevel } from 'kafkajs';
+import { Kafka, logLevel, Partitioners } from 'kafkajs';
 import { OrderSchema } from '../src/contracts.js';
 import { DeadLetterSchema } from '../src/operator.js';
 import { Runtime } from '../src/runtime.js';
@@ -16,7 +16,7 @@ test.before(async () => { brokers = await testBrokers(); });
 test.after(async () => { await stopTestBroker(); });
 
 async function produce(topic: string, messages: { key: string; value: string }[]) {
-  const p = new Kafka({ brokers, clientId: 'sluice-test-producer', logLevel: logLevel.NOTHING }).producer();
+  const p = new Kafka({ brokers, clientId: 'sluice-test-producer', logLevel: logLevel.NOTHING }).producer({ createPartitioner: Partitioners.DefaultPartitioner });
   await p.connect();
   for (let i = 0; i < messages.length; i += 500) await p.send({ topic, messages: messages.slice(i, i + 500) });
   await p.disconnect();

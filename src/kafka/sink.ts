@@ -6,7 +6,7 @@
  *   alerts.to('alerts-out', kafkaSink(AlertSchema, { brokers, topic: 'alerts', key: (b, i) => b.columns.symbol[i] }))
  */
 import type { IHeaders, Producer } from 'kafkajs';
-import { CompressionTypes } from 'kafkajs';
+import { CompressionTypes, Partitioners } from 'kafkajs';
 import type { Batch, Schema } from '../batch.js';
 import { ConfigError, IoError } from '../errors.js';
 import type { SinkDef } from '../io.js';
@@ -39,7 +39,8 @@ export function kafkaSink<S extends Schema>(schema: S, o: KafkaSinkOptions<S>): 
     async open(ctx) {
       const t = createTransport(o);
       transportName = t.name;
-      const producer: Producer = t.kafka.producer({ allowAutoTopicCreation: false, idempotent: false, retry: { retries: 8 } });
+      // the Java-compatible partitioner: a key lands where Java and librdkafka clients put it
+      const producer: Producer = t.kafka.producer({ allowAutoTopicCreation: false, idempotent: false, retry: { retries: 8 }, createPartitioner: Partitioners.DefaultPartitioner });
       await producer.connect();
       const str = rowStringifier(schema);
       const value = o.serialize ?? ((b: Batch<S>, i: number) => str(b.row(i)));

@@ -1,0 +1,90 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { Kafka, logLevel, Partitioners } from 'kafkajs';
+import { orderFlowLines } from '../src/demo/orderflow.js';
+import { createTopics, readTopic, stopTestBroker, testBrokers, topicName } from './kafka/broker.js';
+
+let brokers: string[] = [];
+test.before(async () => { brokers = await testBrokers(); });
+test.after(async () => { await stopTestBroker(); });
+
+const worker = (args: string[]): ChildProcess => spawn(process.execPath, [new URL('./kafka/worker.js', import.meta.url).pathname, brokers.join(','), ...args], { stdio: ['ignore', 'ignore', 'inherit'] });
+const exited = (c: ChildProcess) => new Promise<number | null>((r) => (c.exitCode !== null ? r(c.exitCode) : c.once('exit', (code) => r(code))));
+
+async function produceSlowly(topic: string, lines: string[], perSend: number, pauseMs: number) {
+  const p = new Kafka({ brokers, clientId: 'sluice-test-producer', logLevel: logLevel.NOTHING }).producer({ createPartitioner: Partitioners.DefaultPartitioner });
+  await p.connect();
+  for (let i = 0; i < lines.length; i += perSend) {
+    await p.send({ topic, messages: lines.slice(i, i + perSend).map((value) => ({ key: JSON.parse(value).symbol, value })) });
+    if (pauseMs) await new Promise((r) => setTimeout(r, pauseMs));
+  }
+  await p.disconnect();
+}
+
+async function countOut(topic: string): Promise<number> {
+  const admin = new Kafka({ brokers, logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+  const offs = await admin.fetchTopicOffsets(topic);
+  await admin.disconnect();
+  return offs.reduce((n, o) => n + Number(o.high), 0);
+}
+
+async function waitFor(cond: () => Promise<boolean>, timeoutMs: number, what: string) {
+  const end = Date.now() + timeoutMs;
+  while (!(await cond())) { if (Date.now() > end) throw new Error(`timed out waiting for ${what}`); await new Promise((r) => setTimeout(r, 100)); }
+}
+
+const seqs = (rows: { value: string }[]) => rows.map((r) => JSON.parse(r.value).seq as number);
+
+test('at-least-once: a process killed with SIGKILL mid-stream and restarted loses nothing', async () => {
+  const [input, output, dlq, group] = [topicName('k-in'), topicName('k-out'), topicName('k-dlq'), topicName('k-group')];
+  await createTopics(brokers, [{ topic: input, numPartitions: 3 }, { topic: output, numPartitions: 3 }, { topic: dlq, numPartitions: 1 }]);
+  const lines = orderFlowLines({ events: 6000, seed: 5 });
+  const producing = produceSlowly(input, lines, 200, 20);
+  const first = worker([input, output, dlq, group]);
+  await waitFor(async () => (await countOut(output)) >= 1500, 60_000, '1,500 outputs before the kill');
+  first.kill('SIGKILL');
+  assert.equal(await exited(first), null, 'killed by signal, not a clean exit');
+  await producing;
+  const second = worker([input, output, dlq, group]);
+  let out: { value: string }[] = [];
+  await waitFor(async () => {
+    if ((await countOut(output)) < lines.length) return false;
+    out = await readTopic(brokers, output, 1e9, 3_000);
+    return new Set(seqs(out)).size === lines.length;
+  }, 90_000, 'every input to have an output');
+  second.kill('SIGTERM');
+  assert.equal(await exited(second), 0);
+  const got = seqs(out);
+  const distinct = new Set(got);
+  assert.equal(distinct.size, lines.length, 'every input has its output');
+  process.stdout.write(`\n  SIGKILL test: ${lines.length} inputs, ${got.length} outputs, ${got.length - distinct.size} duplicates (at-least-once)\n`);
+});
+
+test('rebalance: a second process joins, partitions move, and no output is lost', async () => {
+  const [input, output, dlq, group] = [topicName('r-in'), topicName('r-out'), topicName('r-dlq'), topicName('r-group')];
+  await createTopics(brokers, [{ topic: input, numPartitions: 4 }, { topic: output, numPartitions: 4 }, { topic: dlq, numPartitions: 1 }]);
+  const lines = orderFlowLines({ events: 6000, seed: 6 });
+  const producing = produceSlowly(input, lines, 150, 25);
+  const a = worker([input, output, dlq, group]);
+  await waitFor(async () => (await countOut(output)) >= 1000, 60_000, 'first outputs');
+  const b = worker([input, output, dlq, group]);
+  await waitFor(async () => (await countOut(output)) >= 3500, 60_000, 'outputs after the rebalance');
+  a.kill('SIGTERM'); // leaves the group cleanly: its partitions move to b
+  assert.equal(await exited(a), 0);
+  await producing;
+  let out: { value: string }[] = [];
+  await waitFor(async () => {
+    if ((await countOut(output)) < lines.length) return false;
+    out = await readTopic(brokers, output, 1e9, 3_000);
+    return new Set(seqs(out)).size === lines.length;
+  }, 90_000, 'every input to have an output');
+  b.kill('SIGTERM');
+  assert.equal(await exited(b), 0);
+  const got = seqs(out);
+  assert.equal(new Set(got).size, lines.length);
+  process.stdout.write(`  rebalance test: ${lines.length} inputs, ${got.length} outputs, ${got.length - new Set(got).size} duplicates\n`);
+});
+
+test.run();
