@@ -339,13 +339,16 @@ export class Runtime {
   /** Run until every source is exhausted (or stop() is called) and every sink closed. */
   async run(): Promise<RunSummary> {
     this.#started = performance.now();
+    // settled by the pump; created first so a failure while opening has somewhere to go
+    const finished = new Promise<void>((resolve, reject) => { this.#resolve = resolve; this.#reject = reject; });
+    finished.catch(() => undefined);
     for (const s of this.#sources) {
       s.reader = await (s.spec.def as SourceDef<Schema>).open({ name: s.spec.name, clock: this.#clock, restoreFrom: this.#restore?.sources[s.spec.name] }) as SourceReader<Schema>;
       const now = s.activeNow();
       for (const p of s.reader.partitions()) s.lastActive.set(p, now);
     }
     for (const s of this.#sinks) s.writer = await (s.spec.def as { open(c: unknown): Promise<SinkWriter<Schema>> }).open({ name: s.spec.name, clock: this.#clock });
-    const finished = new Promise<void>((resolve, reject) => { this.#resolve = resolve; this.#reject = reject; });
+    this.#opened = true;
     this.#ticker = setInterval(() => this.#schedule(), this.#opts.tickMs);
     if (this.#interval) {
       this.#cpTimer = setInterval(() => { if (this.#checkpoints.size === 0 && !this.#failed && !this.#aborted) this.checkpoint().catch((e) => this.#fail(e)); }, this.#interval);
@@ -366,6 +369,7 @@ export class Runtime {
 
   /** Stop reading; what is in flight drains and windows flush (a bounded end of input). */
   stop(): void { for (const s of this.#sources) s.stopRequested = true; this.#schedule(); }
+  // (a stop before the run has opened everything takes effect at its first pump)
 
   /**
    * Stop at once, as a crash would: nothing more is processed or flushed, sinks are
@@ -419,8 +423,11 @@ export class Runtime {
     };
   }
 
+  #opened = false;
+
   #schedule(): void {
-    if (this.#scheduled || this.#failed || this.#aborted) return;
+    // before every source and sink is open there is nothing to pump (stop() may come early)
+    if (this.#scheduled || this.#failed || this.#aborted || !this.#opened) return;
     this.#scheduled = true;
     setImmediate(() => {
       this.#scheduled = false;
@@ -459,7 +466,9 @@ export class Runtime {
       const id = s.pendingBarrier;
       s.pendingBarrier = null;
       const c = this.#checkpoints.get(id);
-      if (c) c.cp.sources[s.spec.name] = s.reader.position();
+      const pos = s.reader.position();
+      if (c) c.cp.sources[s.spec.name] = pos;
+      s.reader.barrier?.(id, pos);
       s.broadcast({ k: ItemKind.Barrier, id });
       emitted = true;
     }

@@ -3,13 +3,12 @@ import * as assert from 'uvu/assert';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
 import { orderFlowLines } from '../src/demo/orderflow.js';
-import { createTopics, readTopic, stopTestBroker, testBrokers, topicName } from './kafka/broker.js';
+import { createTopics, readTopic, testBrokers, topicName } from './kafka/broker.js';
 
 let brokers: string[] = [];
 test.before(async () => { brokers = await testBrokers(); });
-test.after(async () => { await stopTestBroker(); });
 
-const worker = (args: string[]): ChildProcess => spawn(process.execPath, [new URL('./kafka/worker.js', import.meta.url).pathname, brokers.join(','), ...args], { stdio: ['ignore', 'ignore', 'inherit'] });
+const worker = (args: string[], env: Record<string, string> = {}): ChildProcess => spawn(process.execPath, [new URL('./kafka/worker.js', import.meta.url).pathname, brokers.join(','), ...args], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, ...env } });
 const exited = (c: ChildProcess) => new Promise<number | null>((r) => (c.exitCode !== null ? r(c.exitCode) : c.once('exit', (code) => r(code))));
 
 async function produceSlowly(topic: string, lines: string[], perSend: number, pauseMs: number) {
@@ -60,6 +59,29 @@ test('at-least-once: a process killed with SIGKILL mid-stream and restarted lose
   const distinct = new Set(got);
   assert.equal(distinct.size, lines.length, 'every input has its output');
   process.stdout.write(`\n  SIGKILL test: ${lines.length} inputs, ${got.length} outputs, ${got.length - distinct.size} duplicates (at-least-once)\n`);
+});
+
+test('exactly-once: killed with SIGKILL mid-stream and restarted, read_committed consumers see every output exactly once', async () => {
+  const [input, output, dlq, group] = [topicName('e-in'), topicName('e-out'), topicName('e-dlq'), topicName('e-group')];
+  await createTopics(brokers, [{ topic: input, numPartitions: 3 }, { topic: output, numPartitions: 3 }, { topic: dlq, numPartitions: 1 }]);
+  const lines = orderFlowLines({ events: 5000, seed: 7 });
+  const producing = produceSlowly(input, lines, 200, 20);
+  const env = { SLUICE_EOS_TXID: `${group}-slot-0` };
+  const first = worker([input, output, dlq, group], env);
+  await waitFor(async () => (await readTopic(brokers, output, 1e9, 1_000)).length >= 1200, 60_000, 'committed outputs before the kill');
+  first.kill('SIGKILL');
+  await exited(first);
+  await producing;
+  const second = worker([input, output, dlq, group], env);
+  let out: { value: string }[] = [];
+  await waitFor(async () => { out = await readTopic(brokers, output, 1e9, 2_000); return new Set(seqs(out)).size === lines.length; }, 120_000, 'every input to have a committed output');
+  second.kill('SIGTERM');
+  assert.equal(await exited(second), 0);
+  out = await readTopic(brokers, output, 1e9, 3_000);
+  const got = seqs(out);
+  assert.equal(new Set(got).size, lines.length, 'every input has its output');
+  assert.equal(got.length, lines.length, 'and no output is duplicated');
+  process.stdout.write(`  exactly-once SIGKILL test: ${lines.length} inputs, ${got.length} committed outputs, ${got.length - new Set(got).size} duplicates\n`);
 });
 
 test('rebalance: a second process joins, partitions move, and no output is lost', async () => {

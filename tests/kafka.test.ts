@@ -9,11 +9,10 @@ import { kafkaSink, deadLetterHeaders } from '../src/kafka/sink.js';
 import { kafkaSource } from '../src/kafka/source.js';
 import { orderFlowLines } from '../src/demo/orderflow.js';
 import { parse } from '../operators/parse.js';
-import { createTopics, readTopic, stopTestBroker, testBrokers, topicName } from './kafka/broker.js';
+import { createTopics, readTopic, testBrokers, topicName } from './kafka/broker.js';
 
 let brokers: string[] = [];
 test.before(async () => { brokers = await testBrokers(); });
-test.after(async () => { await stopTestBroker(); });
 
 async function produce(topic: string, messages: { key: string; value: string }[]) {
   const p = new Kafka({ brokers, clientId: 'sluice-test-producer', logLevel: logLevel.NOTHING }).producer({ createPartitioner: Partitioners.DefaultPartitioner });

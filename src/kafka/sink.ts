@@ -14,6 +14,7 @@ import type { DeadLetterSchema } from '../operator.js';
 import { rowStringifier } from '../sinks.js';
 import { validateConnection, type KafkaConnection } from './config.js';
 import { createTransport } from './transport.js';
+import type { KafkaTransactions } from './exactly-once.js';
 
 export interface KafkaSinkOptions<S extends Schema> extends KafkaConnection {
   topic: string;
@@ -25,10 +26,12 @@ export interface KafkaSinkOptions<S extends Schema> extends KafkaConnection {
   /** -1 = all in-sync replicas (default), 1 = leader only */
   acks?: -1 | 1;
   compression?: 'none' | 'gzip';
+  /** write inside the topology's Kafka transactions (exactly-once) */
+  exactlyOnce?: KafkaTransactions;
 }
 
 export function kafkaSink<S extends Schema>(schema: S, o: KafkaSinkOptions<S>): SinkDef<S> & { transportName(): string } {
-  validateConnection(o, 'kafkaSink', ['topic', 'key', 'serialize', 'headers', 'acks', 'compression']);
+  validateConnection(o, 'kafkaSink', ['topic', 'key', 'serialize', 'headers', 'acks', 'compression', 'exactlyOnce']);
   if (typeof o.topic !== 'string' || !o.topic) throw new ConfigError('kafkaSink: options.topic is required');
   if (o.acks !== undefined && o.acks !== -1 && o.acks !== 1) throw new ConfigError('kafkaSink: options.acks must be -1 (all) or 1');
   if (o.compression !== undefined && o.compression !== 'none' && o.compression !== 'gzip') throw new ConfigError("kafkaSink: options.compression must be 'none' or 'gzip' (others need codec packages)");
@@ -37,22 +40,35 @@ export function kafkaSink<S extends Schema>(schema: S, o: KafkaSinkOptions<S>): 
     kind: 'kafka-sink',
     transportName: () => transportName,
     async open(ctx) {
+      const str = rowStringifier(schema);
+      const value = o.serialize ?? ((b: Batch<S>, i: number) => str(b.row(i)));
+      const key = o.key ?? ((b: Batch<S>, i: number) => b.meta.keys?.[i] ?? null);
+      const messagesOf = (b: Batch<S>) => {
+        const messages = new Array(b.length);
+        for (let i = 0; i < b.length; i++) {
+          const m: { key: string | null; value: string; headers?: IHeaders } = { key: key(b, i), value: value(b, i) };
+          if (o.headers) m.headers = o.headers(b, i);
+          messages[i] = m;
+        }
+        return messages;
+      };
+      const eos = o.exactlyOnce;
+      if (eos) {
+        await eos.joinSink();
+        return {
+          write: (b: Batch<S>) => eos.send(o.topic, messagesOf(b)),
+          checkpoint: (id: number) => eos.barrier(id),
+          close: () => eos.closeSink(),
+        };
+      }
       const t = createTransport(o);
       transportName = t.name;
       // the Java-compatible partitioner: a key lands where Java and librdkafka clients put it
       const producer: Producer = t.kafka.producer({ allowAutoTopicCreation: false, idempotent: false, retry: { retries: 8 }, createPartitioner: Partitioners.DefaultPartitioner });
       await producer.connect();
-      const str = rowStringifier(schema);
-      const value = o.serialize ?? ((b: Batch<S>, i: number) => str(b.row(i)));
-      const key = o.key ?? ((b: Batch<S>, i: number) => b.meta.keys?.[i] ?? null);
       return {
         async write(b: Batch<S>) {
-          const messages = new Array(b.length);
-          for (let i = 0; i < b.length; i++) {
-            const m: { key: string | null; value: string; headers?: IHeaders } = { key: key(b, i), value: value(b, i) };
-            if (o.headers) m.headers = o.headers(b, i);
-            messages[i] = m;
-          }
+          const messages = messagesOf(b);
           try {
             await producer.send({ topic: o.topic, messages, acks: o.acks ?? -1, compression: o.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None });
           } catch (e) {

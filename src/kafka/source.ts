@@ -19,6 +19,7 @@ import { ConfigError } from '../errors.js';
 import { RawSchema, type SourceDef, type SourceRead, type SourceReader } from '../io.js';
 import { validateConnection, type KafkaConnection } from './config.js';
 import { createTransport } from './transport.js';
+import type { KafkaTransactions } from './exactly-once.js';
 
 export interface KafkaSourceOptions extends KafkaConnection {
   topics: (string | RegExp)[];
@@ -31,12 +32,14 @@ export interface KafkaSourceOptions extends KafkaConnection {
   maxWaitMs?: number;
   sessionTimeoutMs?: number;
   heartbeatIntervalMs?: number;
+  /** commit offsets inside the sinks' transactions instead of on their own */
+  exactlyOnce?: KafkaTransactions;
 }
 
 interface PartitionBuffer { topic: string; partition: number; id: number; msgs: KafkaMessage[]; head: number; paused: boolean; next: string | null }
 
 export function kafkaSource(o: KafkaSourceOptions): SourceDef<RawSchema> & { transportName(): string } {
-  validateConnection(o, 'kafkaSource', ['topics', 'groupId', 'fromBeginning', 'maxBufferedPerPartition', 'maxWaitMs', 'sessionTimeoutMs', 'heartbeatIntervalMs']);
+  validateConnection(o, 'kafkaSource', ['topics', 'groupId', 'fromBeginning', 'maxBufferedPerPartition', 'maxWaitMs', 'sessionTimeoutMs', 'heartbeatIntervalMs', 'exactlyOnce']);
   if (!Array.isArray(o.topics) || o.topics.length === 0) throw new ConfigError('kafkaSource: options.topics must list at least one topic or pattern');
   if (typeof o.groupId !== 'string' || !o.groupId) throw new ConfigError('kafkaSource: options.groupId is required (scale-out is by consumer group)');
   const cap = o.maxBufferedPerPartition ?? 4096;
@@ -57,7 +60,7 @@ export function kafkaSource(o: KafkaSourceOptions): SourceDef<RawSchema> & { tra
         rebalanceTimeout: 20_000,
         retry: { retries: 8 },
       });
-      const reader = new KafkaReader(consumer, cap, ctx.name);
+      const reader = new KafkaReader(consumer, cap, ctx.name, o.groupId, o.exactlyOnce ?? null);
       await consumer.connect();
       for (const topic of o.topics) await consumer.subscribe({ topic, fromBeginning: o.fromBeginning ?? true });
       await reader.start();
@@ -75,7 +78,17 @@ class KafkaReader implements SourceReader<RawSchema> {
   #closed = false;
   #assigned = new Set<string>();
 
-  constructor(readonly consumer: Consumer, readonly cap: number, readonly name: string) {}
+  constructor(readonly consumer: Consumer, readonly cap: number, readonly name: string, readonly groupId: string, readonly eos: KafkaTransactions | null) {
+    eos?.finalPosition(() => ({ groupId, offsets: this.#assignedOnly(this.position()) }));
+  }
+
+  #assignedOnly(pos: Record<string, string>): Record<string, string> {
+    return Object.fromEntries(Object.entries(pos).filter(([k]) => this.#assigned.has(k)));
+  }
+
+  barrier(id: number, position: unknown): void {
+    this.eos?.recordPosition(id, this.groupId, this.#assignedOnly(position as Record<string, string>));
+  }
 
   async start(): Promise<void> {
     this.consumer.on(this.consumer.events.GROUP_JOIN, (e) => {
@@ -130,6 +143,7 @@ class KafkaReader implements SourceReader<RawSchema> {
   }
 
   async commit(position: unknown): Promise<void> {
+    if (this.eos) return; // offsets were committed inside the output transaction
     const pos = position as Record<string, string>;
     const offsets = Object.entries(pos)
       .filter(([k]) => this.#assigned.has(k))

@@ -4,7 +4,7 @@
  * every suite in the process and killed when the process exits.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, openSync } from 'node:fs';
+import { mkdtempSync, openSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -52,7 +52,12 @@ async function start(): Promise<string[]> {
   const dir = mkdtempSync(join(tmpdir(), 'sluice-kafka-'));
   const log = openSync(join(dir, 'broker.log'), 'a');
   child = spawn('bash', [join(root, 'scripts/kafka.sh'), 'start', String(port), dir], { stdio: ['ignore', log, log] });
-  process.once('exit', () => { try { child?.kill('SIGKILL'); } catch { /* gone */ } });
+  child.unref(); // the broker must not keep the test process alive; exit kills it
+  // one broker for every suite of this process; it goes when the process does (its data with it)
+  process.once('exit', () => {
+    try { child?.kill('SIGKILL'); } catch { /* gone */ }
+    try { rmSync(dir, { recursive: true, force: true }); } catch { /* best effort */ }
+  });
   const brokers = [`127.0.0.1:${port}`];
   const admin = new Kafka({ brokers, clientId: 'sluice-test-probe', logLevel: logLevel.NOTHING, retry: { retries: 0 } }).admin();
   const deadline = Date.now() + 90_000;
@@ -65,7 +70,7 @@ async function start(): Promise<string[]> {
   return brokers;
 }
 
-/** Stop the broker this process started (the suites' last step). */
+/** Stop the broker this process started (suites leave it running for each other; exit kills it). */
 export async function stopTestBroker(): Promise<void> {
   if (!child || child.exitCode !== null) return;
   const c = child;
