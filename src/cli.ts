@@ -35,7 +35,16 @@ Options:
   --speed N|max       replay at N × real time, or as fast as possible (default: max)
   --events N          demo: generated events (default 300000)
   --seed N            demo: generator seed (default 1)
-  --brokers LIST      Kafka bootstrap servers (Kafka transport: see README)
+Kafka (instead of files):
+  --brokers LIST      bootstrap servers, host:port[,host:port] (or KAFKA_BROKERS)
+  --input-topic T     topic to read (default: orders)
+  --output-topic T    topic for results (default: <topology>-out)
+  --dead-letter-topic T  topic for rejected records (default: <topology>-dead-letters)
+  --group-id G        consumer group: run more processes with the same group to scale out
+                      (default: sluice-<topology>)
+  --transport T       kafkajs (default) | confluent (librdkafka; falls back to kafkajs if absent)
+  --transactional-id ID  exactly-once through Kafka transactions (stable per process slot)
+
   --metrics-port N    serve Prometheus metrics on 127.0.0.1:N
   -h, --help          this help
 `;
@@ -70,6 +79,12 @@ export async function main(argv: string[]): Promise<number> {
         events: { type: 'string' },
         seed: { type: 'string' },
         brokers: { type: 'string' },
+        'input-topic': { type: 'string' },
+        'output-topic': { type: 'string' },
+        'dead-letter-topic': { type: 'string' },
+        'group-id': { type: 'string' },
+        transport: { type: 'string' },
+        'transactional-id': { type: 'string' },
         'metrics-port': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -86,7 +101,25 @@ export async function main(argv: string[]): Promise<number> {
   const entry = topologies[name];
   if (!entry) fail(`unknown topology '${name}'; known: ${Object.keys(topologies).join(', ')}`);
   try {
-    if (v.brokers !== undefined) throw new ConfigError('--brokers: the Kafka transport is not in this build yet; run on files (--input) for now');
+    const brokers = v.brokers ?? process.env.KAFKA_BROKERS;
+    let kafka: RunOptions['kafka'];
+    if (brokers) {
+      const list = brokers.split(',').map((b) => b.trim()).filter(Boolean);
+      if (!list.every((b) => /^[^:\s]+:\d+$/.test(b))) throw new ConfigError(`--brokers must be host:port[,host:port], got '${brokers}'`);
+      if (v.input?.length) throw new ConfigError('--input and --brokers exclude each other: read files or Kafka');
+      const transport = v.transport ?? 'kafkajs';
+      if (transport !== 'kafkajs' && transport !== 'confluent') throw new ConfigError(`--transport must be kafkajs or confluent, got '${transport}'`);
+      kafka = {
+        brokers: list, transport,
+        inputTopic: v['input-topic'] ?? 'orders', outputTopic: v['output-topic'] ?? `${name}-out`,
+        deadLetterTopic: v['dead-letter-topic'] ?? `${name}-dead-letters`, groupId: v['group-id'] ?? `sluice-${name}`,
+        ...(v['transactional-id'] ? { transactionalId: v['transactional-id'] } : {}),
+      };
+    } else {
+      for (const k of ['input-topic', 'output-topic', 'dead-letter-topic', 'group-id', 'transport', 'transactional-id'] as const) {
+        if (v[k] !== undefined) throw new ConfigError(`--${k} needs --brokers (or KAFKA_BROKERS)`);
+      }
+    }
     if (v['metrics-port'] !== undefined) throw new ConfigError('--metrics-port: the metrics endpoint is not in this build yet');
     const format = (v.format ?? 'json') as RunOptions['format'];
     if (!['json', 'csv', 'lobster'].includes(format)) throw new ConfigError(`--format must be json, csv or lobster, got '${format}'`);
@@ -99,17 +132,20 @@ export async function main(argv: string[]): Promise<number> {
     const deadLetters = v['dead-letters'] ?? `out/${name}-dead-letters.jsonl`;
     for (const p of [output, deadLetters]) if (p !== '-' && p !== 'none') mkdirSync(dirname(p), { recursive: true });
     const opts: RunOptions = {
+      ...(kafka ? { kafka } : {}),
       input: v.input ?? [], format, output, deadLetters, speed,
       events: positiveInt('events', v.events, 300_000), seed: positiveInt('seed', v.seed, 1),
       ...(v.symbol ? { symbol: v.symbol } : {}), ...(v.date ? { date: v.date } : {}),
     };
     const run = entry.prepare(opts);
-    const runtime = new Runtime(run.topology);
+    const runtime = new Runtime(run.topology, run.checkpointIntervalMs ? { checkpointIntervalMs: run.checkpointIntervalMs } : {});
     let interrupted = false;
-    process.once('SIGINT', () => { interrupted = true; runtime.stop(); });
+    const stop = () => { interrupted = true; runtime.stop(); };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
     const summary = await runtime.run();
     const log = output === '-' ? process.stderr : process.stdout;
-    log.write(formatSummary(summary, { ...run.describe(), 'peak RSS': `${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`, ...(interrupted ? { stopped: 'by SIGINT (drained)' } : {}) }) + '\n');
+    log.write(formatSummary(summary, { ...run.describe(), 'peak RSS': `${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`, ...(interrupted ? { stopped: 'by signal (drained, committed)' } : {}) }) + '\n');
     return 0;
   } catch (e) {
     if (e instanceof SluiceError) { process.stderr.write(`sluice: ${e.code}: ${e.message}\n`); return e.domain === 'user' ? 2 : 1; }

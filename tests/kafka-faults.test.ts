@@ -1,6 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
 import { orderFlowLines } from '../src/demo/orderflow.js';
 import { createTopics, readTopic, testBrokers, topicName } from './kafka/broker.js';
@@ -35,18 +36,23 @@ async function waitFor(cond: () => Promise<boolean>, timeoutMs: number, what: st
 }
 
 const seqs = (rows: { value: string }[]) => rows.map((r) => JSON.parse(r.value).seq as number);
+const confluentInstalled = (() => { try { createRequire(import.meta.url)('@confluentinc/kafka-javascript'); return true; } catch { return false; } })();
+const transports = confluentInstalled ? ['kafkajs', 'confluent'] : ['kafkajs'];
+if (!confluentInstalled) process.stdout.write('\n  note: @confluentinc/kafka-javascript is not installed; fault tests run on kafkajs only\n');
 
-test('at-least-once: a process killed with SIGKILL mid-stream and restarted loses nothing', async () => {
+for (const transport of transports) {
+
+test(`${transport}: at-least-once: a process killed with SIGKILL mid-stream and restarted loses nothing`, async () => {
   const [input, output, dlq, group] = [topicName('k-in'), topicName('k-out'), topicName('k-dlq'), topicName('k-group')];
   await createTopics(brokers, [{ topic: input, numPartitions: 3 }, { topic: output, numPartitions: 3 }, { topic: dlq, numPartitions: 1 }]);
   const lines = orderFlowLines({ events: 6000, seed: 5 });
   const producing = produceSlowly(input, lines, 200, 20);
-  const first = worker([input, output, dlq, group]);
+  const first = worker([input, output, dlq, group, transport]);
   await waitFor(async () => (await countOut(output)) >= 1500, 60_000, '1,500 outputs before the kill');
   first.kill('SIGKILL');
   assert.equal(await exited(first), null, 'killed by signal, not a clean exit');
   await producing;
-  const second = worker([input, output, dlq, group]);
+  const second = worker([input, output, dlq, group, transport]);
   let out: { value: string }[] = [];
   await waitFor(async () => {
     if ((await countOut(output)) < lines.length) return false;
@@ -58,21 +64,21 @@ test('at-least-once: a process killed with SIGKILL mid-stream and restarted lose
   const got = seqs(out);
   const distinct = new Set(got);
   assert.equal(distinct.size, lines.length, 'every input has its output');
-  process.stdout.write(`\n  SIGKILL test: ${lines.length} inputs, ${got.length} outputs, ${got.length - distinct.size} duplicates (at-least-once)\n`);
+  process.stdout.write(`\n  ${transport} SIGKILL test: ${lines.length} inputs, ${got.length} outputs, ${got.length - distinct.size} duplicates (at-least-once)\n`);
 });
 
-test('exactly-once: killed with SIGKILL mid-stream and restarted, read_committed consumers see every output exactly once', async () => {
+test(`${transport}: exactly-once: killed with SIGKILL mid-stream and restarted, read_committed consumers see every output exactly once`, async () => {
   const [input, output, dlq, group] = [topicName('e-in'), topicName('e-out'), topicName('e-dlq'), topicName('e-group')];
   await createTopics(brokers, [{ topic: input, numPartitions: 3 }, { topic: output, numPartitions: 3 }, { topic: dlq, numPartitions: 1 }]);
   const lines = orderFlowLines({ events: 5000, seed: 7 });
   const producing = produceSlowly(input, lines, 200, 20);
   const env = { SLUICE_EOS_TXID: `${group}-slot-0` };
-  const first = worker([input, output, dlq, group], env);
+  const first = worker([input, output, dlq, group, transport], env);
   await waitFor(async () => (await readTopic(brokers, output, 1e9, 1_000)).length >= 1200, 60_000, 'committed outputs before the kill');
   first.kill('SIGKILL');
   await exited(first);
   await producing;
-  const second = worker([input, output, dlq, group], env);
+  const second = worker([input, output, dlq, group, transport], env);
   let out: { value: string }[] = [];
   await waitFor(async () => { out = await readTopic(brokers, output, 1e9, 2_000); return new Set(seqs(out)).size === lines.length; }, 120_000, 'every input to have a committed output');
   second.kill('SIGTERM');
@@ -81,17 +87,17 @@ test('exactly-once: killed with SIGKILL mid-stream and restarted, read_committed
   const got = seqs(out);
   assert.equal(new Set(got).size, lines.length, 'every input has its output');
   assert.equal(got.length, lines.length, 'and no output is duplicated');
-  process.stdout.write(`  exactly-once SIGKILL test: ${lines.length} inputs, ${got.length} committed outputs, ${got.length - new Set(got).size} duplicates\n`);
+  process.stdout.write(`  ${transport} exactly-once SIGKILL test: ${lines.length} inputs, ${got.length} committed outputs, ${got.length - new Set(got).size} duplicates\n`);
 });
 
-test('rebalance: a second process joins, partitions move, and no output is lost', async () => {
+test(`${transport}: rebalance: a second process joins, partitions move, and no output is lost`, async () => {
   const [input, output, dlq, group] = [topicName('r-in'), topicName('r-out'), topicName('r-dlq'), topicName('r-group')];
   await createTopics(brokers, [{ topic: input, numPartitions: 4 }, { topic: output, numPartitions: 4 }, { topic: dlq, numPartitions: 1 }]);
   const lines = orderFlowLines({ events: 6000, seed: 6 });
   const producing = produceSlowly(input, lines, 150, 25);
-  const a = worker([input, output, dlq, group]);
+  const a = worker([input, output, dlq, group, transport]);
   await waitFor(async () => (await countOut(output)) >= 1000, 60_000, 'first outputs');
-  const b = worker([input, output, dlq, group]);
+  const b = worker([input, output, dlq, group, transport]);
   await waitFor(async () => (await countOut(output)) >= 3500, 60_000, 'outputs after the rebalance');
   a.kill('SIGTERM'); // leaves the group cleanly: its partitions move to b
   assert.equal(await exited(a), 0);
@@ -106,7 +112,8 @@ test('rebalance: a second process joins, partitions move, and no output is lost'
   assert.equal(await exited(b), 0);
   const got = seqs(out);
   assert.equal(new Set(got).size, lines.length);
-  process.stdout.write(`  rebalance test: ${lines.length} inputs, ${got.length} outputs, ${got.length - new Set(got).size} duplicates\n`);
+  process.stdout.write(`  ${transport} rebalance test: ${lines.length} inputs, ${got.length} outputs, ${got.length - new Set(got).size} duplicates\n`);
 });
+}
 
 test.run();

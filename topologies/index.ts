@@ -14,8 +14,25 @@ import { orderFlowLines } from '../src/demo/orderflow.js';
 import { DeadLetterSchema } from '../src/operator.js';
 import type { ParseConfig } from '../operators/parse.js';
 import { demoTopology, type DemoWindow } from './demo.js';
+import type { Batch } from '../src/batch.js';
+import { kafkaSource } from '../src/kafka/source.js';
+import { deadLetterHeaders, kafkaSink } from '../src/kafka/sink.js';
+import { kafkaTransactions } from '../src/kafka/exactly-once.js';
+
+export interface KafkaRunOptions {
+  brokers: string[];
+  transport: 'kafkajs' | 'confluent';
+  inputTopic: string;
+  outputTopic: string;
+  deadLetterTopic: string;
+  groupId: string;
+  /** transactional id for exactly-once; absent = at-least-once */
+  transactionalId?: string;
+}
 
 export interface RunOptions {
+  /** set: read and write Kafka topics instead of files */
+  kafka?: KafkaRunOptions;
   input: string[];
   format: 'json' | 'csv' | 'lobster';
   output: string;
@@ -27,7 +44,10 @@ export interface RunOptions {
   date?: string;
 }
 
-export interface PreparedRun { topology: Topology; describe(): Record<string, string | number> }
+export interface PreparedRun { topology: Topology; describe(): Record<string, string | number>; checkpointIntervalMs?: number }
+
+/** window rows are written with a custom serializer; the schema object only types the sink */
+const DemoWindowPlaceholder = {} as DemoWindow;
 
 /** LOBSTER files are named SYMBOL_YYYY-MM-DD_start_end_message_N.csv */
 export function lobsterMeta(path: string): { symbol: string; date: string } | null {
@@ -37,7 +57,7 @@ export function lobsterMeta(path: string): { symbol: string; date: string } | nu
 
 function demo(o: RunOptions): PreparedRun {
   let paths = o.input;
-  if (paths.length === 0) {
+  if (paths.length === 0 && !o.kafka) {
     // generated order flow, cached by seed and size
     const dir = join(tmpdir(), 'sluice');
     mkdirSync(dir, { recursive: true });
@@ -61,7 +81,20 @@ function demo(o: RunOptions): PreparedRun {
     speedup: o.speed,
     timeOf: o.format === 'lobster' ? (l: string) => Number(l.slice(0, l.indexOf(','))) * 1e6 : timeOfJsonTs,
   };
-  const out: SinkDef<DemoWindow> & { count?: number } = o.output === 'none' ? countSink<DemoWindow>() : jsonLinesSink<DemoWindow>({} as DemoWindow, { path: o.output, serialize: (b, i) => JSON.stringify(b.row(i), (_, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v)) });
+  const serialize = (b: Batch<DemoWindow>, i: number) => JSON.stringify(b.row(i), (_, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v));
+  if (o.kafka) {
+    const k = o.kafka;
+    const conn = { brokers: k.brokers, transport: k.transport };
+    const eos = k.transactionalId ? { exactlyOnce: kafkaTransactions({ ...conn, transactionalId: k.transactionalId }) } : {};
+    const topology = demoTopology({
+      source: kafkaSource({ ...conn, topics: [k.inputTopic], groupId: k.groupId, ...eos }),
+      parse: parseCfg,
+      output: kafkaSink(DemoWindowPlaceholder, { ...conn, topic: k.outputTopic, serialize, ...eos }),
+      deadLetters: kafkaSink(DeadLetterSchema, { ...conn, topic: k.deadLetterTopic, key: () => null, headers: deadLetterHeaders, ...eos }),
+    });
+    return { topology, checkpointIntervalMs: 1000, describe: () => ({ input: `kafka ${k.inputTopic} (group ${k.groupId}, ${k.transport})`, 'windows out': `kafka ${k.outputTopic}`, 'dead letters': `kafka ${k.deadLetterTopic}`, delivery: k.transactionalId ? 'exactly-once' : 'at-least-once' }) };
+  }
+  const out: SinkDef<DemoWindow> & { count?: number } = o.output === 'none' ? countSink<DemoWindow>() : jsonLinesSink<DemoWindow>(DemoWindowPlaceholder, { path: o.output, serialize });
   const dead = o.deadLetters === 'none' ? countSink<DeadLetterSchema>() : jsonLinesSink(DeadLetterSchema, { path: o.deadLetters });
   const topology = demoTopology({ source: linesSource({ paths, ...(pace ? { pace } : {}) }), parse: parseCfg, output: out, deadLetters: dead });
   return {

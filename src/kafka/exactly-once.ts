@@ -18,11 +18,10 @@
  * generation of KIP-447), so a zombie that lost its partitions in a rebalance is fenced
  * only by its transactional id.
  */
-import type { Message, Producer, Transaction } from 'kafkajs';
-import { Partitioners } from 'kafkajs';
+import type { Consumer, Message, Producer, Transaction } from 'kafkajs';
 import { ConfigError, IoError } from '../errors.js';
 import { validateConnection, type KafkaConnection } from './config.js';
-import { createTransport } from './transport.js';
+import { createTransport, type Transport } from './transport.js';
 
 export interface KafkaTransactionsOptions extends KafkaConnection {
   transactionalId: string;
@@ -30,10 +29,11 @@ export interface KafkaTransactionsOptions extends KafkaConnection {
   transactionTimeoutMs?: number;
 }
 
-type Offsets = { groupId: string; offsets: Record<string, string> };
+type Offsets = { consumer: Consumer; groupId: string; offsets: Record<string, string> };
 
 export class KafkaTransactions {
   #producer: Producer | null = null;
+  #transport: Transport | null = null;
   #connecting: Promise<void> | null = null;
   #txn: Transaction | null = null;
   #sinks = 0;
@@ -54,20 +54,15 @@ export class KafkaTransactions {
   async joinSink(): Promise<void> {
     this.#sinks++;
     this.#connecting ??= (async () => {
-      const t = createTransport(this.o);
-      this.#producer = t.kafka.producer({
-        // an idempotent producer must not give up on retries (kafkajs warns it breaks EoS otherwise)
-        retry: { retries: Number.MAX_SAFE_INTEGER, maxRetryTime: 2_000 },
-        transactionalId: this.o.transactionalId, idempotent: true, maxInFlightRequests: 1,
-        transactionTimeout: this.o.transactionTimeoutMs ?? 30_000, createPartitioner: Partitioners.DefaultPartitioner,
-      });
+      this.#transport = createTransport(this.o);
+      this.#producer = this.#transport.producer({ transactionalId: this.o.transactionalId, transactionTimeoutMs: this.o.transactionTimeoutMs ?? 30_000 });
       await this.#producer.connect(); // initTransactions: fences and aborts a previous incarnation
     })();
     await this.#connecting;
   }
 
   /** the source records, per checkpoint, the offsets to commit with it */
-  recordPosition(id: number, groupId: string, offsets: Record<string, string>): void { this.#positions.set(id, { groupId, offsets }); }
+  recordPosition(id: number, consumer: Consumer, groupId: string, offsets: Record<string, string>): void { this.#positions.set(id, { consumer, groupId, offsets }); }
   finalPosition(get: () => Offsets | null): void { this.#finalPosition = get; }
 
   send(topic: string, messages: Message[]): Promise<void> {
@@ -114,7 +109,7 @@ export class KafkaTransactions {
             topics.set(k.slice(0, i), list);
           }
           const txn = this.#txn;
-          await retrying(() => txn.sendOffsets({ consumerGroupId: pos!.groupId, topics: [...topics].map(([topic, partitions]) => ({ topic, partitions })) }));
+          await retrying(() => this.#transport!.sendOffsets(txn, pos!.consumer, pos!.groupId, [...topics].map(([topic, partitions]) => ({ topic, partitions }))));
         }
         const txn = this.#txn;
         await retrying(() => txn.commit());

@@ -6,7 +6,6 @@
  *   alerts.to('alerts-out', kafkaSink(AlertSchema, { brokers, topic: 'alerts', key: (b, i) => b.columns.symbol[i] }))
  */
 import type { IHeaders, Producer } from 'kafkajs';
-import { CompressionTypes, Partitioners } from 'kafkajs';
 import type { Batch, Schema } from '../batch.js';
 import { ConfigError, IoError } from '../errors.js';
 import type { SinkDef } from '../io.js';
@@ -63,14 +62,15 @@ export function kafkaSink<S extends Schema>(schema: S, o: KafkaSinkOptions<S>): 
       }
       const t = createTransport(o);
       transportName = t.name;
-      // the Java-compatible partitioner: a key lands where Java and librdkafka clients put it
-      const producer: Producer = t.kafka.producer({ allowAutoTopicCreation: false, idempotent: false, retry: { retries: 8 }, createPartitioner: Partitioners.DefaultPartitioner });
+      const settings = { acks: o.acks ?? -1, gzip: o.compression === 'gzip' } as const;
+      const producer: Producer = t.producer(settings);
+      const sendOptions = t.sendOptions(settings);
       await producer.connect();
       return {
         async write(b: Batch<S>) {
           const messages = messagesOf(b);
           try {
-            await producer.send({ topic: o.topic, messages, acks: o.acks ?? -1, compression: o.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None });
+            await producer.send({ topic: o.topic, messages, ...sendOptions });
           } catch (e) {
             throw new IoError(`kafkaSink '${ctx.name}': producing to '${o.topic}' failed: ${(e as Error).message}`, e);
           }

@@ -52,17 +52,15 @@ export function kafkaSource(o: KafkaSourceOptions): SourceDef<RawSchema> & { tra
     async open(ctx) {
       const t = createTransport(o);
       transportName = t.name;
-      const consumer = t.kafka.consumer({
-        groupId: o.groupId,
-        maxWaitTimeInMs: o.maxWaitMs ?? 20,
-        sessionTimeout: o.sessionTimeoutMs ?? 10_000,
-        heartbeatInterval: o.heartbeatIntervalMs ?? 1_000,
-        rebalanceTimeout: 20_000,
-        retry: { retries: 8 },
+      let reader: KafkaReader | null = null;
+      const c = t.consumer({
+        groupId: o.groupId, fromBeginning: o.fromBeginning ?? true, maxWaitMs: o.maxWaitMs ?? 20,
+        sessionTimeoutMs: o.sessionTimeoutMs ?? 10_000, heartbeatIntervalMs: o.heartbeatIntervalMs ?? 1_000,
+        onAssignment: (assigned) => reader?.assign(assigned),
       });
-      const reader = new KafkaReader(consumer, cap, ctx.name, o.groupId, o.exactlyOnce ?? null);
-      await consumer.connect();
-      for (const topic of o.topics) await consumer.subscribe({ topic, fromBeginning: o.fromBeginning ?? true });
+      reader = new KafkaReader(c.consumer, cap, ctx.name, o.groupId, o.exactlyOnce ?? null, c.runOptions);
+      await c.consumer.connect();
+      await c.subscribe(o.topics);
       await reader.start();
       return reader;
     },
@@ -78,8 +76,8 @@ class KafkaReader implements SourceReader<RawSchema> {
   #closed = false;
   #assigned = new Set<string>();
 
-  constructor(readonly consumer: Consumer, readonly cap: number, readonly name: string, readonly groupId: string, readonly eos: KafkaTransactions | null) {
-    eos?.finalPosition(() => ({ groupId, offsets: this.#assignedOnly(this.position()) }));
+  constructor(readonly consumer: Consumer, readonly cap: number, readonly name: string, readonly groupId: string, readonly eos: KafkaTransactions | null, readonly runOptions: { autoCommit?: boolean }) {
+    eos?.finalPosition(() => ({ consumer, groupId, offsets: this.#assignedOnly(this.position()) }));
   }
 
   #assignedOnly(pos: Record<string, string>): Record<string, string> {
@@ -87,23 +85,23 @@ class KafkaReader implements SourceReader<RawSchema> {
   }
 
   barrier(id: number, position: unknown): void {
-    this.eos?.recordPosition(id, this.groupId, this.#assignedOnly(position as Record<string, string>));
+    this.eos?.recordPosition(id, this.consumer, this.groupId, this.#assignedOnly(position as Record<string, string>));
+  }
+
+  /** the member's partitions after a rebalance */
+  assign(now: Set<string>): void {
+    // partitions moved to another member: forget what we buffered, they re-read from the commit
+    for (const [k, b] of this.#bufs) if (!now.has(k)) { this.#bufs.delete(k); this.#order = this.#order.filter((x) => x !== b); }
+    this.#assigned = now;
   }
 
   async start(): Promise<void> {
-    this.consumer.on(this.consumer.events.GROUP_JOIN, (e) => {
-      const now = new Set<string>();
-      for (const [topic, parts] of Object.entries(e.payload.memberAssignment)) for (const p of parts) now.add(`${topic}/${p}`);
-      // partitions moved to another member: forget what we buffered, they re-read from the commit
-      for (const [k, b] of this.#bufs) if (!now.has(k)) { this.#bufs.delete(k); this.#order = this.#order.filter((x) => x !== b); }
-      this.#assigned = now;
-    });
     await this.consumer.run({
-      autoCommit: false,
+      ...this.runOptions,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: 4,
       eachBatch: async ({ batch, resolveOffset, heartbeat, isStale }) => {
-        if (isStale()) return;
+        if (isStale?.()) return;
         const b = this.#buffer(batch.topic, batch.partition);
         for (const m of batch.messages) {
           b.msgs.push(m);
@@ -114,7 +112,7 @@ class KafkaReader implements SourceReader<RawSchema> {
           b.paused = true;
           this.consumer.pause([{ topic: b.topic, partitions: [b.partition] }]);
         }
-        await heartbeat();
+        await heartbeat?.(); // kafkajs needs it in long batches; librdkafka heartbeats on its own
         this.#wake?.();
       },
     });

@@ -1,57 +1,151 @@
 /**
- * One client interface, two implementations. Both kafkajs and
- * @confluentinc/kafka-javascript (its KafkaJS-compatible API, on librdkafka) are driven
- * through kafkajs' `Kafka` shape; the confluent client is optional — when asked for and
- * not installed, Sluice says so in one log line and uses kafkajs.
+ * One client interface, two implementations: kafkajs, and @confluentinc/kafka-javascript
+ * (librdkafka) through its KafkaJS-compatible API. The two differ in where options
+ * live (the confluent client takes KafkaJS options in a `kafkaJS` block, and sets
+ * fromBeginning / autoCommit / acks per client rather than per call), in how a member
+ * learns its assignment (GROUP_JOIN event vs rebalance listener), in how offsets join a
+ * transaction, and in the default partitioner (set here to Java's murmur2 for both, so a
+ * key lands on the same partition whichever client wrote it). This module hides all of
+ * that; sources, sinks and transactions use only what it returns.
+ *
+ * The confluent client is optional: asked for and not installed, Sluice says so in one
+ * log line and uses kafkajs.
  */
 import { createRequire } from 'node:module';
-import { Kafka, logLevel, type KafkaConfig, type SASLOptions } from 'kafkajs';
+import { CompressionTypes, Kafka, logLevel, Partitioners, type Consumer, type KafkaConfig, type Producer, type SASLOptions, type Transaction } from 'kafkajs';
 import type { KafkaConnection, TransportName } from './config.js';
 
 const require = createRequire(import.meta.url);
 
+export interface ConsumerSettings {
+  groupId: string;
+  fromBeginning: boolean;
+  sessionTimeoutMs: number;
+  heartbeatIntervalMs: number;
+  maxWaitMs: number;
+  /** the member's partitions after every rebalance ('topic/partition' keys) */
+  onAssignment(assigned: Set<string>): void;
+}
+
+export interface ProducerSettings {
+  transactionalId?: string;
+  transactionTimeoutMs?: number;
+  acks?: -1 | 1;
+  gzip?: boolean;
+}
+
+export interface TransportConsumer {
+  readonly consumer: Consumer;
+  subscribe(topics: (string | RegExp)[]): Promise<void>;
+  /** run() options this client takes besides the handler (kafkajs: autoCommit off here) */
+  readonly runOptions: { autoCommit?: boolean };
+}
+
 export interface Transport {
   /** the implementation actually in use */
   readonly name: TransportName;
+  consumer(s: ConsumerSettings): TransportConsumer;
+  producer(s: ProducerSettings): Producer;
+  /** send(): per-call options that this client accepts */
+  sendOptions(s: ProducerSettings): { acks?: number; compression?: CompressionTypes };
+  /** add the consumer's offsets to a transaction */
+  sendOffsets(txn: Transaction, consumer: Consumer, groupId: string, topics: { topic: string; partitions: { partition: number; offset: string }[] }[]): Promise<void>;
+  /** a plain KafkaJS-shaped client, for admin work */
   readonly kafka: Kafka;
 }
 
 let warnedFallback = false;
 
 /** stderr logger at WARN and above; messages never include configs (secrets) */
-const logCreator = () => ({ namespace, level, log }: { namespace: string; level: number; log: { message: string } }) => {
+const logCreator = () => ({ namespace, level, log }: { namespace: string; level: number; log: { message: string; error?: string } }) => {
   if (level > logLevel.WARN) return;
-  process.stderr.write(`[kafka ${namespace}] ${log.message}\n`);
+  process.stderr.write(`[kafka ${namespace}] ${log.message}${log.error ? `: ${log.error}` : ''}\n`);
 };
 
+const key = (topic: string, partition: number) => `${topic}/${partition}`;
+
 export function createTransport(c: KafkaConnection): Transport {
-  const want = c.transport ?? 'kafkajs';
-  if (want === 'confluent') {
+  if ((c.transport ?? 'kafkajs') === 'confluent') {
     let mod: { KafkaJS: { Kafka: new (cfg: object) => Kafka } } | undefined;
     try { mod = require('@confluentinc/kafka-javascript'); } catch { mod = undefined; }
-    if (mod) {
-      const kafkaJS: Record<string, unknown> = { brokers: c.brokers, clientId: c.clientId ?? 'sluice', logLevel: logLevel.WARN };
-      if (c.ssl) kafkaJS.ssl = c.ssl;
-      if (c.sasl) kafkaJS.sasl = c.sasl;
-      if (c.connectionTimeoutMs) kafkaJS.connectionTimeout = c.connectionTimeoutMs;
-      if (c.requestTimeoutMs) kafkaJS.requestTimeout = c.requestTimeoutMs;
-      return { name: 'confluent', kafka: new mod.KafkaJS.Kafka({ kafkaJS }) };
-    }
+    if (mod) return confluentTransport(mod.KafkaJS.Kafka, c);
     if (!warnedFallback) {
       warnedFallback = true;
-      process.stderr.write('sluice: @confluentinc/kafka-javascript is not installed; using kafkajs (see README to install it)\n');
+      process.stderr.write('sluice: @confluentinc/kafka-javascript is not installed; using kafkajs (bash scripts/install-confluent.sh installs it)\n');
     }
   }
-  const cfg: KafkaConfig = {
-    brokers: c.brokers,
-    clientId: c.clientId ?? 'sluice',
-    logLevel: logLevel.WARN,
-    logCreator,
-    retry: { retries: 8, initialRetryTime: 100 },
-  };
+  return kafkajsTransport(c);
+}
+
+function kafkajsTransport(c: KafkaConnection): Transport {
+  const cfg: KafkaConfig = { brokers: c.brokers, clientId: c.clientId ?? 'sluice', logLevel: logLevel.WARN, logCreator, retry: { retries: 8, initialRetryTime: 100 } };
   if (c.ssl) cfg.ssl = c.ssl;
   if (c.sasl) cfg.sasl = c.sasl as SASLOptions;
   if (c.connectionTimeoutMs) cfg.connectionTimeout = c.connectionTimeoutMs;
   if (c.requestTimeoutMs) cfg.requestTimeout = c.requestTimeoutMs;
-  return { name: 'kafkajs', kafka: new Kafka(cfg) };
+  const kafka = new Kafka(cfg);
+  return {
+    name: 'kafkajs',
+    kafka,
+    consumer(s) {
+      const consumer = kafka.consumer({ groupId: s.groupId, maxWaitTimeInMs: s.maxWaitMs, sessionTimeout: s.sessionTimeoutMs, heartbeatInterval: s.heartbeatIntervalMs, rebalanceTimeout: 20_000, retry: { retries: 8 } });
+      consumer.on(consumer.events.GROUP_JOIN, (e) => {
+        const now = new Set<string>();
+        for (const [topic, parts] of Object.entries(e.payload.memberAssignment)) for (const p of parts) now.add(key(topic, p));
+        s.onAssignment(now);
+      });
+      return { consumer, runOptions: { autoCommit: false }, subscribe: async (topics) => { for (const topic of topics) await consumer.subscribe({ topic, fromBeginning: s.fromBeginning }); } };
+    },
+    producer(s) {
+      if (s.transactionalId) {
+        // an idempotent producer must not give up on retries (kafkajs warns it breaks EoS otherwise)
+        return kafka.producer({ transactionalId: s.transactionalId, idempotent: true, maxInFlightRequests: 1, transactionTimeout: s.transactionTimeoutMs ?? 30_000, retry: { retries: Number.MAX_SAFE_INTEGER, maxRetryTime: 2_000 }, createPartitioner: Partitioners.DefaultPartitioner });
+      }
+      return kafka.producer({ allowAutoTopicCreation: false, retry: { retries: 8 }, createPartitioner: Partitioners.DefaultPartitioner });
+    },
+    sendOptions: (s) => ({ acks: s.acks ?? -1, compression: s.gzip ? CompressionTypes.GZIP : CompressionTypes.None }),
+    sendOffsets: (txn, _consumer, groupId, topics) => txn.sendOffsets({ consumerGroupId: groupId, topics }),
+  };
+}
+
+function confluentTransport(KafkaCtor: new (cfg: object) => Kafka, c: KafkaConnection): Transport {
+  const kafkaJS: Record<string, unknown> = { brokers: c.brokers, clientId: c.clientId ?? 'sluice', logLevel: logLevel.WARN };
+  if (c.ssl) kafkaJS.ssl = c.ssl;
+  if (c.sasl) kafkaJS.sasl = c.sasl;
+  if (c.connectionTimeoutMs) kafkaJS.connectionTimeout = c.connectionTimeoutMs;
+  if (c.requestTimeoutMs) kafkaJS.requestTimeout = c.requestTimeoutMs;
+  const kafka = new KafkaCtor({ kafkaJS });
+  return {
+    name: 'confluent',
+    kafka,
+    consumer(s) {
+      const assigned = new Set<string>();
+      const consumer = kafka.consumer({
+        kafkaJS: {
+          groupId: s.groupId, fromBeginning: s.fromBeginning, autoCommit: false, maxWaitTimeInMs: s.maxWaitMs,
+          sessionTimeout: s.sessionTimeoutMs, heartbeatInterval: s.heartbeatIntervalMs, rebalanceTimeout: 20_000,
+        },
+        // librdkafka's rebalance callback (codes ERR__ASSIGN_PARTITIONS −175, ERR__REVOKE_PARTITIONS −174);
+        // returning nothing keeps the client's own (un)assignment
+        rebalance_cb: (err: { code: number }, tps: { topic: string; partition: number }[]) => {
+          if (err.code === -175) for (const t of tps) assigned.add(key(t.topic, t.partition));
+          else if (err.code === -174) for (const t of tps) assigned.delete(key(t.topic, t.partition));
+          s.onAssignment(new Set(assigned));
+        },
+        // batches as large as the engine's, and fetches that return at once (low latency)
+        'js.consumer.max.batch.size': 1024,
+        'fetch.wait.max.ms': s.maxWaitMs,
+      } as never);
+      return { consumer, runOptions: {}, subscribe: (topics) => consumer.subscribe({ topics } as never) };
+    },
+    producer(s) {
+      // this client names codecs by string (librdkafka's compression.codec)
+      const k: Record<string, unknown> = { acks: s.acks ?? -1, compression: s.gzip ? 'gzip' : 'none', allowAutoTopicCreation: false };
+      if (s.transactionalId) Object.assign(k, { transactionalId: s.transactionalId, idempotent: true, transactionTimeout: s.transactionTimeoutMs ?? 30_000 });
+      // librdkafka lingers 5 ms by default; Java's murmur2 partitioner keeps keys where other clients put them
+      return kafka.producer({ kafkaJS: k, 'linger.ms': 1, partitioner: 'murmur2_random' } as never);
+    },
+    sendOptions: () => ({}),
+    sendOffsets: (txn, consumer, _groupId, topics) => txn.sendOffsets({ consumer, topics } as never),
+  };
 }
