@@ -50,17 +50,23 @@ function raw(transport: TransportName): Contender {
   return {
     name: `raw ${transport} by hand`,
     async start(brokers, input, output) {
-      const { kafka } = createTransport({ brokers, transport });
-      const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
-      const consumer = kafka.consumer({ groupId: topicName('raw'), maxWaitTimeInMs: 20 });
+      // the same client settings Sluice uses, driven by hand: consume a batch, produce it, commit
+      const t = createTransport({ brokers, transport });
+      const producer = t.producer({ acks: -1 });
+      const sendOptions = t.sendOptions({ acks: -1 });
+      const c = t.consumer({ groupId: topicName('raw'), fromBeginning: true, maxWaitMs: 20, sessionTimeoutMs: 10_000, heartbeatIntervalMs: 1_000, onAssignment: () => {} });
       await producer.connect();
-      await consumer.connect();
-      await consumer.subscribe({ topic: input, fromBeginning: true });
-      await consumer.run({
-        eachBatch: async ({ batch }) => {
-          await producer.send({ topic: output, messages: batch.messages.map((m) => ({ key: m.key, value: m.value })) });
+      await c.consumer.connect();
+      await c.subscribe([input]);
+      await c.consumer.run({
+        ...c.runOptions,
+        eachBatch: async ({ batch, resolveOffset }) => {
+          await producer.send({ topic: output, messages: batch.messages.map((m) => ({ key: m.key, value: m.value })), ...sendOptions });
+          resolveOffset(batch.messages[batch.messages.length - 1].offset);
+          await c.consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: String(Number(batch.lastOffset()) + 1) }]);
         },
       });
+      const consumer = c.consumer;
       return async () => { await consumer.disconnect(); await producer.disconnect(); };
     },
   };

@@ -50,8 +50,13 @@ export interface SourceDef<S extends Schema> {
 }
 
 export interface SinkWriter<S extends Schema> {
-  /** a returned promise holds further writes until it settles (acknowledgement) */
+  /**
+   * A returned promise is an acknowledgement to come. The runtime lets up to
+   * `maxInFlight` writes be pending at once (default 1) and waits for all of them
+   * before a checkpoint barrier or the end passes the sink.
+   */
   write(batch: Batch<S>): void | Promise<void>;
+  readonly maxInFlight?: number;
   /**
    * A checkpoint barrier reached this sink: everything written before it is acknowledged.
    * Transactional sinks pre-commit here; the checkpoint completes when every sink's

@@ -523,10 +523,14 @@ export class Runtime {
   }
 
   #stepSink(s: SinkNodeRt): boolean {
-    if (s.closed || s.inFlight > 0) return false;
+    if (s.closed) return false;
     const input = s.inputs[0];
-    const item = input.shift();
-    if (!item) return false;
+    const next = input.peek();
+    if (!next) return false;
+    // batches may overlap up to maxInFlight; barriers and the end wait for every acknowledgement
+    const limit = next.k === ItemKind.Batch ? (s.writer.maxInFlight ?? 1) : 1;
+    if (s.inFlight >= limit || (next.k !== ItemKind.Batch && s.inFlight > 0)) return false;
+    const item = input.shift()!;
     switch (item.k) {
       case ItemKind.Batch: {
         const b = item.b;

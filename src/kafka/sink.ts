@@ -66,14 +66,36 @@ export function kafkaSink<S extends Schema>(schema: S, o: KafkaSinkOptions<S>): 
       const producer: Producer = t.producer(settings);
       const sendOptions = t.sendOptions(settings);
       await producer.connect();
-      return {
-        async write(b: Batch<S>) {
-          const messages = messagesOf(b);
+      // Writes accepted while a send is in flight are coalesced into the next send: one
+      // sender, sends in order, so per-partition order holds and each acks=all round trip
+      // carries everything that arrived meanwhile.
+      let pending: { messages: unknown[]; waiters: { resolve: () => void; reject: (e: unknown) => void }[] } | null = null;
+      let sending = false;
+      const pump = async () => {
+        sending = true;
+        while (pending) {
+          const { messages, waiters } = pending;
+          pending = null;
           try {
-            await producer.send({ topic: o.topic, messages, ...sendOptions });
+            await producer.send({ topic: o.topic, messages: messages as never, ...sendOptions });
+            for (const w of waiters) w.resolve();
           } catch (e) {
-            throw new IoError(`kafkaSink '${ctx.name}': producing to '${o.topic}' failed: ${(e as Error).message}`, e);
+            const err = new IoError(`kafkaSink '${ctx.name}': producing to '${o.topic}' failed: ${(e as Error).message}`, e);
+            for (const w of waiters) w.reject(err);
           }
+        }
+        sending = false;
+      };
+      return {
+        maxInFlight: 16,
+        write(b: Batch<S>) {
+          const messages = messagesOf(b);
+          return new Promise<void>((resolve, reject) => {
+            pending ??= { messages: [], waiters: [] };
+            for (const m of messages) pending.messages.push(m);
+            pending.waiters.push({ resolve, reject });
+            if (!sending) void pump();
+          });
         },
         async close() { await producer.disconnect(); },
       };

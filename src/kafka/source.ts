@@ -157,32 +157,21 @@ class KafkaReader implements SourceReader<RawSchema> {
 
   async read(max: number): Promise<SourceRead<RawSchema>> {
     for (let attempt = 0; attempt < 2; attempt++) {
+      // one batch per partition with records waiting, round-robin, up to `max` records in all
+      const batches = [];
+      let left = max;
       const n = this.#order.length;
-      for (let j = 0; j < n; j++) {
-        const b = this.#order[(this.#rr + j) % n];
+      const start = this.#rr;
+      for (let j = 0; j < n && left > 0; j++) {
+        const b = this.#order[(start + j) % n];
         const avail = b.msgs.length - b.head;
         if (avail === 0) continue;
-        this.#rr = (this.#rr + j + 1) % n;
-        const take = Math.min(avail, max);
-        const out = new BatchBuilder(RawSchema, take);
-        const c = out.columns;
-        for (let i = 0; i < take; i++) {
-          const m = b.msgs[b.head + i];
-          c.key[i] = m.key ? m.key.toString('utf8') : '';
-          c.value[i] = m.value ? m.value.toString('utf8') : '';
-          c.offset[i] = Number(m.offset);
-          c.timestamp[i] = Number(m.timestamp) * 1000;
-        }
-        out.length = take;
-        b.head += take;
-        b.next = String(Number(b.msgs[b.head - 1].offset) + 1);
-        if (b.head > 4096 && b.head * 2 > b.msgs.length) { b.msgs = b.msgs.slice(b.head); b.head = 0; }
-        if (b.paused && b.msgs.length - b.head < this.cap / 2) {
-          b.paused = false;
-          this.consumer.resume([{ topic: b.topic, partitions: [b.partition] }]);
-        }
-        return { batches: [out.finish({ partition: b.id, ingestTime: 0, source: `${b.topic}/${b.partition}` })], done: false };
+        this.#rr = (start + j + 1) % n;
+        const take = Math.min(avail, left);
+        left -= take;
+        batches.push(this.#take(b, take));
       }
+      if (batches.length) return { batches, done: false };
       if (attempt === 0) {
         // nothing buffered: wait for the fetch loop, briefly, so timers and idleness still run
         await new Promise<void>((resolve) => { const t = setTimeout(resolve, 20); this.#wake = () => { clearTimeout(t); resolve(); }; });
@@ -190,6 +179,27 @@ class KafkaReader implements SourceReader<RawSchema> {
       }
     }
     return { batches: [], done: this.#closed };
+  }
+
+  #take(b: PartitionBuffer, take: number) {
+    const out = new BatchBuilder(RawSchema, take);
+    const c = out.columns;
+    for (let i = 0; i < take; i++) {
+      const m = b.msgs[b.head + i];
+      c.key[i] = m.key ? m.key.toString('utf8') : '';
+      c.value[i] = m.value ? m.value.toString('utf8') : '';
+      c.offset[i] = Number(m.offset);
+      c.timestamp[i] = Number(m.timestamp) * 1000;
+    }
+    out.length = take;
+    b.head += take;
+    b.next = String(Number(b.msgs[b.head - 1].offset) + 1);
+    if (b.head > 4096 && b.head * 2 > b.msgs.length) { b.msgs = b.msgs.slice(b.head); b.head = 0; }
+    if (b.paused && b.msgs.length - b.head < this.cap / 2) {
+      b.paused = false;
+      this.consumer.resume([{ topic: b.topic, partitions: [b.partition] }]);
+    }
+    return out.finish({ partition: b.id, ingestTime: 0, source: `${b.topic}/${b.partition}` });
   }
 
   async close(): Promise<void> {
