@@ -54,7 +54,7 @@ function raw(transport: TransportName): Contender {
       const t = createTransport({ brokers, transport });
       const producer = t.producer({ acks: -1 });
       const sendOptions = t.sendOptions({ acks: -1 });
-      const c = t.consumer({ groupId: topicName('raw'), fromBeginning: true, maxWaitMs: 20, sessionTimeoutMs: 10_000, heartbeatIntervalMs: 1_000, onAssignment: () => {} });
+      const c = t.consumer({ groupId: topicName('raw'), fromBeginning: true, maxWaitMs: 20, maxBytesPerPartition: 256 * 1024, sessionTimeoutMs: 10_000, heartbeatIntervalMs: 1_000, onAssignment: () => {} });
       await producer.connect();
       await c.consumer.connect();
       await c.subscribe([input]);

@@ -3,9 +3,10 @@
  *
  * - Per partition, records keep their order; partitions interleave.
  * - Backpressure: fetched records wait in a bounded buffer per partition; a full buffer
- *   pauses that partition at the consumer, and it resumes when the engine has drained
- *   it. The fetch loop never waits for processing, so heartbeats continue and slow
- *   processing never causes a rebalance.
+ *   pauses that partition (kafkajs) or holds its batch callback (librdkafka) until the
+ *   engine has drained it. Heartbeats never wait for processing (kafkajs: the callback
+ *   returns at once; librdkafka: its own thread), so slow processing never causes a
+ *   rebalance.
  * - At-least-once: offsets are committed only when a runtime checkpoint completes, i.e.
  *   when every sink has acknowledged every output derived from records before it.
  * - On rebalance, records buffered for partitions this member lost are dropped (the
@@ -30,24 +31,38 @@ export interface KafkaSourceOptions extends KafkaConnection {
   maxBufferedPerPartition?: number;
   /** fetch wait when no data, ms (default 20: low latency) */
   maxWaitMs?: number;
+  /** most bytes per partition per fetch (default 256 KiB); buffered records ≤ cap + one fetch */
+  maxBytesPerPartition?: number;
   sessionTimeoutMs?: number;
   heartbeatIntervalMs?: number;
   /** commit offsets inside the sinks' transactions instead of on their own */
   exactlyOnce?: KafkaTransactions;
 }
 
-interface PartitionBuffer { topic: string; partition: number; id: number; msgs: KafkaMessage[]; head: number; paused: boolean; next: string | null }
+interface PartitionBuffer { topic: string; partition: number; id: number; msgs: KafkaMessage[]; head: number; paused: boolean; next: string | null; drained?: () => void }
 
-export function kafkaSource(o: KafkaSourceOptions): SourceDef<RawSchema> & { transportName(): string } {
-  validateConnection(o, 'kafkaSource', ['topics', 'groupId', 'fromBeginning', 'maxBufferedPerPartition', 'maxWaitMs', 'sessionTimeoutMs', 'heartbeatIntervalMs', 'exactlyOnce']);
+/** What the source has seen, for metrics and tests. */
+export interface KafkaSourceStats {
+  /** assignments received on joining (1 = joined once, never rebalanced) */
+  assignments: number;
+  /** times a partition was paused (kafkajs) or its callback held (librdkafka) for backpressure */
+  backpressureEvents: number;
+  /** most records buffered for one partition at any time */
+  maxBuffered: number;
+}
+
+export function kafkaSource(o: KafkaSourceOptions): SourceDef<RawSchema> & { transportName(): string; stats: KafkaSourceStats } {
+  validateConnection(o, 'kafkaSource', ['topics', 'groupId', 'fromBeginning', 'maxBufferedPerPartition', 'maxWaitMs', 'maxBytesPerPartition', 'sessionTimeoutMs', 'heartbeatIntervalMs', 'exactlyOnce']);
   if (!Array.isArray(o.topics) || o.topics.length === 0) throw new ConfigError('kafkaSource: options.topics must list at least one topic or pattern');
   if (typeof o.groupId !== 'string' || !o.groupId) throw new ConfigError('kafkaSource: options.groupId is required (scale-out is by consumer group)');
   const cap = o.maxBufferedPerPartition ?? 4096;
   if (!Number.isInteger(cap) || cap <= 0) throw new ConfigError(`kafkaSource: options.maxBufferedPerPartition must be a positive integer, got ${cap}`);
   let transportName = 'kafkajs';
+  const stats: KafkaSourceStats = { assignments: 0, backpressureEvents: 0, maxBuffered: 0 };
   return {
     kind: 'kafka-source',
     output: RawSchema,
+    stats,
     transportName: () => transportName,
     async open(ctx) {
       const t = createTransport(o);
@@ -56,9 +71,10 @@ export function kafkaSource(o: KafkaSourceOptions): SourceDef<RawSchema> & { tra
       const c = t.consumer({
         groupId: o.groupId, fromBeginning: o.fromBeginning ?? true, maxWaitMs: o.maxWaitMs ?? 20,
         sessionTimeoutMs: o.sessionTimeoutMs ?? 10_000, heartbeatIntervalMs: o.heartbeatIntervalMs ?? 1_000,
-        onAssignment: (assigned) => reader?.assign(assigned),
+        maxBytesPerPartition: o.maxBytesPerPartition ?? 256 * 1024,
+        onAssignment: (assigned, joined) => { if (joined) stats.assignments++; reader?.assign(assigned); },
       });
-      reader = new KafkaReader(c.consumer, cap, ctx.name, o.groupId, o.exactlyOnce ?? null, c.runOptions);
+      reader = new KafkaReader(c.consumer, cap, ctx.name, o.groupId, o.exactlyOnce ?? null, c.runOptions, c.backpressure, stats);
       await c.consumer.connect();
       await c.subscribe(o.topics);
       await reader.start();
@@ -76,7 +92,7 @@ class KafkaReader implements SourceReader<RawSchema> {
   #closed = false;
   #assigned = new Set<string>();
 
-  constructor(readonly consumer: Consumer, readonly cap: number, readonly name: string, readonly groupId: string, readonly eos: KafkaTransactions | null, readonly runOptions: { autoCommit?: boolean }) {
+  constructor(readonly consumer: Consumer, readonly cap: number, readonly name: string, readonly groupId: string, readonly eos: KafkaTransactions | null, readonly runOptions: { autoCommit?: boolean }, readonly backpressure: 'pause' | 'hold', readonly stats: KafkaSourceStats) {
     eos?.finalPosition(() => ({ consumer, groupId, offsets: this.#assignedOnly(this.position()) }));
   }
 
@@ -108,12 +124,22 @@ class KafkaReader implements SourceReader<RawSchema> {
           // "resolved" = fetched into our buffer: the fetch position moves on; commits are separate
           resolveOffset(m.offset);
         }
-        if (b.msgs.length - b.head >= this.cap && !b.paused) {
-          b.paused = true;
-          this.consumer.pause([{ topic: b.topic, partitions: [b.partition] }]);
-        }
-        await heartbeat?.(); // kafkajs needs it in long batches; librdkafka heartbeats on its own
         this.#wake?.();
+        const buffered = b.msgs.length - b.head;
+        if (buffered > this.stats.maxBuffered) this.stats.maxBuffered = buffered;
+        if (buffered >= this.cap && !b.paused) this.stats.backpressureEvents++;
+        if (this.backpressure === 'pause') {
+          if (b.msgs.length - b.head >= this.cap && !b.paused) {
+            b.paused = true;
+            this.consumer.pause([{ topic: b.topic, partitions: [b.partition] }]);
+          }
+          await heartbeat?.();
+        } else {
+          // hold this partition's callback until the engine has drained its buffer
+          while (b.msgs.length - b.head >= this.cap && !this.#closed && this.#bufs.get(`${b.topic}/${b.partition}`) === b) {
+            await new Promise<void>((resolve) => { b.drained = resolve; setTimeout(resolve, 200); });
+          }
+        }
       },
     });
   }
@@ -199,6 +225,7 @@ class KafkaReader implements SourceReader<RawSchema> {
       b.paused = false;
       this.consumer.resume([{ topic: b.topic, partitions: [b.partition] }]);
     }
+    if (b.drained && b.msgs.length - b.head < this.cap) { const d = b.drained; b.drained = undefined; d(); }
     return out.finish({ partition: b.id, ingestTime: 0, source: `${b.topic}/${b.partition}` });
   }
 

@@ -23,8 +23,10 @@ export interface ConsumerSettings {
   sessionTimeoutMs: number;
   heartbeatIntervalMs: number;
   maxWaitMs: number;
-  /** the member's partitions after every rebalance ('topic/partition' keys) */
-  onAssignment(assigned: Set<string>): void;
+  /** most bytes fetched per partition per request: with the buffer cap, bounds memory */
+  maxBytesPerPartition: number;
+  /** the member's partitions after every change ('topic/partition' keys); joined: a new assignment, not a revoke */
+  onAssignment(assigned: Set<string>, joined: boolean): void;
 }
 
 export interface ProducerSettings {
@@ -39,6 +41,13 @@ export interface TransportConsumer {
   subscribe(topics: (string | RegExp)[]): Promise<void>;
   /** run() options this client takes besides the handler (kafkajs: autoCommit off here) */
   readonly runOptions: { autoCommit?: boolean };
+  /**
+   * How a full buffer pushes back: 'pause' the partition (kafkajs: cheap, and a held
+   * callback would stall every partition of the fetch), or 'hold' the batch callback
+   * until the buffer drains (librdkafka: its pause/resume costs a re-fetch, and it
+   * heartbeats from its own thread, so holding does not risk the group membership).
+   */
+  readonly backpressure: 'pause' | 'hold';
 }
 
 export interface Transport {
@@ -88,13 +97,13 @@ function kafkajsTransport(c: KafkaConnection): Transport {
     name: 'kafkajs',
     kafka,
     consumer(s) {
-      const consumer = kafka.consumer({ groupId: s.groupId, maxWaitTimeInMs: s.maxWaitMs, sessionTimeout: s.sessionTimeoutMs, heartbeatInterval: s.heartbeatIntervalMs, rebalanceTimeout: 20_000, retry: { retries: 8 } });
+      const consumer = kafka.consumer({ groupId: s.groupId, maxWaitTimeInMs: s.maxWaitMs, maxBytesPerPartition: s.maxBytesPerPartition, sessionTimeout: s.sessionTimeoutMs, heartbeatInterval: s.heartbeatIntervalMs, rebalanceTimeout: 20_000, retry: { retries: 8 } });
       consumer.on(consumer.events.GROUP_JOIN, (e) => {
         const now = new Set<string>();
         for (const [topic, parts] of Object.entries(e.payload.memberAssignment)) for (const p of parts) now.add(key(topic, p));
-        s.onAssignment(now);
+        s.onAssignment(now, true);
       });
-      return { consumer, runOptions: { autoCommit: false }, subscribe: async (topics) => { for (const topic of topics) await consumer.subscribe({ topic, fromBeginning: s.fromBeginning }); } };
+      return { consumer, runOptions: { autoCommit: false }, backpressure: 'pause', subscribe: async (topics) => { for (const topic of topics) await consumer.subscribe({ topic, fromBeginning: s.fromBeginning }); } };
     },
     producer(s) {
       if (s.transactionalId) {
@@ -123,20 +132,23 @@ function confluentTransport(KafkaCtor: new (cfg: object) => Kafka, c: KafkaConne
       const consumer = kafka.consumer({
         kafkaJS: {
           groupId: s.groupId, fromBeginning: s.fromBeginning, autoCommit: false, maxWaitTimeInMs: s.maxWaitMs,
-          sessionTimeout: s.sessionTimeoutMs, heartbeatInterval: s.heartbeatIntervalMs, rebalanceTimeout: 20_000,
+          // rebalanceTimeout is also max.poll.interval: a batch callback held by backpressure
+          // (a stalled sink) may wait this long before the member is considered gone
+          sessionTimeout: s.sessionTimeoutMs, heartbeatInterval: s.heartbeatIntervalMs, rebalanceTimeout: 300_000,
         },
         // librdkafka's rebalance callback (codes ERR__ASSIGN_PARTITIONS −175, ERR__REVOKE_PARTITIONS −174);
         // returning nothing keeps the client's own (un)assignment
         rebalance_cb: (err: { code: number }, tps: { topic: string; partition: number }[]) => {
           if (err.code === -175) for (const t of tps) assigned.add(key(t.topic, t.partition));
           else if (err.code === -174) for (const t of tps) assigned.delete(key(t.topic, t.partition));
-          s.onAssignment(new Set(assigned));
+          s.onAssignment(new Set(assigned), err.code === -175);
         },
         // batches as large as the engine's, and fetches that return at once (low latency)
         'js.consumer.max.batch.size': 1024,
         'fetch.wait.max.ms': s.maxWaitMs,
+        'max.partition.fetch.bytes': s.maxBytesPerPartition,
       } as never);
-      return { consumer, runOptions: {}, subscribe: (topics) => consumer.subscribe({ topics } as never) };
+      return { consumer, runOptions: {}, backpressure: 'hold', subscribe: (topics) => consumer.subscribe({ topics } as never) };
     },
     producer(s) {
       // this client names codecs by string (librdkafka's compression.codec)
