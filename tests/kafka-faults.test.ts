@@ -36,6 +36,17 @@ async function waitFor(cond: () => Promise<boolean>, timeoutMs: number, what: st
 }
 
 const seqs = (rows: { value: string }[]) => rows.map((r) => JSON.parse(r.value).seq as number);
+
+/** the output topic's records once every input sequence number appears among them */
+async function untilEveryInputHasOutput(output: string, inputs: number): Promise<{ value: string }[]> {
+  let out: { value: string }[] = [];
+  await waitFor(async () => {
+    if ((await countOut(output)) < inputs) return false;
+    out = await readTopic(brokers, output, 1e9, 3_000);
+    return new Set(seqs(out)).size === inputs;
+  }, 90_000, 'every input to have an output');
+  return out;
+}
 const confluentInstalled = (() => { try { createRequire(import.meta.url)('@confluentinc/kafka-javascript'); return true; } catch { return false; } })();
 const transports = confluentInstalled ? ['kafkajs', 'confluent'] : ['kafkajs'];
 if (!confluentInstalled) process.stdout.write('\n  note: @confluentinc/kafka-javascript is not installed; fault tests run on kafkajs only\n');
@@ -53,12 +64,7 @@ test(`${transport}: at-least-once: a process killed with SIGKILL mid-stream and 
   assert.equal(await exited(first), null, 'killed by signal, not a clean exit');
   await producing;
   const second = worker([input, output, dlq, group, transport]);
-  let out: { value: string }[] = [];
-  await waitFor(async () => {
-    if ((await countOut(output)) < lines.length) return false;
-    out = await readTopic(brokers, output, 1e9, 3_000);
-    return new Set(seqs(out)).size === lines.length;
-  }, 90_000, 'every input to have an output');
+  const out = await untilEveryInputHasOutput(output, lines.length);
   second.kill('SIGTERM');
   assert.equal(await exited(second), 0);
   const got = seqs(out);
@@ -102,12 +108,7 @@ test(`${transport}: rebalance: a second process joins, partitions move, and no o
   a.kill('SIGTERM'); // leaves the group cleanly: its partitions move to b
   assert.equal(await exited(a), 0);
   await producing;
-  let out: { value: string }[] = [];
-  await waitFor(async () => {
-    if ((await countOut(output)) < lines.length) return false;
-    out = await readTopic(brokers, output, 1e9, 3_000);
-    return new Set(seqs(out)).size === lines.length;
-  }, 90_000, 'every input to have an output');
+  const out = await untilEveryInputHasOutput(output, lines.length);
   b.kill('SIGTERM');
   assert.equal(await exited(b), 0);
   const got = seqs(out);
