@@ -6,8 +6,8 @@
  * event updates both, then its row gets:
  *
  *  participant × symbol (over the horizon):
- *   otr               orders-to-trades: new orders / max(1, executions)
- *   cancelRatio       cancels / max(1, new orders)
+ *   otr               order-to-trade ratio: order messages (NEW and REPLACE) / max(1, executions)
+ *   cancelRatio       cancels / max(1, order messages)
  *   cancelLatencyUs   mean time from an order's entry to its cancel (NaN: none)
  *   interArrivalUs    time since the participant's previous event on the symbol
  *   interArrivalCv    coefficient of variation of inter-arrival times
