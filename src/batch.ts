@@ -27,6 +27,8 @@ export interface BatchMeta {
   keys?: string[];
   /** where the records came from, for dead letters (e.g. 'orders/3' for a Kafka partition) */
   source?: string;
+  /** the source's assignment generation when the records were read (Kafka rebalances) */
+  epoch?: number;
 }
 
 export class Batch<S extends Schema> {

@@ -138,14 +138,14 @@ export async function main(argv: string[]): Promise<number> {
       ...(v.symbol ? { symbol: v.symbol } : {}), ...(v.date ? { date: v.date } : {}),
     };
     const run = entry.prepare(opts);
-    const runtime = new Runtime(run.topology, run.checkpointIntervalMs ? { checkpointIntervalMs: run.checkpointIntervalMs } : {});
+    const runtime = new Runtime(run.topology, run.runtime ?? {});
     let interrupted = false;
-    const stop = () => { interrupted = true; runtime.stop(); };
+    const stop = () => { interrupted = true; runtime.stop({ drain: run.drainOnStop }); };
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
     const summary = await runtime.run();
     const log = output === '-' ? process.stderr : process.stdout;
-    log.write(formatSummary(summary, { ...run.describe(), 'peak RSS': `${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`, ...(interrupted ? { stopped: 'by signal (drained, committed)' } : {}) }) + '\n');
+    log.write(formatSummary(summary, { ...run.describe(), 'peak RSS': `${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`, ...(interrupted ? { stopped: run.drainOnStop ? 'by signal (drained)' : 'by signal (state saved, offsets committed)' } : {}) }) + '\n');
     return 0;
   } catch (e) {
     if (e instanceof SluiceError) { process.stderr.write(`sluice: ${e.code}: ${e.message}\n`); return e.domain === 'user' ? 2 : 1; }

@@ -41,6 +41,13 @@ export interface SourceOpenContext {
   readonly clock: Clock;
   /** position from a checkpoint to resume from, when restoring */
   readonly restoreFrom?: unknown;
+  /**
+   * The source gained partitions (names as in batch meta.source) at assignment `epoch`:
+   * resolves once their keyed state is loaded; hold their records until then.
+   */
+  partitionsAssigned?(names: string[], epoch: number): Promise<void>;
+  /** the source lost partitions: their state stays where the last checkpoint saved it */
+  partitionsRevoked?(names: string[]): void;
 }
 
 export interface SourceDef<S extends Schema> {

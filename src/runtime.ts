@@ -20,6 +20,7 @@ import type { SinkWriter, SourceDef, SourceReader } from './io.js';
 import type { Operator, OperatorContext, OperatorHooks, SideSchemas } from './operator.js';
 import { Edge, ItemKind, type Item } from './queue.js';
 import type { NodeSpec, Topology } from './topology.js';
+import { PartitionedOperator, type PartitionStateStore } from './partitioned.js';
 
 export interface RuntimeOptions {
   /** processing-time clock; default the system clock */
@@ -38,6 +39,11 @@ export interface RuntimeOptions {
   checkpointIntervalMs?: number;
   /** called with every completed checkpoint (to persist it) */
   onCheckpoint?: (cp: Checkpoint) => void | Promise<void>;
+  /**
+   * Keyed state per source partition, saved here at every checkpoint (before offsets
+   * commit) and loaded when a partition is assigned (see src/partitioned.ts).
+   */
+  stateStore?: PartitionStateStore;
 }
 
 export interface Checkpoint {
@@ -73,7 +79,7 @@ export interface RunSummary {
 const DEFAULTS = { queueCapacity: 8192, sourceBatchSize: 1024, partitionIdleTimeoutUs: 5_000_000, tickMs: 20 };
 
 function validate(o: RuntimeOptions): typeof DEFAULTS {
-  const known = new Set(['clock', 'queueCapacity', 'sourceBatchSize', 'partitionIdleTimeoutUs', 'tickMs', 'restoreFrom', 'checkpointIntervalMs', 'onCheckpoint']);
+  const known = new Set(['clock', 'queueCapacity', 'sourceBatchSize', 'partitionIdleTimeoutUs', 'tickMs', 'restoreFrom', 'checkpointIntervalMs', 'onCheckpoint', 'stateStore']);
   if (o.checkpointIntervalMs !== undefined && !(Number.isInteger(o.checkpointIntervalMs) && o.checkpointIntervalMs > 0)) {
     throw new ConfigError(`runtime: options.checkpointIntervalMs must be a positive integer, got ${String(o.checkpointIntervalMs)}`);
   }
@@ -114,11 +120,13 @@ class OpNodeRt extends NodeRt implements OperatorContext<Schema, SideSchemas> {
   readonly stage: string;
   readonly keyedOut: boolean;
 
-  constructor(spec: NodeSpec & { kind: 'op' | 'join' }, readonly clock: Clock, private rt: Runtime) {
+  constructor(spec: NodeSpec & { kind: 'op' | 'join' }, readonly clock: Clock, private rt: Runtime, partitioned: boolean) {
     super(spec);
     this.stage = spec.name;
     this.keyedOut = spec.keyedOut;
-    this.op = spec.def.create() as OpNodeRt['op'];
+    this.op = (partitioned && spec.kind === 'op' && spec.def.keyed
+      ? new PartitionedOperator(() => spec.def.create() as never)
+      : spec.def.create()) as OpNodeRt['op'];
   }
 
   emit(batch: Batch<Schema>): void { this.emitSide('main', batch); }
@@ -196,9 +204,12 @@ class OpNodeRt extends NodeRt implements OperatorContext<Schema, SideSchemas> {
         this.ended[input] = true;
         this.barrierAt[input] = null;
         if (this.ended.every(Boolean)) {
-          this.inWm.fill(Infinity);
-          this.advanceWatermark();
-          this.op.close?.(this);
+          // end of input flushes (watermark +∞, close); a stop without drain keeps state as it is
+          if (!this.rt.noDrain) {
+            this.inWm.fill(Infinity);
+            this.advanceWatermark();
+            this.op.close?.(this);
+          }
           this.broadcast({ k: ItemKind.End });
         } else {
           this.advanceWatermark();
@@ -292,6 +303,34 @@ export class Runtime {
   #interval?: number;
   #onCheckpoint?: (cp: Checkpoint) => void | Promise<void>;
   #cpTimer: NodeJS.Timeout | undefined;
+  #store?: PartitionStateStore;
+
+  #partitioned(): { stage: string; op: PartitionedOperator }[] {
+    return this.#ops.filter((o) => o.op instanceof PartitionedOperator).map((o) => ({ stage: o.stage, op: o.op as unknown as PartitionedOperator }));
+  }
+
+  async #adoptPartitions(names: string[], epoch: number): Promise<void> {
+    const loaded = await this.#store!.load(names);
+    for (const { stage, op } of this.#partitioned()) for (const n of names) op.adopt(n, loaded.get(n)?.[stage], epoch);
+  }
+
+  #dropPartitions(names: string[]): void {
+    for (const { op } of this.#partitioned()) for (const n of names) op.drop(n);
+  }
+
+  /** checkpoint snapshots regrouped by partition: name → stage → state (revoked ones left out) */
+  #partitionStates(cp: Checkpoint): Map<string, Record<string, unknown>> {
+    const out = new Map<string, Record<string, unknown>>();
+    for (const { stage, op } of this.#partitioned()) {
+      for (const [name, state] of Object.entries((cp.operators[stage] ?? {}) as Record<string, unknown>)) {
+        if (op.revoked.has(name)) continue;
+        const rec = out.get(name) ?? {};
+        rec[stage] = state;
+        out.set(name, rec);
+      }
+    }
+    return out;
+  }
 
   constructor(topology: Topology, options: RuntimeOptions = {}) {
     this.#topology = topology;
@@ -300,6 +339,7 @@ export class Runtime {
     this.#restore = options.restoreFrom;
     this.#interval = options.checkpointIntervalMs;
     this.#onCheckpoint = options.onCheckpoint;
+    this.#store = options.stateStore;
     if (this.#restore && this.#restore.topology !== topology.name) {
       throw new ConfigError(`runtime: checkpoint belongs to topology '${this.#restore.topology}', not '${topology.name}'`);
     }
@@ -308,7 +348,7 @@ export class Runtime {
       let node: NodeRt;
       if (spec.kind === 'source') { const s = new SourceNodeRt(spec, this.#clock); this.#sources.push(s); node = s; }
       else if (spec.kind === 'sink') { const s = new SinkNodeRt(spec, this.#clock); this.#sinks.push(s); node = s; }
-      else { const o = new OpNodeRt(spec, this.#clock, this); this.#ops.push(o); node = o; }
+      else { const o = new OpNodeRt(spec, this.#clock, this, options.stateStore !== undefined); this.#ops.push(o); node = o; }
       byName.set(spec.name, node);
       if (spec.kind !== 'sink') {
         node.outs.set('main', []);
@@ -343,7 +383,13 @@ export class Runtime {
     const finished = new Promise<void>((resolve, reject) => { this.#resolve = resolve; this.#reject = reject; });
     finished.catch(() => undefined);
     for (const s of this.#sources) {
-      s.reader = await (s.spec.def as SourceDef<Schema>).open({ name: s.spec.name, clock: this.#clock, restoreFrom: this.#restore?.sources[s.spec.name] }) as SourceReader<Schema>;
+      s.reader = await (s.spec.def as SourceDef<Schema>).open({
+        name: s.spec.name, clock: this.#clock, restoreFrom: this.#restore?.sources[s.spec.name],
+        ...(this.#store ? {
+          partitionsAssigned: (names: string[], epoch: number) => this.#adoptPartitions(names, epoch),
+          partitionsRevoked: (names: string[]) => this.#dropPartitions(names),
+        } : {}),
+      }) as SourceReader<Schema>;
       const now = s.activeNow();
       for (const p of s.reader.partitions()) s.lastActive.set(p, now);
     }
@@ -356,8 +402,16 @@ export class Runtime {
     this.#schedule();
     try {
       await finished;
-      // a clean end: every output is written and acknowledged, so the final positions commit
-      if (!this.#failed && !this.#aborted) for (const s of this.#sources) await s.reader.commit?.(s.reader.position());
+      // a clean end: every output is written and acknowledged, so the final state and positions commit
+      if (!this.#failed && !this.#aborted) {
+        if (this.#store) {
+          const cp: Checkpoint = { id: -1, topology: this.#topology.name, sources: {}, operators: {} };
+          for (const o of this.#ops) if (o.op instanceof PartitionedOperator) cp.operators[o.stage] = o.op.snapshot();
+          await this.#store.save(this.#partitionStates(cp));
+        }
+        for (const s of this.#sources) await s.reader.commit?.(s.reader.position());
+      }
+      await this.#store?.close?.();
     } finally {
       clearInterval(this.#ticker);
       clearInterval(this.#cpTimer);
@@ -367,8 +421,19 @@ export class Runtime {
     return this.summary();
   }
 
-  /** Stop reading; what is in flight drains and windows flush (a bounded end of input). */
-  stop(): void { for (const s of this.#sources) s.stopRequested = true; this.#schedule(); }
+  /**
+   * Stop reading; what is in flight is processed and acknowledged. With drain (default)
+   * event time then jumps to +∞ so windows flush, as at the end of a bounded input;
+   * without, operator state stays as it is — what a Kafka job wants when another process
+   * will carry on from its saved state (Flink's stop-with-savepoint without --drain).
+   */
+  stop(opts: { drain?: boolean } = {}): void {
+    this.noDrain = opts.drain === false;
+    for (const s of this.#sources) s.stopRequested = true;
+    this.#schedule();
+  }
+  /** @internal */
+  noDrain = false;
   // (a stop before the run has opened everything takes effect at its first pump)
 
   /**
@@ -391,6 +456,8 @@ export class Runtime {
       // complete: persist it, then let sources commit (Kafka offsets follow saved state, never lead it)
       const complete = (cp: Checkpoint) => {
         (async () => {
+          // keyed state first, offsets after: a restart never finds offsets ahead of its state
+          if (this.#store) await this.#store.save(this.#partitionStates(cp));
           await this.#onCheckpoint?.(cp);
           for (const s of this.#sources) await s.reader.commit?.(cp.sources[s.spec.name]);
         })().then(() => resolve(cp), reject);

@@ -96,6 +96,37 @@ test(`${transport}: exactly-once: killed with SIGKILL mid-stream and restarted, 
   process.stdout.write(`  ${transport} exactly-once SIGKILL test: ${lines.length} inputs, ${got.length} committed outputs, ${got.length - new Set(got).size} duplicates\n`);
 });
 
+test(`${transport}: rebalance with keyed state: window state moves with its partition through the changelog, no count lost or doubled`, async () => {
+  const [input, output, group] = [topicName('s-in'), topicName('s-out'), topicName('s-group')];
+  await createTopics(brokers, [{ topic: input, numPartitions: 4 }, { topic: output, numPartitions: 4 }]);
+  // ~16 s of event time, produced over ~16 s of wall time: windows are open while partitions move
+  const lines = orderFlowLines({ events: 8000, seed: 8, ratePerSec: 500 });
+  const expected = new Map<string, number>();
+  for (const l of lines) { const o = JSON.parse(l); const k = `${o.symbol}|${Math.floor(o.ts / 1e6) * 1e6}`; expected.set(k, (expected.get(k) ?? 0) + 1); }
+  const stateful = () => spawn(process.execPath, [new URL('./kafka/stateful-worker.js', import.meta.url).pathname, brokers.join(','), input, output, group, transport], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const producing = produceSlowly(input, lines, 50, 100);
+  const a = stateful();
+  await waitFor(async () => (await countOut(output)) >= 5, 60_000, 'first windows from the first process');
+  const b = stateful();
+  await new Promise((r) => setTimeout(r, 5000)); // b joins; partitions and their state move
+  const beforeLeave = await countOut(output);
+  a.kill('SIGTERM'); // no drain: its partitions' state moves to b
+  assert.equal(await exited(a), 0);
+  await producing;
+  await new Promise((r) => setTimeout(r, 4000)); // b catches up
+  b.kill('SIGINT'); // drain: flush every window
+  assert.equal(await exited(b), 0);
+  const rows = await readTopic(brokers, output, 1e9, 4_000);
+  // the last row per (symbol, window) is the final one: rows of one symbol share an output partition
+  rows.sort((x, y) => x.partition - y.partition || Number(x.offset) - Number(y.offset));
+  const last = new Map<string, number>();
+  for (const r of rows) { const o = JSON.parse(r.value); last.set(`${o.key}|${o.windowStart}`, o.count); }
+  const wrong = [...expected].filter(([k, n]) => last.get(k) !== n);
+  assert.equal(wrong.length, 0, `windows with a wrong final count: ${wrong.slice(0, 5).map(([k, n]) => `${k} want ${n} got ${last.get(k)}`).join('; ')}`);
+  assert.ok(beforeLeave < rows.length, 'windows were still being emitted after the first process left');
+  process.stdout.write(`  ${transport} stateful rebalance test: ${expected.size} windows, all final counts exact (${rows.length} rows incl. updates; ${beforeLeave} before the first process left)\n`);
+});
+
 test(`${transport}: rebalance: a second process joins, partitions move, and no output is lost`, async () => {
   const [input, output, dlq, group] = [topicName('r-in'), topicName('r-out'), topicName('r-dlq'), topicName('r-group')];
   await createTopics(brokers, [{ topic: input, numPartitions: 4 }, { topic: output, numPartitions: 4 }, { topic: dlq, numPartitions: 1 }]);

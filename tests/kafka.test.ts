@@ -136,7 +136,8 @@ test('CLI: sluice run demo --brokers reads a topic, writes windows to a topic, a
   assert.type(w.key, 'string');
   assert.equal(w.windowEnd - w.windowStart, 10_000_000);
   assert.ok(w.events > 0, `events in the first window: ${w.events}`);
-  assert.match(stdout, /stopped\s+by signal \(drained, committed\)/);
+  assert.match(stdout, /stopped\s+by signal \(state saved, offsets committed\)/);
+  assert.match(stdout, /keyed state\s+changelog /);
 });
 
 test.run();

@@ -18,6 +18,8 @@ import type { Batch } from '../src/batch.js';
 import { kafkaSource } from '../src/kafka/source.js';
 import { deadLetterHeaders, kafkaSink } from '../src/kafka/sink.js';
 import { kafkaTransactions } from '../src/kafka/exactly-once.js';
+import { kafkaChangelog } from '../src/kafka/changelog.js';
+import type { PartitionStateStore } from '../src/partitioned.js';
 
 export interface KafkaRunOptions {
   brokers: string[];
@@ -44,7 +46,14 @@ export interface RunOptions {
   date?: string;
 }
 
-export interface PreparedRun { topology: Topology; describe(): Record<string, string | number>; checkpointIntervalMs?: number }
+export interface PreparedRun {
+  topology: Topology;
+  describe(): Record<string, string | number>;
+  /** runtime settings this run needs (Kafka: checkpoints, partition state store) */
+  runtime?: { checkpointIntervalMs?: number; stateStore?: PartitionStateStore };
+  /** stopping by signal flushes windows (files: end of input) or keeps state for the next process (Kafka) */
+  drainOnStop: boolean;
+}
 
 /** window rows are written with a custom serializer; the schema object only types the sink */
 const DemoWindowPlaceholder = {} as DemoWindow;
@@ -92,13 +101,17 @@ function demo(o: RunOptions): PreparedRun {
       output: kafkaSink(DemoWindowPlaceholder, { ...conn, topic: k.outputTopic, serialize, ...eos }),
       deadLetters: kafkaSink(DeadLetterSchema, { ...conn, topic: k.deadLetterTopic, key: () => null, headers: deadLetterHeaders, ...eos }),
     });
-    return { topology, checkpointIntervalMs: 1000, describe: () => ({ input: `kafka ${k.inputTopic} (group ${k.groupId}, ${k.transport})`, 'windows out': `kafka ${k.outputTopic}`, 'dead letters': `kafka ${k.deadLetterTopic}`, delivery: k.transactionalId ? 'exactly-once' : 'at-least-once' }) };
+    // keyed state moves with its partition through a compacted changelog (at-least-once mode;
+    // under exactly-once, state stays local to the process for now)
+    const stateStore = k.transactionalId ? undefined : kafkaChangelog({ ...conn, topic: `${k.groupId}-changelog` });
+    return { topology, drainOnStop: false, runtime: { checkpointIntervalMs: 1000, ...(stateStore ? { stateStore } : {}) }, describe: () => ({ input: `kafka ${k.inputTopic} (group ${k.groupId}, ${k.transport})`, 'windows out': `kafka ${k.outputTopic}`, 'dead letters': `kafka ${k.deadLetterTopic}`, delivery: k.transactionalId ? 'exactly-once' : 'at-least-once', 'keyed state': stateStore ? `changelog ${k.groupId}-changelog` : 'local' }) };
   }
   const out: SinkDef<DemoWindow> & { count?: number } = o.output === 'none' ? countSink<DemoWindow>() : jsonLinesSink<DemoWindow>(DemoWindowPlaceholder, { path: o.output, serialize });
   const dead = o.deadLetters === 'none' ? countSink<DeadLetterSchema>() : jsonLinesSink(DeadLetterSchema, { path: o.deadLetters });
   const topology = demoTopology({ source: linesSource({ paths, ...(pace ? { pace } : {}) }), parse: parseCfg, output: out, deadLetters: dead });
   return {
     topology,
+    drainOnStop: true,
     describe: () => ({ input: paths.join(', '), 'windows out': o.output === 'none' ? `${(out as { count: number }).count} (not written)` : o.output, 'dead letters': o.deadLetters }),
   };
 }

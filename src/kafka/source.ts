@@ -39,7 +39,18 @@ export interface KafkaSourceOptions extends KafkaConnection {
   exactlyOnce?: KafkaTransactions;
 }
 
-interface PartitionBuffer { topic: string; partition: number; id: number; msgs: KafkaMessage[]; head: number; paused: boolean; next: string | null; drained?: () => void }
+interface PartitionBuffer {
+  topic: string; partition: number; id: number; msgs: KafkaMessage[]; head: number; paused: boolean;
+  /** next offset to commit (after the last record handed to the engine) */
+  next: string | null;
+  /** last offset buffered: a fetch that goes back over it (after a rebalance) is skipped */
+  last: number;
+  /** assignment generation; records carry it so state restored later drops older reads */
+  epoch: number;
+  /** held until the partition's keyed state is loaded */
+  restoring: boolean;
+  drained?: () => void;
+}
 
 /** What the source has seen, for metrics and tests. */
 export interface KafkaSourceStats {
@@ -74,7 +85,7 @@ export function kafkaSource(o: KafkaSourceOptions): SourceDef<RawSchema> & { tra
         maxBytesPerPartition: o.maxBytesPerPartition ?? 256 * 1024,
         onAssignment: (assigned, joined) => { if (joined) stats.assignments++; reader?.assign(assigned); },
       });
-      reader = new KafkaReader(c.consumer, cap, ctx.name, o.groupId, o.exactlyOnce ?? null, c.runOptions, c.backpressure, stats);
+      reader = new KafkaReader(c.consumer, cap, ctx.name, o.groupId, o.exactlyOnce ?? null, c.runOptions, c.backpressure, stats, ctx.partitionsAssigned, ctx.partitionsRevoked);
       await c.consumer.connect();
       await c.subscribe(o.topics);
       await reader.start();
@@ -92,7 +103,8 @@ class KafkaReader implements SourceReader<RawSchema> {
   #closed = false;
   #assigned = new Set<string>();
 
-  constructor(readonly consumer: Consumer, readonly cap: number, readonly name: string, readonly groupId: string, readonly eos: KafkaTransactions | null, readonly runOptions: { autoCommit?: boolean }, readonly backpressure: 'pause' | 'hold', readonly stats: KafkaSourceStats) {
+  constructor(readonly consumer: Consumer, readonly cap: number, readonly name: string, readonly groupId: string, readonly eos: KafkaTransactions | null, readonly runOptions: { autoCommit?: boolean }, readonly backpressure: 'pause' | 'hold', readonly stats: KafkaSourceStats,
+    readonly onAssigned?: (names: string[], epoch: number) => Promise<void>, readonly onRevoked?: (names: string[]) => void) {
     eos?.finalPosition(() => ({ consumer, groupId, offsets: this.#assignedOnly(this.position()) }));
   }
 
@@ -104,11 +116,26 @@ class KafkaReader implements SourceReader<RawSchema> {
     this.eos?.recordPosition(id, this.consumer, this.groupId, this.#assignedOnly(position as Record<string, string>));
   }
 
+  #epoch = 0;
+
   /** the member's partitions after a rebalance */
   assign(now: Set<string>): void {
     // partitions moved to another member: forget what we buffered, they re-read from the commit
+    const lost: string[] = [];
     for (const [k, b] of this.#bufs) if (!now.has(k)) { this.#bufs.delete(k); this.#order = this.#order.filter((x) => x !== b); }
+    for (const k of this.#assigned) if (!now.has(k)) lost.push(k);
+    const gained = [...now].filter((k) => !this.#assigned.has(k));
     this.#assigned = now;
+    if (lost.length) this.onRevoked?.(lost);
+    if (gained.length && this.onAssigned) {
+      // hold the new partitions' records until their keyed state is loaded
+      const epoch = ++this.#epoch;
+      for (const k of gained) { const i = k.lastIndexOf('/'); const b = this.#buffer(k.slice(0, i), Number(k.slice(i + 1))); b.restoring = true; b.epoch = epoch; }
+      this.onAssigned(gained, epoch).then(() => {
+        for (const k of gained) { const b = this.#bufs.get(k); if (b && b.epoch === epoch) b.restoring = false; }
+        this.#wake?.();
+      }, (e) => process.stderr.write(`sluice: source '${this.name}': loading partition state failed: ${(e as Error).message}\n`));
+    }
   }
 
   async start(): Promise<void> {
@@ -120,6 +147,10 @@ class KafkaReader implements SourceReader<RawSchema> {
         if (isStale?.()) return;
         const b = this.#buffer(batch.topic, batch.partition);
         for (const m of batch.messages) {
+          const off = Number(m.offset);
+          // after a rebalance the client may fetch a kept partition again from the committed offset
+          if (off <= b.last) { resolveOffset(m.offset); continue; }
+          b.last = off;
           b.msgs.push(m);
           // "resolved" = fetched into our buffer: the fetch position moves on; commits are separate
           resolveOffset(m.offset);
@@ -150,7 +181,7 @@ class KafkaReader implements SourceReader<RawSchema> {
     if (!b) {
       let id = this.#ids.get(k);
       if (id === undefined) { id = this.#ids.size; this.#ids.set(k, id); }
-      b = { topic, partition, id, msgs: [], head: 0, paused: false, next: null };
+      b = { topic, partition, id, msgs: [], head: 0, paused: false, next: null, last: -1, epoch: this.#epoch, restoring: false };
       this.#bufs.set(k, b);
       this.#order.push(b);
     }
@@ -191,7 +222,7 @@ class KafkaReader implements SourceReader<RawSchema> {
       for (let j = 0; j < n && left > 0; j++) {
         const b = this.#order[(start + j) % n];
         const avail = b.msgs.length - b.head;
-        if (avail === 0) continue;
+        if (avail === 0 || b.restoring) continue;
         this.#rr = (start + j + 1) % n;
         const take = Math.min(avail, left);
         left -= take;
@@ -226,7 +257,7 @@ class KafkaReader implements SourceReader<RawSchema> {
       this.consumer.resume([{ topic: b.topic, partitions: [b.partition] }]);
     }
     if (b.drained && b.msgs.length - b.head < this.cap) { const d = b.drained; b.drained = undefined; d(); }
-    return out.finish({ partition: b.id, ingestTime: 0, source: `${b.topic}/${b.partition}` });
+    return out.finish({ partition: b.id, ingestTime: 0, source: `${b.topic}/${b.partition}`, epoch: b.epoch });
   }
 
   async close(): Promise<void> {

@@ -1,0 +1,88 @@
+/**
+ * Keyed state scoped to source partitions, so it can move with them.
+ *
+ * With Kafka, a topology's keyed operators see each key from one partition (topics are
+ * keyed by the key operators use — co-partitioning, as Kafka Streams requires). When the
+ * runtime has a partition state store, every keyed operator runs one instance per
+ * source partition (named 'topic/partition'). Each checkpoint saves the instances'
+ * snapshots before offsets commit; when the group gives this process a partition, its
+ * state is loaded before its records are processed; when the partition goes, its
+ * instances go too and this process never saves them again.
+ *
+ * After a rebalance the consumer re-reads from the committed offsets, so records read
+ * before it (an older epoch) are dropped rather than applied twice.
+ */
+import type { Batch, Schema } from './batch.js';
+import type { Operator, OperatorContext, SideSchemas } from './operator.js';
+
+/** Where partition state lives between processes (a compacted Kafka topic, for one). */
+export interface PartitionStateStore {
+  /** latest saved state per partition name: stage → snapshot */
+  load(partitions: string[]): Promise<Map<string, Record<string, unknown>>>;
+  save(states: Map<string, Record<string, unknown>>): Promise<void>;
+  close?(): Promise<void>;
+}
+
+type Op = Operator<Schema, Schema, SideSchemas>;
+type Ctx = OperatorContext<Schema, SideSchemas>;
+
+export function partitionName(meta: { source?: string; partition: number }): string {
+  return meta.source ?? `partition-${meta.partition}`;
+}
+
+export class PartitionedOperator implements Op {
+  readonly #instances = new Map<string, { op: Op; epoch: number }>();
+  /** partitions this process gave up: their records are dropped and their state never saved */
+  readonly revoked = new Set<string>();
+
+  constructor(readonly create: () => Op) {}
+
+  #instance(name: string, epoch: number): Op | null {
+    let i = this.#instances.get(name);
+    if (!i) { i = { op: this.create(), epoch }; this.#instances.set(name, i); }
+    return epoch < i.epoch ? null : i.op;
+  }
+
+  process(batch: Batch<Schema>, ctx: Ctx): void {
+    const name = partitionName(batch.meta);
+    if (this.revoked.has(name)) return; // its new owner replays it from the committed offset
+    const op = this.#instance(name, batch.meta.epoch ?? 0);
+    if (op) op.process(batch, ctx); // null: read before a rebalance, re-read since
+  }
+
+  onWatermark(wm: number, ctx: Ctx): number {
+    let fwd = wm;
+    for (const { op } of this.#instances.values()) {
+      const r = op.onWatermark?.(wm, ctx);
+      if (typeof r === 'number' && r < fwd) fwd = r;
+    }
+    return fwd;
+  }
+
+  onPartitionIdle(p: number, ctx: Ctx): void { for (const { op } of this.#instances.values()) op.onPartitionIdle?.(p, ctx); }
+  onTimer(t: number, ctx: Ctx): void { for (const { op } of this.#instances.values()) op.onTimer?.(t, ctx); }
+  close(ctx: Ctx): void { for (const { op } of this.#instances.values()) op.close?.(ctx); }
+
+  snapshot(): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    for (const [name, { op }] of this.#instances) if (!this.revoked.has(name)) out[name] = op.snapshot?.() ?? null;
+    return out;
+  }
+
+  restore(state: unknown): void {
+    for (const [name, s] of Object.entries(state as Record<string, unknown>)) this.adopt(name, s, 0);
+  }
+
+  /** the partition is (again) ours from `epoch` on, with this saved state (undefined: fresh) */
+  adopt(name: string, state: unknown, epoch: number): void {
+    this.revoked.delete(name);
+    const op = this.create();
+    if (state !== undefined && state !== null) op.restore?.(state);
+    this.#instances.set(name, { op, epoch });
+  }
+
+  drop(name: string): void {
+    this.#instances.delete(name);
+    this.revoked.add(name);
+  }
+}
