@@ -15,7 +15,7 @@
  *
  *   metrics.via('grid', resample({ stepUs: 1_000_000, fields: ['value'], method: 'linear' }))
  */
-import { BatchBuilder, type Batch, type Row, type Schema } from '../src/batch.js';
+import { BatchBuilder, originOnly, type Batch, type Row, type Schema } from '../src/batch.js';
 import { ConfigError } from '../src/errors.js';
 import type { JoinOperatorDef, OperatorContext, OperatorDef } from '../src/operator.js';
 import { LateSchema } from './window.js';
@@ -199,7 +199,7 @@ export function resample<S extends Schema & { readonly [K in F]: 'f64' }, F exte
             if (st.started && t <= st.next - step) {
               const b = new BatchBuilder(LateSchema, 1);
               b.push({ key: ks[i], ts: t, latenessUs: wm - t, record: JSON.stringify(batch.row(i)) });
-              ctx.emitSide('late', b.finish({ ...batch.meta, keys: [ks[i]] }));
+              ctx.emitSide('late', b.finish({ ...originOnly(batch.meta), keys: [ks[i]] }));
               continue;
             }
             const row = [t, ...cols.map((c) => c[i])];

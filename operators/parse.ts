@@ -10,7 +10,7 @@
  *   raw.via('parse', parse({ format: 'json', contract: 'order-event' }))
  *   raw.via('parse', parse({ format: 'lobster', symbol: 'AMZN', dateUs: Date.UTC(2012, 5, 21) * 1000 }))
  */
-import { BatchBuilder, type Batch, type Columns, type Schema } from '../src/batch.js';
+import { BatchBuilder, originOnly, type Batch, type Columns, type Schema } from '../src/batch.js';
 import { BehaviorSchema, contractSchema, contractValidator, describeSchemaError, OrderSchema } from '../src/contracts.js';
 import { ConfigError, DeadLetterCode } from '../src/errors.js';
 import type { RawSchema } from '../src/io.js';
@@ -115,8 +115,12 @@ export function parse<C extends InputContract = 'order-event'>(config: ParseConf
 
       return {
         process(batch: Batch<RawSchema>, ctx: OperatorContext<OutputOfContract<C>, ParseSides>) {
-          const { value, offset } = batch.columns;
+          const { value, offset, timestamp } = batch.columns;
           const out = new BatchBuilder(output, batch.length);
+          // source timestamps and headers follow the records that parse (Kafka: record time, headers)
+          const inHeaders = batch.meta.headers;
+          const outHeaders: (Record<string, string> | null)[] | undefined = inHeaders ? [] : undefined;
+          const outTimes: number[] | undefined = timestamp[0] > 0 ? [] : undefined;
           let dead: BatchBuilder<DeadLetterSchema> | undefined;
           let n = 0;
           for (let i = 0; i < batch.length; i++) {
@@ -129,6 +133,8 @@ export function parse<C extends InputContract = 'order-event'>(config: ParseConf
               if (o === null) continue;
               checkFinite(o, numeric);
               if (!validate(o)) throw new BadRecord(DeadLetterCode.SCHEMA, describeSchemaError(validate.errors));
+              if (outHeaders) outHeaders.push(inHeaders![i]);
+              if (outTimes) outTimes.push(timestamp[i]);
               fill(o, out.columns, n++);
             } catch (e) {
               if (!(e instanceof BadRecord)) throw e;
@@ -137,8 +143,11 @@ export function parse<C extends InputContract = 'order-event'>(config: ParseConf
             }
           }
           out.length = n;
-          ctx.emit(out.finish(batch.meta));
-          if (dead) ctx.emitSide('dead', dead.finish(batch.meta));
+          const meta = { ...batch.meta, headers: outHeaders, timestamps: outTimes };
+          if (!outHeaders) delete meta.headers;
+          if (!outTimes) delete meta.timestamps;
+          ctx.emit(out.finish(meta));
+          if (dead) ctx.emitSide('dead', dead.finish(originOnly(batch.meta)));
         },
       };
     },

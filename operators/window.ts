@@ -16,7 +16,7 @@
  *   keyed.via('win', window({ kind: 'sliding', size: 10_000_000, slide: 1_000_000,
  *     aggregates: { qtySum: { op: 'sum', field: 'qty' }, cancels: { op: 'count', where: (c, i) => c.type[i] === 'CANCEL' } } }))
  */
-import { BatchBuilder, type Batch, type Schema } from '../src/batch.js';
+import { BatchBuilder, originOnly, type Batch, type Schema } from '../src/batch.js';
 import { ConfigError } from '../src/errors.js';
 import { MinHeap } from '../src/heap.js';
 import type { OperatorContext, OperatorDef } from '../src/operator.js';
@@ -137,7 +137,7 @@ export function window<S extends Schema, A extends Record<string, AggSpec<S>>>(c
       const late = (ctx: OperatorContext<WindowOutput<A>, WindowSides>, batch: Batch<S>, i: number, key: string, ts: number) => {
         const b = new BatchBuilder(LateSchema, 1);
         b.push({ key, ts, latenessUs: wm - ts, record: JSON.stringify(batch.row(i)) });
-        ctx.emitSide('late', b.finish({ ...batch.meta, keys: [key] }));
+        ctx.emitSide('late', b.finish({ ...originOnly(batch.meta), keys: [key] }));
       };
 
       const processTime = (batch: Batch<S>, ctx: OperatorContext<WindowOutput<A>, WindowSides>) => {

@@ -29,6 +29,19 @@ export interface BatchMeta {
   source?: string;
   /** the source's assignment generation when the records were read (Kafka rebalances) */
   epoch?: number;
+  /** per-record Kafka headers of the input record, carried to outputs by record-wise stages */
+  headers?: (Record<string, string> | null)[];
+  /** per-record source timestamps (µs; Kafka record time), carried like headers */
+  timestamps?: number[];
+}
+
+/** meta fields holding one entry per record: they follow records through select and concat */
+export const PER_RECORD = ['keys', 'headers', 'timestamps'] as const;
+
+/** meta for new records made from a batch (dead letters, late records): same origin, no per-record fields */
+export function originOnly(meta: BatchMeta): BatchMeta {
+  const { keys: _k, headers: _h, timestamps: _t, ...rest } = meta;
+  return rest;
 }
 
 export class Batch<S extends Schema> {
@@ -66,10 +79,15 @@ export class Batch<S extends Schema> {
       for (let j = 0; j < n; j++) dst[j] = src[idx[j]];
     }
     b.length = n;
-    const keys = this.meta.keys;
-    let outKeys: string[] | undefined;
-    if (keys) { outKeys = new Array(n); for (let j = 0; j < n; j++) outKeys[j] = keys[idx[j]]; }
-    return b.finish({ ...this.meta, keys: outKeys });
+    const meta: BatchMeta = { ...this.meta };
+    for (const f of PER_RECORD) {
+      const src = this.meta[f] as unknown[] | undefined;
+      if (!src) continue;
+      const dst = new Array(n);
+      for (let j = 0; j < n; j++) dst[j] = src[idx[j]];
+      (meta as unknown as Record<string, unknown>)[f] = dst;
+    }
+    return b.finish(meta);
   }
 }
 
@@ -145,15 +163,15 @@ export function batchOf<S extends Schema>(schema: S, rows: Row<S>[], meta: Parti
   return b.finish({ partition: 0, ingestTime: 0, ...meta });
 }
 
-/** Concatenate batches of one schema (keys kept when every batch has them). */
+/** Concatenate batches of one schema (per-record meta kept when every batch has it). */
 export function concatBatches<S extends Schema>(schema: S, batches: Batch<S>[], meta: BatchMeta): Batch<S> {
   let n = 0;
   for (const b of batches) n += b.length;
   const out = new BatchBuilder(schema, n);
   const cols = out.columns as Record<string, { [i: number]: unknown; set?: (a: ArrayLike<number>, o: number) => void }>;
   let off = 0;
-  const keyed = batches.length > 0 && batches.every((b) => b.meta.keys);
-  const keys: string[] | undefined = keyed ? [] : undefined;
+  const perRecord: Record<string, unknown[]> = {};
+  for (const f of PER_RECORD) if (batches.length > 0 && batches.every((b) => b.meta[f])) perRecord[f] = [];
   for (const b of batches) {
     for (const f in schema) {
       const src = b.columns[f] as unknown as ArrayLike<unknown>;
@@ -161,11 +179,11 @@ export function concatBatches<S extends Schema>(schema: S, batches: Batch<S>[], 
       if (dst.set && !Array.isArray(dst)) dst.set(src as ArrayLike<number>, off);
       else for (let i = 0; i < b.length; i++) dst[off + i] = src[i];
     }
-    if (keys) for (const k of b.meta.keys!) keys.push(k);
+    for (const f in perRecord) for (const v of b.meta[f as (typeof PER_RECORD)[number]]!) perRecord[f].push(v);
     off += b.length;
   }
   out.length = n;
-  return out.finish({ ...meta, keys });
+  return out.finish({ ...meta, ...perRecord });
 }
 
 /**

@@ -13,7 +13,7 @@
  * complete the checkpoint once the writes before the barrier are acknowledged.
  */
 import { build as hdrBuild, type Histogram } from 'hdr-histogram-js';
-import type { Batch, Schema } from './batch.js';
+import { PER_RECORD, type Batch, type Schema } from './batch.js';
 import { systemClock, type Clock } from './clock.js';
 import { ConfigError, OperatorError, SluiceError } from './errors.js';
 import type { SinkWriter, SourceDef, SourceReader } from './io.js';
@@ -134,6 +134,10 @@ class OpNodeRt extends NodeRt implements OperatorContext<Schema, SideSchemas> {
     if (batch.length === 0) return;
     const edges = this.outs.get(port);
     if (!edges) throw new SluiceError('SLUICE_ERR_NO_SUCH_PORT', `stage '${this.stage}' emitted on undeclared port '${port}'`, { domain: 'internal' });
+    for (const f of PER_RECORD) {
+      const v = batch.meta[f];
+      if (v && v.length !== batch.length) throw new SluiceError('SLUICE_ERR_META_MISALIGNED', `stage '${this.stage}' emitted ${batch.length} records with ${v.length} meta.${f}: per-record meta must stay aligned (use originOnly() for new records)`, { domain: 'internal' });
+    }
     if (port === 'main' && this.keyedOut && !batch.meta.keys) {
       throw new SluiceError('SLUICE_ERR_KEYS_DROPPED', `stage '${this.stage}' emitted a batch without keys on a keyed stream`, { domain: 'internal' });
     }

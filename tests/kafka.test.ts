@@ -16,7 +16,7 @@ import { createTopics, readTopic, testBrokers, topicName } from './kafka/broker.
 let brokers: string[] = [];
 test.before(async () => { brokers = await testBrokers(); });
 
-async function produce(topic: string, messages: { key: string; value: string }[]) {
+async function produce(topic: string, messages: { key: string; value: string; headers?: Record<string, string>; timestamp?: string }[]) {
   const p = new Kafka({ brokers, clientId: 'sluice-test-producer', logLevel: logLevel.NOTHING }).producer({ createPartitioner: Partitioners.DefaultPartitioner });
   await p.connect();
   for (let i = 0; i < messages.length; i += 500) await p.send({ topic, messages: messages.slice(i, i + 500) });
@@ -39,7 +39,12 @@ for (const transport of ['kafkajs', 'confluent'] as const) {
   const [input, output, dlq] = [topicName('orders'), topicName('orders-out'), topicName('orders-dlq')];
   await createTopics(brokers, [{ topic: input, numPartitions: 3 }, { topic: output, numPartitions: 3 }, { topic: dlq, numPartitions: 1 }]);
   const good = orderFlowLines({ events: 3000, seed: 21 });
-  const msgs = good.map((value) => ({ key: JSON.parse(value).symbol as string, value }));
+  // each good record carries a header and a record time that must reach its output
+  const t0 = Date.UTC(2026, 0, 2);
+  const msgs: { key: string; value: string; headers?: Record<string, string>; timestamp?: string }[] = good.map((value) => {
+    const o = JSON.parse(value);
+    return { key: o.symbol as string, value, headers: { 'trace-id': `t${o.seq}` }, timestamp: String(t0 + (o.seq as number)) };
+  });
   const bad = Array.from({ length: 30 }, (_, i) => ({ key: 'BAD', value: i % 2 ? '{"ts": "soon"' : JSON.stringify({ ts: 1, symbol: 'X' }) }));
   for (let i = 0; i < bad.length; i++) msgs.splice(i * 100, 0, bad[i]);
   await produce(input, msgs);
@@ -67,6 +72,11 @@ for (const transport of ['kafkajs', 'confluent'] as const) {
   const got = bySymbol(out.sort((a, b) => a.partition - b.partition || Number(a.offset) - Number(b.offset)).map((r) => r.value));
   for (const [sym, seq] of want) assert.equal(got.get(sym), seq, `order of ${sym}`);
   assert.ok(out.every((r) => r.key === JSON.parse(r.value).symbol), 'output key = symbol, as the contract says');
+  for (const r of out) {
+    const seq = JSON.parse(r.value).seq;
+    assert.equal(r.headers['trace-id'], `t${seq}`, 'input headers carried through');
+    assert.equal(r.timestamp, String(t0 + seq), 'input record time carried through');
+  }
 
   assert.equal(dead.length, bad.length);
   for (const d of dead) {

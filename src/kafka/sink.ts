@@ -44,9 +44,14 @@ export function kafkaSink<S extends Schema>(schema: S, o: KafkaSinkOptions<S>): 
       const key = o.key ?? ((b: Batch<S>, i: number) => b.meta.keys?.[i] ?? null);
       const messagesOf = (b: Batch<S>) => {
         const messages = new Array(b.length);
+        // input headers and record times carried through record-wise stages go out again
+        const inHeaders = b.meta.headers;
+        const inTimes = b.meta.timestamps;
         for (let i = 0; i < b.length; i++) {
-          const m: { key: string | null; value: string; headers?: IHeaders } = { key: key(b, i), value: value(b, i) };
-          if (o.headers) m.headers = o.headers(b, i);
+          const m: { key: string | null; value: string; headers?: IHeaders; timestamp?: string } = { key: key(b, i), value: value(b, i) };
+          const carried = inHeaders?.[i];
+          if (carried || o.headers) m.headers = { ...(carried ?? {}), ...(o.headers ? o.headers(b, i) : {}) };
+          if (inTimes && inTimes[i] > 0) m.timestamp = String(Math.round(inTimes[i] / 1000));
           messages[i] = m;
         }
         return messages;

@@ -241,12 +241,20 @@ class KafkaReader implements SourceReader<RawSchema> {
   #take(b: PartitionBuffer, take: number) {
     const out = new BatchBuilder(RawSchema, take);
     const c = out.columns;
+    let headers: (Record<string, string> | null)[] | undefined;
     for (let i = 0; i < take; i++) {
       const m = b.msgs[b.head + i];
       c.key[i] = m.key ? m.key.toString('utf8') : '';
       c.value[i] = m.value ? m.value.toString('utf8') : '';
       c.offset[i] = Number(m.offset);
       c.timestamp[i] = Number(m.timestamp) * 1000;
+      const h = m.headers;
+      if (h && Object.keys(h).length) {
+        headers ??= new Array(take).fill(null);
+        const rec: Record<string, string> = {};
+        for (const [k, v] of Object.entries(h)) if (v !== undefined) rec[k] = Array.isArray(v) ? String(v[v.length - 1]) : String(v);
+        headers[i] = rec;
+      }
     }
     out.length = take;
     b.head += take;
@@ -257,7 +265,7 @@ class KafkaReader implements SourceReader<RawSchema> {
       this.consumer.resume([{ topic: b.topic, partitions: [b.partition] }]);
     }
     if (b.drained && b.msgs.length - b.head < this.cap) { const d = b.drained; b.drained = undefined; d(); }
-    return out.finish({ partition: b.id, ingestTime: 0, source: `${b.topic}/${b.partition}`, epoch: b.epoch });
+    return out.finish({ partition: b.id, ingestTime: 0, source: `${b.topic}/${b.partition}`, epoch: b.epoch, ...(headers ? { headers } : {}) });
   }
 
   async close(): Promise<void> {

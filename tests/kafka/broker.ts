@@ -91,10 +91,10 @@ export async function createTopics(brokers: string[], topics: { topic: string; n
 }
 
 /** Read every message of a topic until `count` arrived (or the timeout). */
-export async function readTopic(brokers: string[], topic: string, count: number, timeoutMs = 30_000): Promise<{ key: string | null; value: string; partition: number; offset: string; headers: Record<string, string> }[]> {
+export async function readTopic(brokers: string[], topic: string, count: number, timeoutMs = 30_000): Promise<{ key: string | null; value: string; partition: number; offset: string; timestamp: string; headers: Record<string, string> }[]> {
   const kafka = new Kafka({ brokers, clientId: 'sluice-test-reader', logLevel: logLevel.NOTHING });
   const consumer = kafka.consumer({ groupId: `reader-${topicName('g')}`, maxWaitTimeInMs: 50 });
-  const out: { key: string | null; value: string; partition: number; offset: string; headers: Record<string, string> }[] = [];
+  const out: { key: string | null; value: string; partition: number; offset: string; timestamp: string; headers: Record<string, string> }[] = [];
   await consumer.connect();
   await consumer.subscribe({ topic, fromBeginning: true });
   let done!: () => void;
@@ -103,7 +103,7 @@ export async function readTopic(brokers: string[], topic: string, count: number,
     eachMessage: async ({ partition, message }) => {
       const headers: Record<string, string> = {};
       for (const [k, v] of Object.entries(message.headers ?? {})) headers[k] = String(v);
-      out.push({ key: message.key?.toString() ?? null, value: message.value?.toString() ?? '', partition, offset: message.offset, headers });
+      out.push({ key: message.key?.toString() ?? null, value: message.value?.toString() ?? '', partition, offset: message.offset, timestamp: message.timestamp, headers });
       if (out.length >= count) done();
     },
   });
