@@ -12,6 +12,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError, SluiceError } from './errors.js';
 import { Runtime } from './runtime.js';
 import { formatSummary } from './summary.js';
+import { SluiceMetrics } from './metrics.js';
 import { topologies, type RunOptions } from '../topologies/index.js';
 
 const HELP = `sluice — typed stream processing with in-process model inference
@@ -45,7 +46,8 @@ Kafka (instead of files):
   --transport T       kafkajs (default) | confluent (librdkafka; falls back to kafkajs if absent)
   --transactional-id ID  exactly-once through Kafka transactions (stable per process slot)
 
-  --metrics-port N    serve Prometheus metrics on 127.0.0.1:N
+  --metrics-port N    serve Prometheus metrics at http://127.0.0.1:N/metrics
+  --metrics-host H    address for the metrics endpoint (default 127.0.0.1: local only)
   -h, --help          this help
 `;
 
@@ -86,6 +88,7 @@ export async function main(argv: string[]): Promise<number> {
         transport: { type: 'string' },
         'transactional-id': { type: 'string' },
         'metrics-port': { type: 'string' },
+        'metrics-host': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -120,7 +123,11 @@ export async function main(argv: string[]): Promise<number> {
         if (v[k] !== undefined) throw new ConfigError(`--${k} needs --brokers (or KAFKA_BROKERS)`);
       }
     }
-    if (v['metrics-port'] !== undefined) throw new ConfigError('--metrics-port: the metrics endpoint is not in this build yet');
+    let metricsPort: number | undefined;
+    if (v['metrics-port'] !== undefined) {
+      metricsPort = Number(v['metrics-port']);
+      if (!Number.isInteger(metricsPort) || metricsPort < 0 || metricsPort > 65535) throw new ConfigError(`--metrics-port must be a port number 0..65535, got '${v['metrics-port']}'`);
+    } else if (v['metrics-host'] !== undefined) throw new ConfigError('--metrics-host needs --metrics-port');
     const format = (v.format ?? 'json') as RunOptions['format'];
     if (!['json', 'csv', 'lobster'].includes(format)) throw new ConfigError(`--format must be json, csv or lobster, got '${format}'`);
     let speed: number | 'max' = 'max';
@@ -138,7 +145,14 @@ export async function main(argv: string[]): Promise<number> {
       ...(v.symbol ? { symbol: v.symbol } : {}), ...(v.date ? { date: v.date } : {}),
     };
     const run = entry.prepare(opts);
-    const runtime = new Runtime(run.topology, run.runtime ?? {});
+    const metrics = metricsPort !== undefined ? new SluiceMetrics(run.topology.name) : undefined;
+    const runtime = new Runtime(run.topology, { ...(run.runtime ?? {}), ...(metrics ? { observer: metrics } : {}) });
+    if (metrics) {
+      metrics.attach(runtime);
+      const server = await metrics.serve(metricsPort!, v['metrics-host'] ?? '127.0.0.1');
+      const a = server.address() as { address: string; port: number };
+      process.stderr.write(`sluice: metrics at http://${a.address}:${a.port}/metrics\n`);
+    }
     let interrupted = false;
     const stop = () => { interrupted = true; runtime.stop({ drain: run.drainOnStop }); };
     process.once('SIGINT', stop);

@@ -44,6 +44,26 @@ export interface RuntimeOptions {
    * commit) and loaded when a partition is assigned (see src/partitioned.ts).
    */
   stateStore?: PartitionStateStore;
+  /** told of what counters alone cannot show (metrics) */
+  observer?: RuntimeObserver;
+}
+
+/** Events for metrics; called on the hot path only when an observer is set. */
+export interface RuntimeObserver {
+  /** records reached sink `sink`, `latencyUs` after their ingestion */
+  delivered(sink: string, latencyUs: number, records: number): void;
+  /** a stage dead-lettered a record with this code */
+  deadLettered(stage: string, code: string): void;
+}
+
+/** A live view of the runtime for metrics endpoints. */
+export interface RuntimeView {
+  stages: StageStats[];
+  edges: { from: string; to: string; records: number; capacity: number }[];
+  /** event-time watermark (µs) each operator stage has seen; −Infinity before the first */
+  watermarks: { stage: string; watermark: number }[];
+  now: number;
+  checkpoints: number;
 }
 
 export interface Checkpoint {
@@ -79,7 +99,7 @@ export interface RunSummary {
 const DEFAULTS = { queueCapacity: 8192, sourceBatchSize: 1024, partitionIdleTimeoutUs: 5_000_000, tickMs: 20 };
 
 function validate(o: RuntimeOptions): typeof DEFAULTS {
-  const known = new Set(['clock', 'queueCapacity', 'sourceBatchSize', 'partitionIdleTimeoutUs', 'tickMs', 'restoreFrom', 'checkpointIntervalMs', 'onCheckpoint', 'stateStore']);
+  const known = new Set(['clock', 'queueCapacity', 'sourceBatchSize', 'partitionIdleTimeoutUs', 'tickMs', 'restoreFrom', 'checkpointIntervalMs', 'onCheckpoint', 'stateStore', 'observer']);
   if (o.checkpointIntervalMs !== undefined && !(Number.isInteger(o.checkpointIntervalMs) && o.checkpointIntervalMs > 0)) {
     throw new ConfigError(`runtime: options.checkpointIntervalMs must be a positive integer, got ${String(o.checkpointIntervalMs)}`);
   }
@@ -142,6 +162,7 @@ class OpNodeRt extends NodeRt implements OperatorContext<Schema, SideSchemas> {
       throw new SluiceError('SLUICE_ERR_KEYS_DROPPED', `stage '${this.stage}' emitted a batch without keys on a keyed stream`, { domain: 'internal' });
     }
     this.stats.recordsOut += batch.length;
+    if (port === 'dead') this.rt.observeDeadLetters(this.stage, batch);
     const item: Item = { k: ItemKind.Batch, b: batch };
     for (const e of edges) e.push(item);
   }
@@ -308,6 +329,25 @@ export class Runtime {
   #onCheckpoint?: (cp: Checkpoint) => void | Promise<void>;
   #cpTimer: NodeJS.Timeout | undefined;
   #store?: PartitionStateStore;
+  #observer?: RuntimeObserver;
+
+  /** what metrics read at scrape time */
+  view(): RuntimeView {
+    return {
+      stages: [...this.#sources, ...this.#ops, ...this.#sinks].map((n) => n.stats),
+      edges: this.#edges.map((e) => ({ from: e.from, to: e.to, records: e.records, capacity: e.capacity })),
+      watermarks: this.#ops.map((o) => ({ stage: o.stage, watermark: o.watermark })),
+      now: this.#clock.now(),
+      checkpoints: this.#completedCheckpoints,
+    };
+  }
+
+  /** @internal */
+  observeDeadLetters(stage: string, batch: Batch<Schema>): void {
+    if (!this.#observer) return;
+    const codes = (batch.columns as Record<string, unknown>).code as string[] | undefined;
+    if (codes) for (let i = 0; i < batch.length; i++) this.#observer.deadLettered(stage, codes[i]);
+  }
 
   #partitioned(): { stage: string; op: PartitionedOperator }[] {
     return this.#ops.filter((o) => o.op instanceof PartitionedOperator).map((o) => ({ stage: o.stage, op: o.op as unknown as PartitionedOperator }));
@@ -344,6 +384,7 @@ export class Runtime {
     this.#interval = options.checkpointIntervalMs;
     this.#onCheckpoint = options.onCheckpoint;
     this.#store = options.stateStore;
+    this.#observer = options.observer;
     if (this.#restore && this.#restore.topology !== topology.name) {
       throw new ConfigError(`runtime: checkpoint belongs to topology '${this.#restore.topology}', not '${topology.name}'`);
     }
@@ -610,6 +651,7 @@ export class Runtime {
         const t0 = performance.now();
         const lat = this.#clock.now() - b.meta.ingestTime;
         s.hist.recordValueWithCount(Math.max(1, lat), b.length);
+        this.#observer?.delivered(s.spec.name, lat, b.length);
         const r = s.writer.write(b);
         s.stats.busyMs += performance.now() - t0;
         if (r && typeof (r as Promise<void>).then === 'function') {

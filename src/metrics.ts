@@ -1,0 +1,91 @@
+/**
+ * Prometheus metrics: every metric Sluice exports is declared here. Counters that the
+ * runtime already keeps (records, busy time) are read when Prometheus scrapes, so they
+ * cost nothing on the hot path; latency and dead letters come from the runtime observer.
+ * Names follow Prometheus conventions: base units in the name, `_total` for counters.
+ *
+ * The endpoint binds to 127.0.0.1 unless told otherwise.
+ */
+import { createServer, type Server } from 'node:http';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { ConfigError } from './errors.js';
+import type { Runtime, RuntimeObserver } from './runtime.js';
+
+export class SluiceMetrics implements RuntimeObserver {
+  readonly registry = new Registry();
+  #runtime: Runtime | null = null;
+  readonly #latency: Histogram<'topology' | 'sink'>;
+  readonly #dead: Counter<'topology' | 'stage' | 'code'>;
+
+  constructor(readonly topology: string) {
+    const r = this.registry;
+    const view = () => this.#runtime?.view();
+    const labels = ['topology', 'stage', 'kind'] as const;
+    const stageCounter = (name: string, help: string, pick: (s: { recordsIn: number; recordsOut: number; busyMs: number; backpressuredMs: number }) => number) =>
+      new Counter({
+        name, help, labelNames: labels, registers: [r],
+        collect() {
+          const v = view();
+          if (!v) return;
+          this.reset();
+          for (const s of v.stages) this.inc({ topology, stage: s.name, kind: s.kind }, pick(s));
+        },
+      });
+    stageCounter('sluice_stage_records_in_total', 'Records a stage has taken in.', (s) => s.recordsIn);
+    stageCounter('sluice_stage_records_out_total', 'Records a stage has emitted.', (s) => s.recordsOut);
+    stageCounter('sluice_stage_busy_seconds_total', 'Time spent inside the stage\'s operator.', (s) => s.busyMs / 1000);
+    stageCounter('sluice_stage_backpressured_seconds_total', 'Time a stage had input waiting but no room downstream.', (s) => s.backpressuredMs / 1000);
+    new Gauge({
+      name: 'sluice_edge_queued_records', help: 'Records waiting on the edge between two stages.', labelNames: ['topology', 'from', 'to'], registers: [r],
+      collect() { const v = view(); if (!v) return; this.reset(); for (const e of v.edges) this.set({ topology, from: e.from, to: e.to }, e.records); },
+    });
+    new Gauge({
+      name: 'sluice_edge_capacity_records', help: 'Records an edge holds before its writer pauses.', labelNames: ['topology', 'from', 'to'], registers: [r],
+      collect() { const v = view(); if (!v) return; this.reset(); for (const e of v.edges) this.set({ topology, from: e.from, to: e.to }, e.capacity); },
+    });
+    new Gauge({
+      name: 'sluice_watermark_lag_seconds', help: 'Processing time minus the event-time watermark a stage has seen.', labelNames: ['topology', 'stage'], registers: [r],
+      collect() {
+        const v = view();
+        if (!v) return;
+        this.reset();
+        for (const w of v.watermarks) if (Number.isFinite(w.watermark)) this.set({ topology, stage: w.stage }, (v.now - w.watermark) / 1e6);
+      },
+    });
+    new Counter({
+      name: 'sluice_checkpoints_total', help: 'Checkpoints completed.', labelNames: ['topology'], registers: [r],
+      collect() { const v = view(); if (!v) return; this.reset(); this.inc({ topology }, v.checkpoints); },
+    });
+    this.#latency = new Histogram({
+      name: 'sluice_ingest_to_output_seconds', help: 'Time from a record entering the engine to its output reaching a sink.',
+      labelNames: ['topology', 'sink'], registers: [r],
+      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    });
+    this.#dead = new Counter({ name: 'sluice_dead_letters_total', help: 'Records sent to a dead-letter output, by stage and reason code.', labelNames: ['topology', 'stage', 'code'], registers: [r] });
+    collectDefaultMetrics({ register: r, prefix: 'sluice_' }); // sluice_process_*, sluice_nodejs_* (event-loop lag, heap, GC)
+  }
+
+  attach(runtime: Runtime): void { this.#runtime = runtime; }
+
+  delivered(sink: string, latencyUs: number, records: number): void {
+    const h = this.#latency.labels({ topology: this.topology, sink });
+    const s = latencyUs / 1e6;
+    for (let i = 0; i < records; i++) h.observe(s);
+  }
+
+  deadLettered(stage: string, code: string): void { this.#dead.inc({ topology: this.topology, stage, code }); }
+
+  /** Serve GET /metrics on host:port (127.0.0.1 by default). */
+  async serve(port: number, host = '127.0.0.1'): Promise<Server> {
+    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(`metrics: port must be 0..65535, got ${port}`);
+    const server = createServer((req, res) => {
+      if (req.method === 'GET' && req.url?.split('?')[0] === '/metrics') {
+        this.registry.metrics().then((text) => { res.writeHead(200, { 'content-type': this.registry.contentType }); res.end(text); },
+          (e) => { res.writeHead(500); res.end(String(e)); });
+      } else { res.writeHead(404); res.end('not found: try /metrics\n'); }
+    });
+    await new Promise<void>((resolve, reject) => { server.once('error', reject); server.listen(port, host, () => resolve()); });
+    server.unref();
+    return server;
+  }
+}

@@ -1,0 +1,38 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { RawSchema } from '../src/io.js';
+import { SluiceMetrics } from '../src/metrics.js';
+import { Runtime } from '../src/runtime.js';
+import { countSink } from '../src/sinks.js';
+import { memorySource } from '../src/sources.js';
+import { orderFlowLines } from '../src/demo/orderflow.js';
+import { demoTopology } from '../topologies/demo.js';
+
+test('metrics: /metrics on 127.0.0.1 exports stage counters, queues, watermark lag, latency and dead letters by code', async () => {
+  const lines = [...orderFlowLines({ events: 5000, seed: 2 }), 'not json', '{"ts": 1}'];
+  const topology = demoTopology({ source: memorySource(RawSchema, [lines.map((value, i) => ({ key: '', value, offset: i, timestamp: 0 }))]), parse: { format: 'json', contract: 'order-event' }, output: countSink(), deadLetters: countSink() });
+  const metrics = new SluiceMetrics(topology.name);
+  const rt = new Runtime(topology, { observer: metrics });
+  metrics.attach(rt);
+  const server = await metrics.serve(0);
+  const addr = server.address() as { address: string; port: number };
+  assert.equal(addr.address, '127.0.0.1', 'local only by default');
+  await rt.run();
+  const res = await fetch(`http://127.0.0.1:${addr.port}/metrics`);
+  assert.equal(res.status, 200);
+  const text = await res.text();
+  server.close();
+  const value = (re: RegExp) => { const m = re.exec(text); assert.ok(m, `metric matching ${re}`); return Number(m![1]); };
+  assert.equal(value(/^sluice_stage_records_in_total\{topology="demo",stage="parse",kind="parse"\} (\d+)/m), 5002);
+  assert.equal(value(/^sluice_dead_letters_total\{topology="demo",stage="parse",code="SLUICE_ERR_MALFORMED_JSON"\} (\d+)/m), 1);
+  assert.equal(value(/^sluice_dead_letters_total\{topology="demo",stage="parse",code="SLUICE_ERR_SCHEMA"\} (\d+)/m), 1);
+  assert.ok(value(/^sluice_ingest_to_output_seconds_count\{topology="demo",sink="windows-out"\} (\d+)/m) > 0);
+  assert.ok(value(/^sluice_stage_busy_seconds_total\{topology="demo",stage="featurize",kind="featurize"\} ([\d.e-]+)/m) > 0);
+  assert.match(text, /^sluice_edge_queued_records\{topology="demo",from="parse",to="watermarks"\} 0$/m);
+  assert.match(text, /^# TYPE sluice_watermark_lag_seconds gauge$/m);
+  assert.match(text, /^sluice_process_resident_memory_bytes \d+/m);
+  const notFound = await metrics.serve(0).then(async (s) => { const r = await fetch(`http://127.0.0.1:${(s.address() as { port: number }).port}/nope`); s.close(); return r.status; });
+  assert.equal(notFound, 404);
+});
+
+test.run();
