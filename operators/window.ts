@@ -49,6 +49,13 @@ type WindowSides = typeof WindowSides;
 
 interface Session { start: number; end: number; acc: Float64Array; fired: boolean }
 
+/** The schema of a window's output rows: key, window bounds, count, one f64 per aggregate. */
+export function windowOutputSchema<A extends Record<string, unknown>>(aggregates: A): WindowOutput<A> {
+  const output: Record<string, 'str' | 'f64'> = { key: 'str', windowStart: 'f64', windowEnd: 'f64', count: 'f64' };
+  for (const n of Object.keys(aggregates)) output[n] = 'f64';
+  return output as unknown as WindowOutput<A>;
+}
+
 export function window<S extends Schema, A extends Record<string, AggSpec<S>>>(config: WindowConfig<S, A>): OperatorDef<S, WindowOutput<A>, WindowSides> & { keyed: true } {
   const known = new Set(['kind', 'by', 'size', 'slide', 'gap', 'timestamp', 'allowedLatenessUs', 'aggregates']);
   for (const k of Object.keys(config)) if (!known.has(k)) throw new ConfigError(`window: unknown option '${k}'`);
@@ -72,9 +79,7 @@ export function window<S extends Schema, A extends Record<string, AggSpec<S>>>(c
   const tsField = config.timestamp ?? 'ts';
   if (typeof config.aggregates !== 'object' || config.aggregates === null) throw new ConfigError('window: options.aggregates must be an object of { name: { op, field? } }');
   const aggs = compileAggregates(config.aggregates);
-  const output = { key: 'str', windowStart: 'f64', windowEnd: 'f64', count: 'f64' } as Record<string, 'str' | 'f64'>;
-  for (const n of aggs.names) output[n] = 'f64';
-  const outSchema = output as unknown as WindowOutput<A>;
+  const outSchema = windowOutputSchema(config.aggregates);
   const panesPerWindow = kind === 'session' ? 1 : size / slide;
 
   return {

@@ -5,13 +5,13 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ManualClock, systemClock } from '../src/clock.js';
-import { RawSchema, type SourceDef } from '../src/io.js';
+import type { SourceDef } from '../src/io.js';
 import { batchOf } from '../src/batch.js';
 import type { OperatorDef } from '../src/operator.js';
 import { OperatorHarness } from '../src/harness.js';
 import { Runtime } from '../src/runtime.js';
 import { collectSink } from '../src/sinks.js';
-import { linesSource, memorySource, timeOfJsonTs } from '../src/sources.js';
+import { linesSource, timeOfJsonTs } from '../src/sources.js';
 import { TopologyBuilder } from '../src/topology.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sluice-io-'));
@@ -123,5 +123,4 @@ test('CLI: runs the demo on a small generated input and reports it', () => {
   assert.match(r.stdout, /ingest → sink latency/);
 });
 
-void RawSchema;
 test.run();

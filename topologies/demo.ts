@@ -13,7 +13,7 @@ import { parse, type ParseConfig } from '../operators/parse.js';
 import { watermarks } from '../operators/watermarks.js';
 import { normalize } from '../operators/normalize.js';
 import { featurize } from '../operators/featurize.js';
-import { window, type WindowOutput } from '../operators/window.js';
+import { window, windowOutputSchema, type WindowOutput } from '../operators/window.js';
 
 export const DemoAggregates = {
   events: { op: 'count' },
@@ -32,6 +32,7 @@ export const DemoAggregates = {
   selfTradesMax: { op: 'max', field: 'selfTrades' },
 } as const;
 export type DemoWindow = WindowOutput<typeof DemoAggregates>;
+export const DemoWindowSchema: DemoWindow = windowOutputSchema(DemoAggregates);
 
 export interface DemoOptions {
   source: SourceDef<RawSchema>;

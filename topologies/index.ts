@@ -13,8 +13,7 @@ import type { Topology } from '../src/topology.js';
 import { orderFlowLines } from '../src/demo/orderflow.js';
 import { DeadLetterSchema } from '../src/operator.js';
 import type { ParseConfig } from '../operators/parse.js';
-import { demoTopology, type DemoWindow } from './demo.js';
-import type { Batch } from '../src/batch.js';
+import { demoTopology, DemoWindowSchema, type DemoWindow } from './demo.js';
 import { kafkaSource } from '../src/kafka/source.js';
 import { deadLetterHeaders, kafkaSink } from '../src/kafka/sink.js';
 import { kafkaTransactions } from '../src/kafka/exactly-once.js';
@@ -55,8 +54,6 @@ export interface PreparedRun {
   drainOnStop: boolean;
 }
 
-/** window rows are written with a custom serializer; the schema object only types the sink */
-const DemoWindowPlaceholder = {} as DemoWindow;
 
 /** LOBSTER files are named SYMBOL_YYYY-MM-DD_start_end_message_N.csv */
 export function lobsterMeta(path: string): { symbol: string; date: string } | null {
@@ -90,7 +87,6 @@ function demo(o: RunOptions): PreparedRun {
     speedup: o.speed,
     timeOf: o.format === 'lobster' ? (l: string) => Number(l.slice(0, l.indexOf(','))) * 1e6 : timeOfJsonTs,
   };
-  const serialize = (b: Batch<DemoWindow>, i: number) => JSON.stringify(b.row(i), (_, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v));
   if (o.kafka) {
     const k = o.kafka;
     const conn = { brokers: k.brokers, transport: k.transport };
@@ -98,7 +94,7 @@ function demo(o: RunOptions): PreparedRun {
     const topology = demoTopology({
       source: kafkaSource({ ...conn, topics: [k.inputTopic], groupId: k.groupId, ...eos }),
       parse: parseCfg,
-      output: kafkaSink(DemoWindowPlaceholder, { ...conn, topic: k.outputTopic, serialize, ...eos }),
+      output: kafkaSink(DemoWindowSchema, { ...conn, topic: k.outputTopic, ...eos }),
       deadLetters: kafkaSink(DeadLetterSchema, { ...conn, topic: k.deadLetterTopic, key: () => null, headers: deadLetterHeaders, ...eos }),
     });
     // keyed state moves with its partition through a compacted changelog (at-least-once mode;
@@ -106,7 +102,7 @@ function demo(o: RunOptions): PreparedRun {
     const stateStore = k.transactionalId ? undefined : kafkaChangelog({ ...conn, topic: `${k.groupId}-changelog` });
     return { topology, drainOnStop: false, runtime: { checkpointIntervalMs: 1000, ...(stateStore ? { stateStore } : {}) }, describe: () => ({ input: `kafka ${k.inputTopic} (group ${k.groupId}, ${k.transport})`, 'windows out': `kafka ${k.outputTopic}`, 'dead letters': `kafka ${k.deadLetterTopic}`, delivery: k.transactionalId ? 'exactly-once' : 'at-least-once', 'keyed state': stateStore ? `changelog ${k.groupId}-changelog` : 'local' }) };
   }
-  const out: SinkDef<DemoWindow> & { count?: number } = o.output === 'none' ? countSink<DemoWindow>() : jsonLinesSink<DemoWindow>(DemoWindowPlaceholder, { path: o.output, serialize });
+  const out: SinkDef<DemoWindow> & { count?: number } = o.output === 'none' ? countSink<DemoWindow>() : jsonLinesSink(DemoWindowSchema, { path: o.output });
   const dead = o.deadLetters === 'none' ? countSink<DeadLetterSchema>() : jsonLinesSink(DeadLetterSchema, { path: o.deadLetters });
   const topology = demoTopology({ source: linesSource({ paths, ...(pace ? { pace } : {}) }), parse: parseCfg, output: out, deadLetters: dead });
   return {

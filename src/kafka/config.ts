@@ -1,6 +1,7 @@
 /**
  * Kafka connection settings shared by sources and sinks, validated at the boundary.
- * Secrets (SASL passwords) never reach logs: use `redact()` to print a config.
+ * Configs are never logged (the client loggers print messages only), so SASL passwords
+ * and TLS keys do not reach logs.
  */
 import type { ConnectionOptions } from 'node:tls';
 import { ConfigError } from '../errors.js';
@@ -37,10 +38,6 @@ export function validateConnection(o: KafkaConnection, where: string, extraKeys:
   }
 }
 
-/** A copy safe to log: passwords and TLS keys replaced. */
-export function redact<T extends object>(o: T): T {
-  return JSON.parse(JSON.stringify(o, (k, v) => (/password|key|cert|passphrase|secret/i.test(k) && typeof v === 'string' ? '***' : v))) as T;
-}
 
 /** KAFKA_BROKERS=host:port,host:port → brokers list */
 export function brokersFromEnv(env = process.env): string[] | undefined {
