@@ -42,8 +42,9 @@ export function countSink<S extends Schema>(): SinkDef<S> & { count: number } {
 
 /** JSON stringifier compiled from a schema (f64/i32 → number, str → string). */
 export function rowStringifier<S extends Schema>(schema: S): (row: Row<S>) => string {
-  const properties: Record<string, { type: string }> = {};
-  for (const [f, t] of Object.entries(schema)) properties[f] = { type: t === 'str' ? 'string' : 'number' };
+  // numbers are nullable: a plain 'number' type would coerce null (absent, NaN) to 0
+  const properties: Record<string, { type: string | string[] }> = {};
+  for (const [f, t] of Object.entries(schema)) properties[f] = { type: t === 'str' ? 'string' : ['number', 'null'] };
   const stringify = fastJson({ type: 'object', properties });
   // JSON has no NaN/Infinity: write them as null rather than emitting invalid JSON
   const fields = Object.entries(schema).filter(([, t]) => t !== 'str').map(([f]) => f);

@@ -2,6 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync, existsSync } from 'node:fs';
 import { batchOf, concatBatches, toArrow } from '../src/batch.js';
+import { rowStringifier } from '../src/sinks.js';
 
 const S = { ts: 'f64', n: 'i32', s: 'str' } as const;
 
@@ -26,6 +27,13 @@ test('select and concat keep keys aligned with records', () => {
   const cat = concatBatches(S, [sel, b], { partition: 0, ingestTime: 0 });
   assert.equal(cat.length, 5);
   assert.equal(cat.meta.keys, ['x', 'z', 'x', 'y', 'z']);
+});
+
+test('rows serialize to JSON with absent numbers (NaN, ±Infinity) as null, never as 0', () => {
+  const str = rowStringifier({ a: 'f64', b: 'i32', s: 'str' } as const);
+  assert.equal(JSON.parse(str({ a: NaN, b: 3, s: 'x' })), { a: null, b: 3, s: 'x' });
+  assert.equal(JSON.parse(str({ a: Infinity, b: 0, s: '' })), { a: null, b: 0, s: '' });
+  assert.equal(JSON.parse(str({ a: 1.5, b: -2, s: 'q"' })), { a: 1.5, b: -2, s: 'q"' });
 });
 
 test('schemas/ holds exactly the shared wire contracts', () => {
