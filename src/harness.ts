@@ -18,6 +18,9 @@ export class OperatorHarness<I extends Schema, O extends Schema, Sides extends S
   readonly sideOutputs = new Map<string, Batch<Schema>[]>();
   /** watermarks the operator forwarded */
   readonly watermarks: number[] = [];
+  /** how often an asynchronous operator asked to be woken, and what it failed with */
+  wakes = 0;
+  readonly failures: unknown[] = [];
   #timers: number[] = [];
   #watermark = -Infinity;
   #ingest = 0;
@@ -44,6 +47,8 @@ export class OperatorHarness<I extends Schema, O extends Schema, Sides extends S
       },
       registerTimer: (t) => { this.#timers.push(t); },
       emitWatermark: (wm) => { this.#forward(wm); },
+      wake: () => { this.wakes++; },
+      fail: (err) => { this.failures.push(err); },
     } as OperatorContext<O, Sides>;
   }
 
@@ -98,6 +103,19 @@ export class OperatorHarness<I extends Schema, O extends Schema, Sides extends S
   close(): this {
     this.watermark(Infinity);
     this.op.close?.(this.ctx);
+    return this;
+  }
+
+  /** asynchronous operators: resolves once nothing is in flight (flushing what is held back) */
+  async settle(timeoutMs = 10_000): Promise<this> {
+    const end = Date.now() + timeoutMs;
+    this.op.flush?.(this.ctx);
+    while ((this.op.inFlight?.() ?? 0) > 0) {
+      if (this.failures.length) throw this.failures[0];
+      if (Date.now() > end) throw new Error(`harness: ${this.op.inFlight?.()} records still in flight after ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 1));
+      this.op.flush?.(this.ctx);
+    }
     return this;
   }
 

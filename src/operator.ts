@@ -33,6 +33,12 @@ export interface OperatorContext<O extends Schema, Sides extends SideSchemas = N
   emitWatermark(wm: number): void;
   /** ask for onTimer(time) once processing time reaches `time` (µs) */
   registerTimer(time: number): void;
+  /**
+   * Asynchronous operators (model scoring) emit later, from a callback: emit as usual,
+   * then call wake() so the runtime moves the new output on. fail() stops the job.
+   */
+  wake(): void;
+  fail(err: unknown): void;
 }
 
 export interface OperatorHooks<O extends Schema, Sides extends SideSchemas> {
@@ -49,6 +55,16 @@ export interface OperatorHooks<O extends Schema, Sides extends SideSchemas> {
   restore?(state: unknown): void;
   /** input ended: flush what is pending */
   close?(ctx: OperatorContext<O, Sides>): void;
+  /**
+   * Asynchronous operators only. Records accepted but whose output is not yet emitted.
+   * The runtime lets no checkpoint barrier or end of input pass the operator while this
+   * is above 0 (so a checkpoint never covers an input whose output is still to come), and
+   * calls flush() to start whatever the operator was holding back for batching.
+   */
+  inFlight?(): number;
+  flush?(ctx: OperatorContext<O, Sides>): void;
+  /** Asynchronous operators only: false while its own bounded queue is full (upstream waits). */
+  canAccept?(): boolean;
 }
 
 export interface Operator<I extends Schema, O extends Schema, Sides extends SideSchemas = NoSides> extends OperatorHooks<O, Sides> {

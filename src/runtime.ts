@@ -167,17 +167,27 @@ class OpNodeRt extends NodeRt implements OperatorContext<Schema, SideSchemas> {
     for (const e of edges) e.push(item);
   }
   registerTimer(time: number): void { this.timers.push(time); }
+  wake(): void { this.rt.wake(); }
+  fail(err: unknown): void { this.rt.failFrom(this.stage, err); }
+  /** end of input reached an asynchronous operator with outputs still to come */
+  endPending = false;
   emitWatermark(wm: number): void {
     if (wm > this.forwarded) { this.forwarded = wm; this.broadcast({ k: ItemKind.Watermark, wm, ingest: this.ingestTime }); }
   }
 
   /** take and handle one item; false when nothing could be done */
   step(): boolean {
+    if (this.endPending) {
+      if ((this.op.inFlight?.() ?? 0) > 0) return false;
+      this.endPending = false;
+      this.broadcast({ k: ItemKind.End });
+      return true;
+    }
     const n = this.inputs.length;
     let input = -1;
     for (let j = 0; j < n; j++) {
       const i = (this.#rr + j) % n;
-      if (this.barrierAt[i] === null && this.inputs[i].size > 0) { input = i; break; }
+      if (this.barrierAt[i] === null && this.inputs[i].size > 0 && this.#canTake(this.inputs[i].peek()!)) { input = i; break; }
     }
     if (input < 0) return false;
     if (!this.hasCredit()) {
@@ -194,6 +204,19 @@ class OpNodeRt extends NodeRt implements OperatorContext<Schema, SideSchemas> {
       throw err instanceof SluiceError && err.stage ? err : new OperatorError(this.stage, err);
     }
     this.stats.busyMs += performance.now() - t0;
+    return true;
+  }
+
+  /** asynchronous operators: a barrier or the end waits for outputs in flight; batches wait for room */
+  #canTake(item: Item): boolean {
+    const op = this.op;
+    if (!op.inFlight) return true;
+    if (item.k === ItemKind.Batch) return op.canAccept?.() ?? true;
+    if (item.k === ItemKind.Barrier || item.k === ItemKind.End) {
+      if (op.inFlight() === 0) return true;
+      op.flush?.(this);
+      return false;
+    }
     return true;
   }
 
@@ -235,7 +258,9 @@ class OpNodeRt extends NodeRt implements OperatorContext<Schema, SideSchemas> {
             this.advanceWatermark();
             this.op.close?.(this);
           }
-          this.broadcast({ k: ItemKind.End });
+          // an asynchronous operator's last outputs go out before the end does (see step)
+          if ((this.op.inFlight?.() ?? 0) > 0) this.endPending = true;
+          else this.broadcast({ k: ItemKind.End });
         } else {
           this.advanceWatermark();
           const pending = this.barrierAt.find((b) => b !== null);
@@ -536,6 +561,14 @@ export class Runtime {
   }
 
   #opened = false;
+  #pumping = false;
+
+  /** @internal an asynchronous operator emitted outside the pump */
+  wake(): void { if (!this.#pumping) this.#schedule(); }
+  /** @internal an asynchronous operator hit an error it cannot dead-letter */
+  failFrom(stage: string, err: unknown): void {
+    this.#fail(err instanceof SluiceError && err.stage ? err : new OperatorError(stage, err));
+  }
 
   #schedule(): void {
     // before every source and sink is open there is nothing to pump (stop() may come early)
@@ -543,7 +576,8 @@ export class Runtime {
     this.#scheduled = true;
     setImmediate(() => {
       this.#scheduled = false;
-      try { this.#pump(); } catch (err) { this.#fail(err); }
+      this.#pumping = true;
+      try { this.#pump(); } catch (err) { this.#fail(err); } finally { this.#pumping = false; }
     });
   }
 

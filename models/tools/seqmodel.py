@@ -1,0 +1,73 @@
+"""Shared model code: a small transformer encoder over event sequences, and ONNX export
+with a manifest the Sluice registry validates (schemas/model-manifest.schema.json).
+
+Export notes (PyTorch 1.13): the fused encoder fast path is not exportable, so the
+activation is a plain callable and export runs with grad enabled; the batch axis is
+dynamic, the sequence length fixed.
+"""
+import hashlib
+import json
+import os
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class SequenceTransformer(nn.Module):
+    """[B, L, F] events -> (score [B], logits [B, C]).
+
+    Linear embedding + learned positions, `layers` pre-norm encoder layers, mean and
+    last-token pooling, a class head; score = a separate sigmoid head (anomaly score),
+    or the top class probability when `score_from_logits`."""
+
+    def __init__(self, length=32, width=16, d_model=64, heads=4, ff=128, layers=2, classes=3, score_from_logits=True):
+        super().__init__()
+        self.embed = nn.Linear(width, d_model)
+        self.pos = nn.Parameter(torch.zeros(1, length, d_model))
+        layer = nn.TransformerEncoderLayer(d_model, heads, ff, dropout=0.1, activation=lambda x: F.gelu(x), batch_first=True, norm_first=True)
+        self.encoder = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
+        self.norm = nn.LayerNorm(d_model)
+        self.cls = nn.Linear(2 * d_model, classes)
+        self.score_head = nn.Linear(2 * d_model, 1)
+        self.score_from_logits = score_from_logits
+
+    def forward(self, x):
+        h = self.encoder(self.embed(x) + self.pos)
+        h = self.norm(h)
+        pooled = torch.cat([h.mean(dim=1), h[:, -1, :]], dim=-1)
+        logits = self.cls(pooled)
+        if self.score_from_logits:
+            score = torch.softmax(logits, dim=-1).max(dim=-1).values
+        else:
+            score = torch.sigmoid(self.score_head(pooled)).squeeze(-1)
+        return score, logits
+
+
+def count_params(model):
+    return sum(p.numel() for p in model.parameters())
+
+
+def export(model, out_dir, name, version, length, width, features, classes, training, description, input_name="events"):
+    os.makedirs(out_dir, exist_ok=True)
+    path = os.path.join(out_dir, "model.onnx")
+    model.eval()
+    dummy = torch.zeros(2, length, width)
+    torch.onnx.export(
+        model, (dummy,), path, input_names=[input_name], output_names=["score", "logits"],
+        dynamic_axes={input_name: {0: "batch"}, "score": {0: "batch"}, "logits": {0: "batch"}}, opset_version=14,
+    )
+    sha = hashlib.sha256(open(path, "rb").read()).hexdigest()
+    manifest = {
+        "name": name, "version": str(version), "file": "model.onnx", "sha256": sha, "opset": 14,
+        "description": description,
+        "inputs": [{"name": input_name, "dtype": "float32", "shape": [-1, length, width]}],
+        "outputs": [{"name": "score", "dtype": "float32", "shape": [-1]}, {"name": "logits", "dtype": "float32", "shape": [-1, len(classes)]}],
+        "features": {input_name: list(features)},
+        "classes": list(classes),
+        "training": training,
+    }
+    with open(os.path.join(out_dir, "manifest.json"), "w") as f:
+        json.dump(manifest, f, indent=2)
+        f.write("\n")
+    return manifest

@@ -1,0 +1,133 @@
+/**
+ * Encodes order events as sequences for transformer models: for each participant ×
+ * symbol, the last `length` events (oldest first, zero-padded in front), 16 values per
+ * event. The same code makes the training data (models/tools/dump-sequences.ts) and
+ * the live inputs, so training and serving cannot drift apart.
+ *
+ * Per event:
+ *   0–3  type one-hot: NEW, CANCEL, REPLACE, EXEC
+ *   4    side: +1 buy, −1 sell
+ *   5    aggressive order type (MARKET or IOC)
+ *   6    midpoint order
+ *   7    hidden or dark (displayQty 0, or a dark venue)
+ *   8    log1p(qty) / 8
+ *   9    price − the symbol's last trade price, in bps / 10, clipped to ±5 (0 if absent)
+ *   10   log1p(µs since this key's previous event) / 16
+ *   11   log1p(µs the order rested before this cancel / execution) / 16 (0 otherwise)
+ *   12   self-trade: the counterparty is the participant
+ *   13   executed against another participant (counterparty present)
+ *   14   log1p(µs since the symbol's previous event) / 16
+ *   15   log(qty / this key's running mean qty), clipped to ±4
+ */
+import type { Batch } from '../src/batch.js';
+import type { OrderSchema } from '../src/contracts.js';
+import { ConfigError } from '../src/errors.js';
+import type { Encoder } from './score.js';
+
+export const SequenceFeatures = [
+  'isNew', 'isCancel', 'isReplace', 'isExec', 'side', 'aggressive', 'midpoint', 'hidden', 'logQty', 'priceDevBps',
+  'logGapKey', 'logOrderAge', 'selfTrade', 'hasCounterparty', 'logGapSymbol', 'qtyVsMean',
+] as const;
+export const EVENT_WIDTH = SequenceFeatures.length;
+
+type SeqInput = Pick<OrderSchema, 'ts' | 'venue' | 'symbol' | 'orderId' | 'participant' | 'side' | 'type' | 'orderType' | 'price' | 'qty' | 'displayQty' | 'counterparty'>;
+
+interface KeyState { ring: Float32Array; n: number; lastTs: number; meanQty: number }
+interface SymbolState { lastPrice: number; lastTs: number; orders: Map<string, number> }
+
+export interface OrderSequenceOptions {
+  /** events per sequence (default 32) */
+  length?: number;
+  /** resting-order entry times kept per symbol before the oldest are forgotten (default 50,000) */
+  maxOrdersPerSymbol?: number;
+}
+
+export class OrderSequenceEncoder implements Encoder<SeqInput> {
+  readonly length: number;
+  readonly widths: readonly number[];
+  readonly #maxOrders: number;
+  #keys = new Map<string, KeyState>();
+  #symbols = new Map<string, SymbolState>();
+  readonly #ev = new Float32Array(EVENT_WIDTH);
+
+  constructor(opts: OrderSequenceOptions = {}) {
+    this.length = opts.length ?? 32;
+    this.#maxOrders = opts.maxOrdersPerSymbol ?? 50_000;
+    if (!Number.isInteger(this.length) || this.length < 1) throw new ConfigError(`orderSequence: length must be a positive integer, got ${String(opts.length)}`);
+    this.widths = [this.length * EVENT_WIDTH];
+  }
+
+  /** keys with state (for tests and metrics) */
+  get keys(): number { return this.#keys.size; }
+
+  encode(batch: Batch<SeqInput>, i: number, dst: Float32Array[], at: number): void {
+    const c = batch.columns;
+    const participant = c.participant[i], symbol = c.symbol[i];
+    const ts = c.ts[i], type = c.type[i], qty = c.qty[i], price = c.price[i];
+    let sym = this.#symbols.get(symbol);
+    if (!sym) { sym = { lastPrice: NaN, lastTs: NaN, orders: new Map() }; this.#symbols.set(symbol, sym); }
+    const key = participant + '\u0000' + symbol;
+    let k = this.#keys.get(key);
+    if (!k) { k = { ring: new Float32Array(this.length * EVENT_WIDTH), n: 0, lastTs: NaN, meanQty: NaN }; this.#keys.set(key, k); }
+
+    const e = this.#ev;
+    e.fill(0);
+    e[0] = type === 'NEW' ? 1 : 0; e[1] = type === 'CANCEL' ? 1 : 0; e[2] = type === 'REPLACE' ? 1 : 0; e[3] = type === 'EXEC' ? 1 : 0;
+    e[4] = c.side[i] === 'B' ? 1 : -1;
+    const ot = c.orderType[i];
+    e[5] = ot === 'MARKET' || ot === 'IOC' ? 1 : 0;
+    e[6] = ot === 'MIDPOINT' ? 1 : 0;
+    e[7] = c.displayQty[i] === 0 || c.venue[i].includes('DARK') ? 1 : 0;
+    e[8] = Math.log1p(Math.max(0, qty)) / 8;
+    if (price > 0 && sym.lastPrice > 0) e[9] = clip(((price - sym.lastPrice) / sym.lastPrice) * 1000, 5);
+    e[10] = Number.isFinite(k.lastTs) ? Math.log1p(Math.max(0, ts - k.lastTs)) / 16 : 1;
+    const id = c.orderId[i];
+    if (type === 'NEW') {
+      sym.orders.set(id, ts);
+      if (sym.orders.size > this.#maxOrders) sym.orders.delete(sym.orders.keys().next().value!);
+    } else if (type === 'CANCEL' || type === 'EXEC') {
+      const t0 = sym.orders.get(id);
+      if (t0 !== undefined) e[11] = Math.log1p(Math.max(0, ts - t0)) / 16;
+      if (type === 'CANCEL') sym.orders.delete(id);
+    }
+    const cp = c.counterparty[i];
+    e[12] = cp !== '' && cp === participant ? 1 : 0;
+    e[13] = cp !== '' ? 1 : 0;
+    e[14] = Number.isFinite(sym.lastTs) ? Math.log1p(Math.max(0, ts - sym.lastTs)) / 16 : 1;
+    if (qty > 0) {
+      e[15] = Number.isFinite(k.meanQty) ? clip(Math.log(qty / k.meanQty), 4) : 0;
+      k.meanQty = Number.isFinite(k.meanQty) ? k.meanQty + 0.1 * (qty - k.meanQty) : qty;
+    }
+    if (type === 'EXEC' && price > 0) sym.lastPrice = price;
+    sym.lastTs = ts; k.lastTs = ts;
+
+    // append to the key's ring, then write it out oldest first, zero-padded in front
+    const L = this.length, W = EVENT_WIDTH;
+    k.ring.set(e, (k.n % L) * W);
+    k.n++;
+    const out = dst[0];
+    const base = at * L * W;
+    const have = Math.min(k.n, L);
+    out.fill(0, base, base + (L - have) * W);
+    for (let j = 0; j < have; j++) {
+      const slot = (k.n - have + j) % L;
+      out.set(k.ring.subarray(slot * W, slot * W + W), base + (L - have + j) * W);
+    }
+  }
+
+  snapshot(): unknown {
+    return {
+      keys: [...this.#keys].map(([key, s]) => [key, Array.from(s.ring), s.n, nullable(s.lastTs), nullable(s.meanQty)]),
+      symbols: [...this.#symbols].map(([sym, s]) => [sym, nullable(s.lastPrice), nullable(s.lastTs), [...s.orders]]),
+    };
+  }
+
+  restore(state: unknown): void {
+    const st = state as { keys: [string, number[], number, number | null, number | null][]; symbols: [string, number | null, number | null, [string, number][]][] };
+    this.#keys = new Map(st.keys.map(([key, ring, n, lastTs, meanQty]) => [key, { ring: Float32Array.from(ring), n, lastTs: lastTs ?? NaN, meanQty: meanQty ?? NaN }]));
+    this.#symbols = new Map(st.symbols.map(([sym, lastPrice, lastTs, orders]) => [sym, { lastPrice: lastPrice ?? NaN, lastTs: lastTs ?? NaN, orders: new Map(orders) }]));
+  }
+}
+
+function clip(x: number, m: number): number { return x > m ? m : x < -m ? -m : x; }
+function nullable(x: number): number | null { return Number.isFinite(x) ? x : null; }

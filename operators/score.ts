@@ -1,0 +1,299 @@
+/**
+ * Model scoring on worker threads, as one stage of a topology.
+ *
+ * Each record is encoded into the model's input rows (an Encoder, which may keep keyed
+ * state such as the last events of each key), rows wait in a micro-batcher (see
+ * src/inference/batcher.ts: deadline-aware by default), batches run on the model slot's
+ * worker pool, and the scores rejoin their records, which leave in arrival order with
+ * the columns
+ *
+ *   score        the model's score output (one value per row)
+ *   label        argmax of the class output, named by the manifest's classes ('' if none)
+ *   labelProb    its softmax probability (NaN if none)
+ *   model        name@version that scored the record
+ *   shadowScore  the shadow version's score (NaN without a shadow)
+ *   shadowModel  the shadow's name@version ('')
+ *
+ * Watermarks are held until the records before them have left, and the runtime lets no
+ * checkpoint barrier or end of input pass while records are in flight, so checkpoints
+ * and event time stay exact. The stage's queue is bounded (maxPending records): when
+ * full, its input waits and backpressure reaches the source. A batch whose inference
+ * fails is retried once; if it fails again its records go to the dead-letter output
+ * with the error, and the stage keeps running.
+ */
+import { Batch, BatchBuilder, originOnly, type Schema } from '../src/batch.js';
+import { ConfigError } from '../src/errors.js';
+import { DeadLetterSchema, type OperatorContext, type OperatorDef } from '../src/operator.js';
+import { LatencyModel, MicroBatcher, resolvePolicy, type BatchPolicy } from '../src/inference/batcher.js';
+import { InferenceCode, ModelShapeError } from '../src/inference/errors.js';
+import type { InferencePool } from '../src/inference/pool.js';
+import type { ModelManifest } from '../src/inference/registry.js';
+import type { ModelSlot } from '../src/inference/slot.js';
+import type { InferResult, WireTensor } from '../src/inference/worker.js';
+
+export const ScoreColumns = {
+  score: 'f64', label: 'str', labelProb: 'f64', model: 'str', shadowScore: 'f64', shadowModel: 'str',
+} as const satisfies Schema;
+export type Scored<S extends Schema> = S & typeof ScoreColumns;
+export const ScoreSides = { dead: DeadLetterSchema } as const;
+
+/** Turns a record into the model's input rows. */
+export interface Encoder<I extends Schema> {
+  /** values per row for each model input, in the manifest's input order */
+  readonly widths: readonly number[];
+  /**
+   * Write record `row` of `batch` into `dst[k]` at offset `at × widths[k]`. Called once
+   * per record, in arrival order (keyed state may advance here).
+   */
+  encode(batch: Batch<I>, row: number, dst: Float32Array[], at: number): void;
+  snapshot?(): unknown;
+  restore?(state: unknown): void;
+}
+
+/** Encoder for a model over plain feature columns: the manifest's feature order and normalization. */
+export function columnsEncoder(manifest: ModelManifest): Encoder<Schema> {
+  if (manifest.inputs.length !== 1 || manifest.inputs[0].shape.length !== 2) {
+    throw new ConfigError(`columnsEncoder: model ${manifest.name} must have one [batch, features] input`);
+  }
+  const input = manifest.inputs[0].name;
+  const names = manifest.features[input];
+  if (!names) throw new ConfigError(`columnsEncoder: manifest of ${manifest.name} lists no features for '${input}'`);
+  const norm = manifest.normalization?.[input];
+  const w = names.length;
+  return {
+    widths: [w],
+    encode(batch, row, dst, at) {
+      const out = dst[0];
+      for (let j = 0; j < w; j++) {
+        const col = batch.columns[names[j]] as Float64Array | undefined;
+        if (!col) throw new ConfigError(`columnsEncoder: input stream has no column '${names[j]}' (model ${manifest.name} needs ${names.join(', ')})`);
+        const v = col[row];
+        const x = norm ? (v - norm.mean[j]) / (norm.std[j] || 1) : v;
+        out[at * w + j] = Number.isFinite(x) ? x : 0; // absent features are the training mean
+      }
+    },
+  };
+}
+
+export interface ScoreConfig<I extends Schema> {
+  slot: ModelSlot;
+  encoder: Encoder<I>;
+  /** output holding one score per row (default: the manifest's first output) */
+  scoreOutput?: string;
+  /** output holding class logits, named by manifest.classes */
+  classOutput?: string;
+  policy?: BatchPolicy;
+  /** records accepted but not yet emitted before the input waits (default 4096) */
+  maxPending?: number;
+}
+
+interface Pending {
+  batch: Batch<Schema>;
+  score: Float64Array;
+  labelIdx: Int32Array;
+  labelProb: Float64Array;
+  model: string[];
+  shadowScore: Float64Array;
+  shadowModel: string[];
+  dead: (string | undefined)[];
+  remaining: number;
+}
+type Entry = { p: Pending } | { wm: number };
+
+export function score<I extends Schema>(cfg: ScoreConfig<I>): OperatorDef<I, Scored<I>, typeof ScoreSides> & { readonly keyed: false } {
+  const policy = resolvePolicy(cfg.policy);
+  const maxPending = cfg.maxPending ?? 4096;
+  if (!Number.isInteger(maxPending) || maxPending < policy.maxBatch) throw new ConfigError(`score: maxPending must be an integer ≥ maxBatch (${policy.maxBatch}), got ${String(maxPending)}`);
+  const manifest = cfg.slot.live.model.manifest;
+  const scoreOutput = cfg.scoreOutput ?? manifest.outputs[0].name;
+  if (!manifest.outputs.some((o) => o.name === scoreOutput)) throw new ConfigError(`score: model ${cfg.slot.version} has no output '${scoreOutput}'`);
+  if (cfg.classOutput && !manifest.outputs.some((o) => o.name === cfg.classOutput)) throw new ConfigError(`score: model ${cfg.slot.version} has no output '${cfg.classOutput}'`);
+  if (cfg.classOutput && !manifest.classes) throw new ConfigError(`score: model ${cfg.slot.version} names no classes for '${cfg.classOutput}'`);
+  const widths = cfg.slot.live.rowWidths();
+  if (widths.length !== cfg.encoder.widths.length || widths.some((w, k) => w !== cfg.encoder.widths[k])) {
+    throw new ModelShapeError(cfg.slot.version, `encoder writes rows of [${cfg.encoder.widths.join(', ')}] values, the model takes [${widths.join(', ')}]`);
+  }
+  return {
+    kind: 'score',
+    output: (input: Schema) => ({ ...input, ...ScoreColumns }) as Scored<I>,
+    sides: ScoreSides,
+    keyed: false as const,
+    create: () => new ScoreOperator(cfg as unknown as ScoreConfig<Schema>, policy, maxPending, scoreOutput) as never,
+  };
+}
+
+class ScoreOperator {
+  readonly #entries: Entry[] = [];
+  #entryHead = 0;
+  /** waiting rows (not yet sent), oldest first */
+  #waitP: Pending[] = [];
+  #waitRow: number[] = [];
+  #waitHead = 0;
+  #held = 0;
+  #ctx!: OperatorContext<Schema, typeof ScoreSides>;
+  readonly #batcher: MicroBatcher;
+  readonly #classes: string[];
+  retries = 0;
+
+  constructor(private readonly cfg: ScoreConfig<Schema>, policy: ReturnType<typeof resolvePolicy>, private readonly maxPending: number, private readonly scoreOutput: string) {
+    this.#classes = cfg.slot.live.model.manifest.classes ?? [];
+    this.#batcher = new MicroBatcher(policy, new LatencyModel(cfg.slot.live.warmupUs), {
+      now: () => performance.now() * 1000,
+      idleWorkers: () => cfg.slot.live.idle,
+      dispatch: (n) => this.#dispatch(n),
+    });
+    cfg.slot.onSwap((pool) => { this.#batcher.latency = new LatencyModel(pool.warmupUs); });
+  }
+
+  process(batch: Batch<Schema>, ctx: OperatorContext<Schema, typeof ScoreSides>): void {
+    this.#ctx = ctx;
+    const n = batch.length;
+    const p: Pending = {
+      batch, score: new Float64Array(n).fill(NaN), labelIdx: new Int32Array(n).fill(-1), labelProb: new Float64Array(n).fill(NaN),
+      model: new Array<string>(n).fill(''), shadowScore: new Float64Array(n).fill(NaN), shadowModel: new Array<string>(n).fill(''),
+      dead: new Array(n), remaining: n,
+    };
+    this.#entries.push({ p });
+    for (let i = 0; i < n; i++) { this.#waitP.push(p); this.#waitRow.push(i); }
+    this.#held += n;
+    this.#batcher.add(n, performance.now() * 1000);
+  }
+
+  canAccept(): boolean { return this.#held < this.maxPending; }
+  inFlight(): number { return this.#held; }
+  flush(): void { this.#batcher.flush(); }
+
+  onWatermark(wm: number): number {
+    if (this.#entryHead === this.#entries.length) return wm;
+    this.#entries.push({ wm });
+    return -Infinity; // forwarded by #drain once the records before it have left
+  }
+
+  close(): void { this.#batcher.flush(); }
+
+  /** send the oldest n waiting rows to the live model (and the shadow) */
+  #dispatch(n: number): void {
+    const enc = this.cfg.encoder;
+    const live = this.cfg.slot.live;
+    const specs = live.model.manifest.inputs;
+    const dst = enc.widths.map((w) => new Float32Array(w * n));
+    const rowsP = this.#waitP.slice(this.#waitHead, this.#waitHead + n);
+    const rowsI = this.#waitRow.slice(this.#waitHead, this.#waitHead + n);
+    this.#waitHead += n;
+    if (this.#waitHead > 4096 && this.#waitHead * 2 > this.#waitP.length) {
+      this.#waitP = this.#waitP.slice(this.#waitHead); this.#waitRow = this.#waitRow.slice(this.#waitHead); this.#waitHead = 0;
+    }
+    for (let k = 0; k < n; k++) enc.encode(rowsP[k].batch, rowsI[k], dst, k);
+    const feeds = (arrays: Float32Array[]): Record<string, WireTensor> =>
+      Object.fromEntries(specs.map((s, j) => [s.name, { data: arrays[j], dims: [n, ...s.shape.slice(1)] }]));
+    const shadow = this.cfg.slot.shadow;
+    const shadowRun = shadow ? shadow.run(feeds(dst.map((a) => a.slice()))) : undefined;
+    const t0 = performance.now();
+    const first = live.run(feeds(dst));
+    first.then(
+      (r) => { this.#batcher.latency.observe(n, (performance.now() - t0) * 1000); return r; },
+      (e: { feeds?: Record<string, WireTensor> }) => {
+        // retry once, on whatever version is live now, with the inputs the worker handed back
+        this.retries++;
+        if (!e.feeds) throw e;
+        return this.cfg.slot.live.run(e.feeds).then((r) => ({ ...r, retriedOn: this.cfg.slot.live }));
+      },
+    ).then(
+      (r: InferResult & { retriedOn?: InferencePool }) => this.#complete(rowsP, rowsI, r, (r.retriedOn ?? live).id),
+      (e: Error) => this.#deadLetter(rowsP, rowsI, e),
+    ).then(async () => {
+      if (!shadowRun) return;
+      const shadowId = shadow!.id;
+      try {
+        const r = await shadowRun;
+        const out = r.outputs[this.scoreOutput].data as Float32Array;
+        for (let k = 0; k < n; k++) { rowsP[k].shadowScore[rowsI[k]] = out[k]; rowsP[k].shadowModel[rowsI[k]] = shadowId; }
+      } catch { /* a failing shadow never holds back live scores: its scores stay NaN */ }
+    }).then(() => {
+      for (let k = 0; k < n; k++) rowsP[k].remaining--;
+      this.#drain();
+      this.#batcher.poll(); // a worker is free again
+    }).catch((e) => this.#ctx.fail(e));
+  }
+
+  #complete(rowsP: Pending[], rowsI: number[], r: InferResult, version: string): void {
+    const scores = r.outputs[this.scoreOutput].data as Float32Array;
+    const per = scores.length / rowsP.length;
+    const logits = this.cfg.classOutput ? r.outputs[this.cfg.classOutput].data as Float32Array : undefined;
+    const c = this.#classes.length;
+    for (let k = 0; k < rowsP.length; k++) {
+      const p = rowsP[k], i = rowsI[k];
+      p.score[i] = scores[k * per];
+      p.model[i] = version;
+      if (logits) {
+        let best = 0, max = -Infinity, sum = 0;
+        for (let j = 0; j < c; j++) if (logits[k * c + j] > max) { max = logits[k * c + j]; best = j; }
+        for (let j = 0; j < c; j++) sum += Math.exp(logits[k * c + j] - max);
+        p.labelIdx[i] = best;
+        p.labelProb[i] = 1 / sum;
+      }
+    }
+  }
+
+  #deadLetter(rowsP: Pending[], rowsI: number[], e: Error): void {
+    const code = (e as { code?: string }).code ?? InferenceCode.INFERENCE;
+    for (let k = 0; k < rowsP.length; k++) rowsP[k].dead[rowsI[k]] = `${code}\u0000${e.message}`;
+  }
+
+  /** emit finished batches and the watermarks behind them, in arrival order */
+  #drain(): void {
+    const ctx = this.#ctx;
+    let emitted = false;
+    while (this.#entryHead < this.#entries.length) {
+      const e = this.#entries[this.#entryHead];
+      if ('wm' in e) { ctx.emitWatermark(e.wm); this.#entryHead++; emitted = true; continue; }
+      const p = e.p;
+      if (p.remaining > 0) break;
+      this.#entryHead++;
+      this.#held -= p.batch.length;
+      this.#emit(p, ctx);
+      emitted = true;
+    }
+    if (this.#entryHead > 1024 && this.#entryHead * 2 > this.#entries.length) { this.#entries.splice(0, this.#entryHead); this.#entryHead = 0; }
+    if (emitted) ctx.wake();
+  }
+
+  #emit(p: Pending, ctx: OperatorContext<Schema, typeof ScoreSides>): void {
+    const b = p.batch;
+    const n = b.length;
+    const keep: number[] = [];
+    let dead: BatchBuilder<DeadLetterSchema> | undefined;
+    for (let i = 0; i < n; i++) {
+      const why = p.dead[i];
+      if (why === undefined) { keep.push(i); continue; }
+      const [code, reason] = why.split('\u0000');
+      dead ??= new BatchBuilder(DeadLetterSchema, 8);
+      dead.push({ stage: ctx.stage, code, reason, payload: JSON.stringify(b.row(i)).slice(0, 4096), origin: `${b.meta.source ?? `partition ${b.meta.partition}`}`, at: ctx.clock.now() });
+    }
+    if (dead) ctx.emitSide('dead', dead.finish(originOnly(b.meta)));
+    if (keep.length === 0) return;
+    const src = keep.length === n ? b : b.select(keep);
+    const pick = <T extends { [i: number]: unknown; length: number }>(a: T, make: (m: number) => T): T => {
+      if (keep.length === n) return a;
+      const out = make(keep.length);
+      for (let j = 0; j < keep.length; j++) out[j] = a[keep[j]];
+      return out;
+    };
+    const label = new Array<string>(keep.length);
+    const idx = pick(p.labelIdx, (m) => new Int32Array(m));
+    for (let j = 0; j < keep.length; j++) label[j] = idx[j] >= 0 ? this.#classes[idx[j]] : '';
+    const columns = {
+      ...src.columns,
+      score: pick(p.score, (m) => new Float64Array(m)),
+      label,
+      labelProb: pick(p.labelProb, (m) => new Float64Array(m)),
+      model: pick(p.model, (m) => new Array<string>(m)),
+      shadowScore: pick(p.shadowScore, (m) => new Float64Array(m)),
+      shadowModel: pick(p.shadowModel, (m) => new Array<string>(m)),
+    };
+    ctx.emit(new Batch({ ...src.schema, ...ScoreColumns }, keep.length, columns as never, src.meta));
+  }
+
+  snapshot(): unknown { return this.cfg.encoder.snapshot?.() ?? null; }
+  restore(state: unknown): void { if (state !== null) this.cfg.encoder.restore?.(state); }
+}

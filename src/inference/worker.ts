@@ -1,0 +1,138 @@
+/**
+ * Inference worker (runs in a piscina worker thread). Each worker holds one
+ * onnxruntime session for one model version, created and warmed up before piscina
+ * marks the worker ready, so no real event pays for graph optimisation or first-run
+ * allocations.
+ *
+ * Tensors arrive as transferred buffers (no copy) and outputs go back the same way
+ * (Piscina.move). session.run blocks this thread — that is the point of being here —
+ * and must never be interrupted: terminating a worker inside run() aborts the whole
+ * process (NOTES-runtime.md), so pools are only ever closed gracefully.
+ */
+import ort from 'onnxruntime-node';
+import { Piscina } from 'piscina';
+import type { TensorSpec } from './registry.js';
+
+export interface WorkerConfig {
+  id: string;
+  path: string;
+  inputs: TensorSpec[];
+  outputs: TensorSpec[];
+  provider: 'cpu' | 'cuda';
+  intraOpThreads: number;
+  /** batch sizes run at load (three times each) */
+  warmup: number[];
+}
+
+export interface WireTensor { data: Float32Array | BigInt64Array; dims: number[] }
+export type InferTask = { op: 'run'; feeds: Record<string, WireTensor> } | { op: 'info'; holdMs?: number };
+export interface InferResult { outputs: Record<string, WireTensor>; computeUs: number }
+/** run() failed: the inputs come back (transferred) so the caller can retry without a copy */
+export interface InferFailure { error: string; feeds: Record<string, WireTensor> }
+export interface WorkerInfo { provider: 'cpu' | 'cuda'; fellBack?: string; warmupUs: Record<number, number>; threadId: number }
+
+const cfg = (Piscina as unknown as { workerData: WorkerConfig }).workerData;
+// the environment logger (used before a session exists, e.g. a CUDA provider that fails to
+// load) would print its own error beside the pool's one log line
+ort.env.logLevel = (['verbose', 'info', 'warning', 'error', 'fatal'] as const)[Number(process.env.SLUICE_ORT_LOG_LEVEL ?? 4)] ?? 'fatal';
+
+async function createSession(): Promise<{ session: ort.InferenceSession; provider: 'cpu' | 'cuda'; fellBack?: string }> {
+  const options = (providers: string[]): ort.InferenceSession.SessionOptions => ({
+    executionProviders: providers,
+    graphOptimizationLevel: 'all', // 'basic'/'disabled' measured 25–35% slower
+    executionMode: 'sequential',
+    intraOpNumThreads: cfg.intraOpThreads,
+    interOpNumThreads: 1,
+    enableCpuMemArena: true,
+    // failures reach the caller as typed errors (and dead letters); onnxruntime's own log
+    // would repeat each one on stderr. SLUICE_ORT_LOG_LEVEL=0..4 (0 verbose) turns it back on.
+    logSeverityLevel: Number(process.env.SLUICE_ORT_LOG_LEVEL ?? 4) as 0 | 1 | 2 | 3 | 4,
+    // spinning threads steal the cores other workers and the event loop need
+    extra: { session: { intra_op: { allow_spinning: '0' } } },
+  } as ort.InferenceSession.SessionOptions);
+  if (cfg.provider === 'cuda') {
+    try {
+      return { session: await ort.InferenceSession.create(cfg.path, options(['cuda', 'cpu'])), provider: 'cuda' };
+    } catch (e) {
+      // without CUDA 12 / cuDNN 9 and the provider libraries the binding throws rather than falling back
+      return { session: await ort.InferenceSession.create(cfg.path, options(['cpu'])), provider: 'cpu', fellBack: (e as Error).message.split('\n')[0] };
+    }
+  }
+  return { session: await ort.InferenceSession.create(cfg.path, options(['cpu'])), provider: 'cpu' };
+}
+
+function checkGraph(session: ort.InferenceSession): void {
+  const want = (ts: TensorSpec[]) => ts.map((t) => t.name).sort().join(',');
+  const got = (ns: readonly string[]) => [...ns].sort().join(',');
+  if (want(cfg.inputs) !== got(session.inputNames)) throw new Error(`graph inputs are [${session.inputNames.join(', ')}], manifest says [${cfg.inputs.map((t) => t.name).join(', ')}]`);
+  for (const o of cfg.outputs) if (!session.outputNames.includes(o.name)) throw new Error(`graph has no output '${o.name}' (it has ${session.outputNames.join(', ')})`);
+  // static axes of the graph must agree with the manifest
+  const meta = (session as unknown as { inputMetadata?: { name: string; isTensor: boolean; shape?: (number | string)[] }[] }).inputMetadata;
+  for (const m of meta ?? []) {
+    const spec = cfg.inputs.find((t) => t.name === m.name);
+    if (!spec || !m.isTensor || !m.shape) continue;
+    if (m.shape.length !== spec.shape.length) throw new Error(`input '${m.name}' has rank ${m.shape.length} in the graph, ${spec.shape.length} in the manifest`);
+    m.shape.forEach((d, i) => {
+      if (typeof d === 'number' && d > 0 && spec.shape[i] !== -1 && spec.shape[i] !== d) throw new Error(`input '${m.name}' axis ${i} is ${d} in the graph, ${spec.shape[i]} in the manifest`);
+    });
+  }
+}
+
+function zeros(spec: TensorSpec, batch: number): ort.Tensor {
+  const dims = spec.shape.map((d, i) => (i === 0 ? batch : d < 0 ? 1 : d));
+  const n = dims.reduce((a, b) => a * b, 1);
+  return spec.dtype === 'int64' ? new ort.Tensor('int64', new BigInt64Array(n), dims) : new ort.Tensor('float32', new Float32Array(n), dims);
+}
+
+async function init(): Promise<(task: InferTask) => Promise<unknown>> {
+  const { session, provider, fellBack } = await createSession();
+  checkGraph(session);
+  const warmupUs: Record<number, number> = {};
+  for (const b of cfg.warmup) {
+    const feeds: Record<string, ort.Tensor> = {};
+    for (const spec of cfg.inputs) feeds[spec.name] = zeros(spec, b);
+    let best = Infinity;
+    for (let i = 0; i < 3; i++) {
+      const t0 = performance.now();
+      await session.run(feeds);
+      best = Math.min(best, (performance.now() - t0) * 1000);
+    }
+    warmupUs[b] = best;
+  }
+  const { threadId } = await import('node:worker_threads');
+  const info: WorkerInfo = { provider, ...(fellBack ? { fellBack } : {}), warmupUs, threadId };
+
+  return async (task: InferTask) => {
+    if (task.op === 'info') {
+      if (task.holdMs) await new Promise((r) => setTimeout(r, task.holdMs));
+      return info;
+    }
+    const feeds: Record<string, ort.Tensor> = {};
+    for (const [name, t] of Object.entries(task.feeds)) {
+      feeds[name] = t.data instanceof BigInt64Array ? new ort.Tensor('int64', t.data, t.dims) : new ort.Tensor('float32', t.data, t.dims);
+    }
+    const t0 = performance.now();
+    let out: ort.InferenceSession.OnnxValueMapType;
+    try {
+      out = await session.run(feeds);
+    } catch (e) {
+      const back = [...new Set(Object.values(task.feeds).map((t) => t.data.buffer as ArrayBuffer))];
+      const failure: InferFailure = { error: (e as Error).message, feeds: task.feeds };
+      return Piscina.move({ [Piscina.transferableSymbol]: back, [Piscina.valueSymbol]: failure } as never);
+    }
+    const computeUs = (performance.now() - t0) * 1000;
+    const outputs: Record<string, WireTensor> = {};
+    const transfer: ArrayBuffer[] = [];
+    for (const spec of cfg.outputs) {
+      const t = out[spec.name];
+      const data = t.data as Float32Array;
+      outputs[spec.name] = { data, dims: [...t.dims] };
+      if (!transfer.includes(data.buffer as ArrayBuffer)) transfer.push(data.buffer as ArrayBuffer);
+    }
+    const result: InferResult = { outputs, computeUs };
+    // piscina moves only a top-level movable: wrap the whole result with its buffers
+    return Piscina.move({ [Piscina.transferableSymbol]: transfer, [Piscina.valueSymbol]: result } as never);
+  };
+}
+
+export default init();
