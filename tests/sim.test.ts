@@ -1,0 +1,42 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { contractValidator } from '../src/contracts.js';
+import { Patterns, simulate } from '../src/sim/market.js';
+
+const sim = simulate({ seed: 3, events: 40_000, episodesPerPattern: 3, benignPerKind: 4 });
+
+test('simulator: seeded and contract-valid', () => {
+  const again = simulate({ seed: 3, events: 40_000, episodesPerPattern: 3, benignPerKind: 4 });
+  assert.is(again.events.length, sim.events.length);
+  assert.equal(again.episodes, sim.episodes);
+  const ev = contractValidator('order-event'), ep = contractValidator('episode');
+  for (const e of sim.events) assert.ok(ev(e), JSON.stringify(e));
+  for (const e of sim.episodes) assert.ok(ep(e), JSON.stringify(e));
+  assert.ok(sim.events.every((e, i, a) => i === 0 || a[i - 1].ts <= e.ts), 'time-ordered');
+});
+
+test('simulator: every pattern is present, and each episode is in the stream as labelled', () => {
+  for (const p of Patterns) assert.is(sim.episodes.filter((e) => e.pattern === p).length, 3, p);
+  for (const ep of sim.episodes) {
+    const own = sim.events.filter((e) => e.participant === ep.participant && e.symbol === ep.symbol && e.ts >= ep.start && e.ts <= ep.end);
+    assert.ok(own.some((e) => e.ts === ep.start) && own.some((e) => e.ts === ep.end), `${ep.pattern}: events at its start and end`);
+    const n = (f: (e: (typeof own)[number]) => boolean) => own.filter(f).length;
+    switch (ep.pattern) {
+      case 'wash_trade': assert.ok(n((e) => e.type === 'EXEC' && e.counterparty === ep.participant) >= 4, 'self-matched executions'); break;
+      case 'quote_stuffing': assert.ok(n((e) => e.type === 'NEW') >= 80 && n((e) => e.type === 'CANCEL') >= 80 && ep.end - ep.start < 1.1e6, 'burst of entries and cancels within a second'); break;
+      case 'spoofing': case 'layering': assert.ok(n((e) => e.type === 'CANCEL') >= 1 && n((e) => e.type === 'EXEC') >= 1, 'cancels around an execution'); break;
+      case 'pinging': assert.ok(n((e) => e.venue === 'XDARK' && (e.orderType === 'IOC' || e.orderType === 'MIDPOINT')) >= 15, 'dark probes'); break;
+      case 'momentum_ignition': assert.ok(n((e) => e.orderType === 'MARKET' || e.orderType === 'IOC') >= 5, 'aggressive run'); break;
+      case 'marking_the_close': assert.ok(sim.endUs - ep.start <= 60e6 + 1, 'in the last minute(s) of the session'); break;
+    }
+  }
+});
+
+test('simulator: members also trade benignly, outside any episode', () => {
+  const inEpisode = (e: { participant: string; symbol: string; ts: number }) => sim.episodes.some((x) => x.participant === e.participant && x.symbol === e.symbol && e.ts >= x.start && e.ts <= x.end);
+  const memberEvents = sim.events.filter((e) => e.participant.startsWith('MBR'));
+  const benign = memberEvents.filter((e) => !inEpisode(e));
+  assert.ok(benign.length > memberEvents.length * 0.1, `${benign.length} of ${memberEvents.length} member events are benign`);
+});
+
+test.run();
