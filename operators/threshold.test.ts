@@ -1,0 +1,89 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { OperatorHarness } from '../src/harness.js';
+import { rng } from '../src/demo/orderflow.js';
+import { adaptiveThreshold, ThresholdFeedback } from './threshold.js';
+
+const S = { ts: 'f64', score: 'f64' } as const;
+type Out = { ts: number; score: number; threshold: number; alert: number };
+
+function feed(h: OperatorHarness<typeof S, never>, scores: number[], t0: number, key = 'A'): Out[] {
+  const before = h.outputs.length;
+  const rows = scores.map((score, i) => ({ ts: t0 + i * 1000, score }));
+  for (let i = 0; i < rows.length; i += 500) {
+    const part = rows.slice(i, i + 500);
+    h.push(part, { keys: part.map(() => key) });
+  }
+  return h.outputs.slice(before).flatMap((b) => b.rows()) as unknown as Out[];
+}
+
+test('a regime shift that lifts every score does not flood alerts', () => {
+  const r = rng(1);
+  const h = new OperatorHarness(adaptiveThreshold({ targetRate: 0.005, floor: 0.5, halfLifeUs: 5e6 }), { input: S }) as unknown as OperatorHarness<typeof S, never>;
+  feed(h, Array.from({ length: 20_000 }, () => r() * 0.6), 0);
+  const shifted = feed(h, Array.from({ length: 20_000 }, () => 0.3 + r() * 0.6), 20_000_000);
+  const settled = shifted.slice(5_000);
+  const rate = settled.filter((o) => o.alert).length / settled.length;
+  const staticRate = settled.filter((o) => o.score > 0.5).length / settled.length;
+  assert.ok(staticRate > 0.5, `a static threshold at 0.5 would alert on ${(staticRate * 100).toFixed(0)}%`);
+  assert.ok(rate < 0.02, `adaptive alert rate after the shift ${(rate * 100).toFixed(2)}% (target 0.5%)`);
+  assert.ok(settled.at(-1)!.threshold > 0.85, `threshold followed the scores up (${settled.at(-1)!.threshold})`);
+});
+
+test('a flat regime does not silence alerts: outliers above the floor still fire', () => {
+  const r = rng(2);
+  const h = new OperatorHarness(adaptiveThreshold({ targetRate: 0.005, floor: 0.4, halfLifeUs: 5e6 }), { input: S }) as unknown as OperatorHarness<typeof S, never>;
+  const flat = feed(h, Array.from({ length: 10_000 }, () => 0.1 + r() * 0.02), 0);
+  assert.is(flat.filter((o) => o.alert).length, 0, 'flat scores under the floor never alert');
+  assert.ok(Math.abs(flat.at(-1)!.threshold - 0.4) < 1e-9, 'the threshold sits on the floor');
+  const [spike] = feed(h, [0.75], 10_000_000);
+  assert.is(spike.alert, 1, 'an outlier alerts');
+});
+
+test('a score at the ceiling alerts whatever the regime', () => {
+  const r = rng(3);
+  const h = new OperatorHarness(adaptiveThreshold({ targetRate: 0.005, ceiling: 0.97 }), { input: S }) as unknown as OperatorHarness<typeof S, never>;
+  feed(h, Array.from({ length: 5_000 }, () => 0.9 + r() * 0.09), 0);
+  const [x] = feed(h, [0.975], 5_000_000);
+  assert.is(x.alert, 1);
+});
+
+test('per key: a noisy key does not raise a quiet key\'s threshold beyond the shared prior', () => {
+  const r = rng(4);
+  const h = new OperatorHarness(adaptiveThreshold({ targetRate: 0.01, floor: 0.3, priorWeight: 50 }), { input: S }) as unknown as OperatorHarness<typeof S, never>;
+  feed(h, Array.from({ length: 5_000 }, () => 0.5 + r() * 0.45), 0, 'noisy');
+  const quiet = feed(h, Array.from({ length: 2_000 }, () => r() * 0.4), 5_000_000, 'quiet');
+  assert.ok(quiet.at(-1)!.threshold < 0.5, `quiet key's own history brought its threshold down (${quiet.at(-1)!.threshold})`);
+});
+
+test('analyst feedback: false positives raise the key\'s threshold, true positives lower it', () => {
+  const r = rng(5);
+  const fb = new ThresholdFeedback();
+  const h = new OperatorHarness(adaptiveThreshold({ feedback: fb, feedbackStep: 0.05, floor: 0.2, halfLifeUs: 1e12 }), { input: S }) as unknown as OperatorHarness<typeof S, never>;
+  const base = feed(h, Array.from({ length: 2_000 }, () => r() * 0.5), 0).at(-1)!.threshold;
+  fb.mark('A', false); fb.mark('A', false);
+  const up = feed(h, [0.1], 3_000_000).at(-1)!.threshold;
+  assert.ok(Math.abs(up - base - 0.1) < 0.011, `two false positives: ${base} → ${up}`);
+  fb.mark('A', true);
+  const down = feed(h, [0.1], 3_100_000).at(-1)!.threshold;
+  assert.ok(down < up, `a true positive lowers it again (${down})`);
+});
+
+test('snapshot and restore keep the distributions', () => {
+  const r = rng(6);
+  const def = adaptiveThreshold({ targetRate: 0.01 });
+  const h = new OperatorHarness(def, { input: S }) as unknown as OperatorHarness<typeof S, never>;
+  feed(h, Array.from({ length: 3_000 }, () => r()), 0);
+  const snap = h.snapshot();
+  const a = feed(h, [0.5, 0.97], 4_000_000);
+  h.restore(snap);
+  const b = feed(h, [0.5, 0.97], 4_000_000);
+  assert.equal(b.map((o) => o.threshold), a.map((o) => o.threshold));
+});
+
+test('config is validated', () => {
+  assert.throws(() => adaptiveThreshold({ targetRate: 0 }), /targetRate/);
+  assert.throws(() => adaptiveThreshold({ floor: 0.9, ceiling: 0.5 }), /floor/);
+});
+
+test.run();

@@ -1,0 +1,144 @@
+/**
+ * Adaptive thresholds: per key, the alert threshold follows the recent distribution of
+ * scores instead of sitting at a fixed value.
+ *
+ * Each key keeps an exponentially decayed histogram of its scores (scores in [0, 1],
+ * `bins` bins, decay by event time with `halfLifeUs`), and so does the whole stream.
+ * A key's threshold is the (1 − targetRate) quantile of its own histogram blended with
+ * the stream's by how much evidence the key has (weight n / (n + priorWeight)), clamped
+ * to [floor, ceiling]:
+ *
+ *  - a regime shift that lifts every score (a volume surge) lifts the quantile with it,
+ *    so alerts stay near the target rate instead of flooding;
+ *  - a flat regime lowers the quantile, but never below `floor`, and a score at or above
+ *    `ceiling` alerts whatever the regime, so real outliers are not silenced.
+ *
+ * A record is an alert when its score exceeds the threshold in force *before* the
+ * record is added (an outlier cannot raise its own bar). Analyst feedback moves a key's
+ * threshold: `feedback(key, false)` (a false alert) raises it by `feedbackStep`,
+ * `feedback(key, true)` lowers it; the offset decays with the same half-life.
+ *
+ * Adds `threshold` (the value in force) and `alert` (1 or 0).
+ */
+import { BatchBuilder, type Schema } from '../src/batch.js';
+import { ConfigError } from '../src/errors.js';
+import type { NoSides, OperatorDef } from '../src/operator.js';
+
+export interface ThresholdConfig {
+  /** column holding the score, in [0, 1] (default 'score') */
+  scoreField?: string;
+  /** column holding event time, µs (default 'ts') */
+  timeField?: string;
+  /** fraction of records expected to alert (default 0.005) */
+  targetRate?: number;
+  /** the threshold never goes below this (default 0.5) */
+  floor?: number;
+  /** a score at or above this always alerts (default 0.99) */
+  ceiling?: number;
+  /** event-time half-life of the score history, µs (default 10 minutes) */
+  halfLifeUs?: number;
+  /** histogram bins over [0, 1] (default 200) */
+  bins?: number;
+  /** how many records of evidence before a key's own history dominates the stream's (default 200) */
+  priorWeight?: number;
+  /** threshold change per analyst verdict (default 0.02) */
+  feedbackStep?: number;
+  /** where analyst verdicts come in (see ThresholdFeedback) */
+  feedback?: ThresholdFeedback;
+}
+
+/** Analyst verdicts on alerts, applied to the keys' thresholds as they arrive. */
+export class ThresholdFeedback {
+  readonly #pending: { key: string; truePositive: boolean }[] = [];
+  /** an analyst marked an alert for `key` as a true or a false positive */
+  mark(key: string, truePositive: boolean): void { this.#pending.push({ key, truePositive }); }
+  /** @internal */
+  drain(): { key: string; truePositive: boolean }[] { return this.#pending.splice(0); }
+}
+
+export const ThresholdColumns = { threshold: 'f64', alert: 'f64' } as const satisfies Schema;
+export type Thresholded<S extends Schema> = S & typeof ThresholdColumns;
+
+interface Hist { w: Float64Array; total: number; at: number; offset: number }
+
+export function adaptiveThreshold<I extends Schema>(cfg: ThresholdConfig = {}): OperatorDef<I, Thresholded<I>, NoSides> & { keyed: true } {
+  const c = {
+    scoreField: cfg.scoreField ?? 'score', timeField: cfg.timeField ?? 'ts', targetRate: cfg.targetRate ?? 0.005, floor: cfg.floor ?? 0.5,
+    ceiling: cfg.ceiling ?? 0.99, halfLifeUs: cfg.halfLifeUs ?? 600e6, bins: cfg.bins ?? 200, priorWeight: cfg.priorWeight ?? 200, feedbackStep: cfg.feedbackStep ?? 0.02,
+  };
+  if (!(c.targetRate > 0 && c.targetRate < 1)) throw new ConfigError(`adaptiveThreshold: targetRate must be in (0, 1), got ${c.targetRate}`);
+  if (!(c.floor >= 0 && c.floor <= c.ceiling && c.ceiling <= 1)) throw new ConfigError(`adaptiveThreshold: need 0 ≤ floor ≤ ceiling ≤ 1, got floor ${c.floor}, ceiling ${c.ceiling}`);
+  if (!(c.halfLifeUs > 0)) throw new ConfigError(`adaptiveThreshold: halfLifeUs must be > 0, got ${c.halfLifeUs}`);
+  if (!Number.isInteger(c.bins) || c.bins < 10) throw new ConfigError(`adaptiveThreshold: bins must be an integer ≥ 10, got ${c.bins}`);
+  const lambda = Math.LN2 / c.halfLifeUs;
+  const newHist = (): Hist => ({ w: new Float64Array(c.bins), total: 0, at: -Infinity, offset: 0 });
+  const decay = (h: Hist, t: number) => {
+    if (!(t > h.at)) return;
+    if (h.at !== -Infinity) {
+      const f = Math.exp(-lambda * (t - h.at));
+      if (f < 0.999999) { for (let i = 0; i < h.w.length; i++) h.w[i] *= f; h.total *= f; h.offset *= f; }
+    }
+    h.at = t;
+  };
+  /** smallest score s with P(score > s) ≤ rate, by histogram bin upper edges */
+  const quantile = (h: Hist, rate: number): number => {
+    let above = 0;
+    for (let i = h.w.length - 1; i >= 0; i--) {
+      above += h.w[i];
+      if (above > rate * h.total) return (i + 1) / h.w.length;
+    }
+    return 0;
+  };
+
+  return {
+    kind: 'adaptiveThreshold',
+    output: (input: Schema) => ({ ...input, ...ThresholdColumns }) as Thresholded<I>,
+    sides: {},
+    keyed: true,
+    create() {
+      let keys = new Map<string, Hist>();
+      let global = newHist();
+      return {
+        process(batch, ctx) {
+          for (const v of cfg.feedback?.drain() ?? []) {
+            const h = keys.get(v.key) ?? newHist();
+            h.offset += v.truePositive ? -c.feedbackStep : c.feedbackStep;
+            keys.set(v.key, h);
+          }
+          const score = batch.columns[c.scoreField] as unknown as Float64Array;
+          const time = batch.columns[c.timeField] as unknown as Float64Array;
+          if (!score || !time) throw new ConfigError(`adaptiveThreshold: input has no '${!score ? c.scoreField : c.timeField}' column`);
+          const out = new BatchBuilder({ ...batch.schema, ...ThresholdColumns } as Thresholded<I>, batch.length, batch.columns);
+          const thr = out.columns.threshold as Float64Array, alert = out.columns.alert as Float64Array;
+          const ks = batch.meta.keys!;
+          for (let i = 0; i < batch.length; i++) {
+            let h = keys.get(ks[i]);
+            if (!h) { h = newHist(); keys.set(ks[i], h); }
+            const t = time[i];
+            decay(h, t); decay(global, t);
+            const qKey = h.total > 0 ? quantile(h, c.targetRate) : 0;
+            const qAll = global.total > 0 ? quantile(global, c.targetRate) : c.floor;
+            const w = h.total / (h.total + c.priorWeight);
+            const th = Math.min(c.ceiling, Math.max(c.floor, w * qKey + (1 - w) * qAll + h.offset));
+            const s = score[i];
+            thr[i] = th;
+            alert[i] = s > th || s >= c.ceiling ? 1 : 0;
+            if (Number.isFinite(s)) {
+              const b = Math.min(c.bins - 1, Math.max(0, Math.floor(s * c.bins)));
+              h.w[b] += 1; h.total += 1; global.w[b] += 1; global.total += 1;
+            }
+          }
+          out.length = batch.length;
+          ctx.emit(out.finish(batch.meta));
+        },
+        snapshot: () => ({ keys: [...keys].map(([k, h]) => [k, Array.from(h.w), h.total, h.at, h.offset]), global: [Array.from(global.w), global.total, global.at, global.offset] }),
+        restore(s: unknown) {
+          const st = s as { keys: [string, number[], number, number | null, number][]; global: [number[], number, number | null, number] };
+          const mk = (w: number[], total: number, at: number | null, offset: number): Hist => ({ w: Float64Array.from(w), total, at: at ?? -Infinity, offset });
+          keys = new Map(st.keys.map(([k, w, total, at, offset]) => [k, mk(w, total, at, offset)]));
+          global = mk(...st.global);
+        },
+      };
+    },
+  };
+}
