@@ -144,7 +144,7 @@ export async function main(argv: string[]): Promise<number> {
       events: positiveInt('events', v.events, 300_000), seed: positiveInt('seed', v.seed, 1),
       ...(v.symbol ? { symbol: v.symbol } : {}), ...(v.date ? { date: v.date } : {}),
     };
-    const run = entry.prepare(opts);
+    const run = await entry.prepare(opts);
     const metrics = metricsPort !== undefined ? new SluiceMetrics(run.topology.name) : undefined;
     const runtime = new Runtime(run.topology, { ...(run.runtime ?? {}), ...(metrics ? { observer: metrics } : {}) });
     if (metrics) {
@@ -157,7 +157,7 @@ export async function main(argv: string[]): Promise<number> {
     const stop = () => { interrupted = true; runtime.stop({ drain: run.drainOnStop }); };
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
-    const summary = await runtime.run();
+    const summary = await runtime.run().finally(() => run.close?.());
     const log = output === '-' ? process.stderr : process.stdout;
     log.write(formatSummary(summary, { ...run.describe(), 'peak RSS': `${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`, ...(interrupted ? { stopped: run.drainOnStop ? 'by signal (drained)' : 'by signal (state saved, offsets committed)' } : {}) }) + '\n');
     return 0;

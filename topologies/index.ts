@@ -19,6 +19,9 @@ import { deadLetterHeaders, kafkaSink } from '../src/kafka/sink.js';
 import { kafkaTransactions } from '../src/kafka/exactly-once.js';
 import { kafkaChangelog } from '../src/kafka/changelog.js';
 import type { PartitionStateStore } from '../src/partitioned.js';
+import { simulate } from '../src/sim/market.js';
+import { AlertSchema, alertJson } from '../operators/alerts.js';
+import { openSurveillanceModel, surveillanceTopology } from './surveillance.js';
 
 export interface KafkaRunOptions {
   brokers: string[];
@@ -52,6 +55,8 @@ export interface PreparedRun {
   runtime?: { checkpointIntervalMs?: number; stateStore?: PartitionStateStore };
   /** stopping by signal flushes windows (files: end of input) or keeps state for the next process (Kafka) */
   drainOnStop: boolean;
+  /** release what prepare opened (inference worker pools) */
+  close?(): Promise<void>;
 }
 
 
@@ -112,6 +117,48 @@ function demo(o: RunOptions): PreparedRun {
   };
 }
 
-export const topologies: Record<string, { summary: string; prepare(o: RunOptions): PreparedRun }> = {
+async function surveillance(o: RunOptions): Promise<PreparedRun> {
+  if (o.format !== 'json') throw new ConfigError('surveillance reads order events as JSON lines (--format json)');
+  let paths = o.input;
+  let episodesNote = '';
+  if (paths.length === 0 && !o.kafka) {
+    // simulated flow with labelled episodes (ground truth written beside it)
+    const dir = join(tmpdir(), 'sluice');
+    mkdirSync(dir, { recursive: true });
+    const file = join(dir, `surveillance-seed${o.seed}-${o.events}.jsonl`);
+    const episodes = join(dir, `surveillance-seed${o.seed}-${o.events}.episodes.jsonl`);
+    if (!existsSync(file) || !existsSync(episodes)) {
+      const sim = simulate({ seed: o.seed, events: o.events });
+      writeFileSync(file, sim.events.map((e) => JSON.stringify(e)).join('\n') + '\n');
+      writeFileSync(episodes, sim.episodes.map((e) => JSON.stringify(e)).join('\n') + '\n');
+    }
+    paths = [file];
+    episodesNote = episodes;
+  }
+  const slot = await openSurveillanceModel();
+  const parseCfg = { format: 'json', contract: 'order-event' } as const;
+  if (o.kafka) {
+    const k = o.kafka;
+    const conn = { brokers: k.brokers, transport: k.transport };
+    const topology = surveillanceTopology({
+      source: kafkaSource({ ...conn, topics: [k.inputTopic], groupId: k.groupId }),
+      parse: parseCfg, slot,
+      alerts: kafkaSink(AlertSchema, { ...conn, topic: k.outputTopic, key: (b, i) => b.columns.symbol[i], serialize: alertJson }),
+      deadLetters: kafkaSink(DeadLetterSchema, { ...conn, topic: k.deadLetterTopic, key: () => null, headers: deadLetterHeaders }),
+    });
+    return { topology, drainOnStop: false, runtime: { checkpointIntervalMs: 1000 }, close: () => slot.close(), describe: () => ({ input: `kafka ${k.inputTopic}`, 'alerts out': `kafka ${k.outputTopic}`, 'dead letters': `kafka ${k.deadLetterTopic}`, model: slot.version }) };
+  }
+  const pace = o.speed === 'max' ? undefined : { speedup: o.speed, timeOf: timeOfJsonTs };
+  const out: SinkDef<AlertSchema> & { count?: number } = o.output === 'none' ? countSink<AlertSchema>() : jsonLinesSink(AlertSchema, { path: o.output, serialize: alertJson });
+  const dead = o.deadLetters === 'none' ? countSink<DeadLetterSchema>() : jsonLinesSink(DeadLetterSchema, { path: o.deadLetters });
+  const topology = surveillanceTopology({ source: linesSource({ paths, ...(pace ? { pace } : {}) }), parse: parseCfg, slot, alerts: out, deadLetters: dead });
+  return {
+    topology, drainOnStop: true, close: () => slot.close(),
+    describe: () => ({ input: paths.join(', '), ...(episodesNote ? { 'ground truth': episodesNote } : {}), model: `${slot.version} on ${slot.live.workers} worker thread(s)`, 'alerts out': o.output === 'none' ? `${(out as { count: number }).count} (not written)` : o.output, 'dead letters': o.deadLetters }),
+  };
+}
+
+export const topologies: Record<string, { summary: string; prepare(o: RunOptions): PreparedRun | Promise<PreparedRun> }> = {
   demo: { summary: 'order flow → parse → normalize → featurize → sliding windows per participant×symbol (no Kafka)', prepare: demo },
+  surveillance: { summary: 'order flow → transformer detector on worker threads → adaptive thresholds → alerts (simulated flow with labelled episodes by default)', prepare: surveillance },
 };

@@ -18,10 +18,10 @@ class SequenceTransformer(nn.Module):
     """[B, L, F] events -> (score [B], logits [B, C]).
 
     Linear embedding + learned positions, `layers` pre-norm encoder layers, mean and
-    last-token pooling, a class head; score = a separate sigmoid head (anomaly score),
-    or the top class probability when `score_from_logits`."""
+    last-token pooling, a class head. score = the top class probability
+    (score_mode 'top'), or 1 - P(class 0) when class 0 means "normal" ('anomaly')."""
 
-    def __init__(self, length=32, width=16, d_model=64, heads=4, ff=128, layers=2, classes=3, score_from_logits=True):
+    def __init__(self, length=32, width=16, d_model=64, heads=4, ff=128, layers=2, classes=3, score_mode="top"):
         super().__init__()
         self.embed = nn.Linear(width, d_model)
         self.pos = nn.Parameter(torch.zeros(1, length, d_model))
@@ -29,19 +29,34 @@ class SequenceTransformer(nn.Module):
         self.encoder = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
         self.norm = nn.LayerNorm(d_model)
         self.cls = nn.Linear(2 * d_model, classes)
-        self.score_head = nn.Linear(2 * d_model, 1)
-        self.score_from_logits = score_from_logits
+        self.score_mode = score_mode
 
     def forward(self, x):
         h = self.encoder(self.embed(x) + self.pos)
         h = self.norm(h)
         pooled = torch.cat([h.mean(dim=1), h[:, -1, :]], dim=-1)
         logits = self.cls(pooled)
-        if self.score_from_logits:
-            score = torch.softmax(logits, dim=-1).max(dim=-1).values
-        else:
-            score = torch.sigmoid(self.score_head(pooled)).squeeze(-1)
-        return score, logits
+        return score_of(logits, self.score_mode), logits
+
+
+def score_of(logits, mode):
+    p = torch.softmax(logits, dim=-1)
+    return p.max(dim=-1).values if mode == "top" else 1 - p[:, 0]
+
+
+class SequenceLSTM(nn.Module):
+    """Non-transformer baseline on the same inputs: a 2-layer LSTM, last hidden state."""
+
+    def __init__(self, width=16, hidden=64, layers=2, classes=8, score_mode="anomaly"):
+        super().__init__()
+        self.lstm = nn.LSTM(width, hidden, layers, batch_first=True)
+        self.cls = nn.Linear(hidden, classes)
+        self.score_mode = score_mode
+
+    def forward(self, x):
+        h, _ = self.lstm(x)
+        logits = self.cls(h[:, -1, :])
+        return score_of(logits, self.score_mode), logits
 
 
 def count_params(model):

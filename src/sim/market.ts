@@ -35,7 +35,7 @@ export interface SimulationOptions {
   seed: number;
   /** background events (default 200,000) */
   events?: number;
-  /** mean background events per second (default 2,000) */
+  /** mean background events per second (default 300: a 200,000-event run covers about 11 minutes) */
   ratePerSec?: number;
   symbols?: string[];
   /** labelled episodes per pattern (default 6) */
@@ -50,7 +50,7 @@ export interface Simulation { events: OrderEvent[]; episodes: Episode[]; startUs
 
 export function simulate(opts: SimulationOptions): Simulation {
   const r = rng(opts.seed * 7919 + 13);
-  const background = [...generateOrderFlow({ seed: opts.seed, events: opts.events ?? 200_000, ratePerSec: opts.ratePerSec, symbols: opts.symbols })];
+  const background = [...generateOrderFlow({ seed: opts.seed, events: opts.events ?? 200_000, ratePerSec: opts.ratePerSec ?? 300, symbols: opts.symbols })];
   const symbols = [...new Set(background.map((e) => e.symbol))].sort();
   const startUs = background[0].ts;
   const endUs = background[background.length - 1].ts;

@@ -1,0 +1,100 @@
+"""Train the surveillance detector (transformer) and its learned baseline (LSTM) on
+simulated order flow with labelled manipulation episodes.
+
+Inputs: a participant x symbol's last 32 order events, 16 values each, encoded by the
+engine's OrderSequenceEncoder (operators/order-sequence.ts). Classes: normal + the
+seven patterns of src/sim/market.ts. Score = 1 - P(normal).
+
+Training seeds are 1-6, validation seed 50; evaluation (npm run eval:surveillance)
+uses seeds from 1001 up, never seen here.
+
+    python3 -m venv .venv && .venv/bin/pip install torch==2.5.1 numpy onnx   # PyPI
+    npm run build
+    node dist/models/tools/dump-surveillance.js /tmp/surv-train 1,2,3,4,5,6 200000 25
+    node dist/models/tools/dump-surveillance.js /tmp/surv-val 50 200000 25
+    .venv/bin/python models/surveillance-detector/train.py --arch transformer --version 1
+    .venv/bin/python models/surveillance-detector/train.py --arch lstm --version 1
+"""
+import argparse
+import json
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tools"))
+from seqmodel import SequenceLSTM, SequenceTransformer, count_params, export  # noqa: E402
+
+FEATURES = ["isNew", "isCancel", "isReplace", "isExec", "side", "aggressive", "midpoint", "hidden", "logQty", "priceDevBps",
+            "logGapKey", "logOrderAge", "selfTrade", "hasCounterparty", "logGapSymbol", "qtyVsMean"]
+
+
+def load(d):
+    meta = json.load(open(os.path.join(d, "meta.json")))
+    X = np.fromfile(os.path.join(d, "X.f32"), dtype=np.float32).reshape(meta["n"], meta["length"], meta["width"])
+    y = np.fromfile(os.path.join(d, "y.u8"), dtype=np.uint8).astype(np.int64)
+    return torch.from_numpy(X), torch.from_numpy(y), meta
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--arch", choices=["transformer", "lstm"], default="transformer")
+    ap.add_argument("--train", default="/tmp/surv-train")
+    ap.add_argument("--val", default="/tmp/surv-val")
+    ap.add_argument("--version", type=int, required=True)
+    ap.add_argument("--epochs", type=int, default=4)
+    ap.add_argument("--seed", type=int, default=1)
+    a = ap.parse_args()
+    torch.manual_seed(a.seed)
+    torch.set_num_threads(2)
+    Xtr, ytr, mtr = load(a.train)
+    Xva, yva, mva = load(a.val)
+    classes = mtr["classes"]
+    model = SequenceTransformer(classes=len(classes), score_mode="anomaly") if a.arch == "transformer" else SequenceLSTM(classes=len(classes))
+    counts = torch.bincount(ytr, minlength=len(classes)).float()
+    weight = (counts.sum() / counts.clamp(min=1)).sqrt()
+    weight = weight / weight.mean()
+    opt = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=1e-4)
+    steps = a.epochs * ((len(ytr) + 255) // 256)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=2e-3, total_steps=steps)
+    t0 = time.time()
+    for epoch in range(a.epochs):
+        model.train()
+        perm = torch.randperm(len(ytr))
+        for i in range(0, len(perm), 256):
+            idx = perm[i:i + 256]
+            _, logits = model(Xtr[idx])
+            loss = F.cross_entropy(logits, ytr[idx], weight=weight)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+        model.eval()
+        with torch.no_grad():
+            outs = [model(Xva[i:i + 2048]) for i in range(0, len(yva), 2048)]
+        score = torch.cat([o[0] for o in outs])
+        pred = torch.cat([o[1] for o in outs]).argmax(-1)
+        pos = yva > 0
+        tpr = ((score > 0.5) & pos).sum().item() / max(1, pos.sum().item())
+        fpr = ((score > 0.5) & ~pos).sum().item() / max(1, (~pos).sum().item())
+        acc = (pred == yva).float().mean().item()
+        print(f"epoch {epoch + 1}: loss {loss.item():.4f} val event TPR@0.5 {tpr:.4f} FPR@0.5 {fpr:.4f} class accuracy {acc:.4f} ({time.time() - t0:.0f}s)", flush=True)
+    name = "surveillance-detector" if a.arch == "transformer" else "surveillance-lstm"
+    out = os.path.join(os.path.dirname(__file__), "..", name, str(a.version))
+    desc = ("Transformer encoder (2 layers, d_model 64, 4 heads, ff 128)" if a.arch == "transformer" else "LSTM baseline (2 layers, hidden 64)") + \
+        " over a participant x symbol's last 32 order events; score = 1 - P(normal), class = manipulation pattern."
+    m = export(model, out, name, a.version, 32, 16, FEATURES, classes, {
+        "data": f"simulated order flow with labelled episodes (src/sim/market.ts) seeds {mtr['seeds']} x {mtr['perSeed']} events: {len(ytr)} sequences (all episode and member events, 1 in {mtr['every']} other events); per class {mtr['counts']}",
+        "command": f"python models/surveillance-detector/train.py --arch {a.arch} --version {a.version} --epochs {a.epochs} --seed {a.seed}",
+        "seeds": {"torch": a.seed, "train": mtr["seeds"], "validation": mva["seeds"], "evaluation": "1001+ (npm run eval:surveillance)"},
+        "metrics": {"val_event_tpr_at_0.5": round(tpr, 4), "val_event_fpr_at_0.5": round(fpr, 4), "val_class_accuracy": round(acc, 4), "epochs": a.epochs},
+        "parameters": count_params(model),
+    }, desc)
+    print(json.dumps(m["training"]["metrics"]))
+
+
+if __name__ == "__main__":
+    main()

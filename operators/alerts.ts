@@ -1,0 +1,119 @@
+/**
+ * Alerts that explain themselves: turns scored, thresholded order events (score,
+ * threshold, alert, label, model) into alert records (schemas/alert.schema.json) for
+ * the rows with alert = 1, each with its window (first and last event time of the
+ * key's recent events the model saw) and the features of that window that indicate
+ * the pattern, most indicative first.
+ *
+ * Keep the stream keyed by participant × symbol: the operator keeps, per key, the
+ * times and kinds of the last `length` events (the model's window).
+ */
+import { BatchBuilder, type Batch, type Schema } from '../src/batch.js';
+import type { NoSides, OperatorDef } from '../src/operator.js';
+
+export const AlertSchema = {
+  ts: 'f64', emittedAt: 'f64', symbol: 'str', participant: 'str', venue: 'str', score: 'f64', threshold: 'f64', pattern: 'str',
+  windowStart: 'f64', windowEnd: 'f64', modelVersion: 'str',
+  // window features (serialized into the contract's `features` array)
+  events: 'f64', newOrders: 'f64', cancels: 'f64', executions: 'f64', selfTrades: 'f64', aggressive: 'f64', darkOrders: 'f64', eventsPerSec: 'f64', cancelRatio: 'f64', maxQty: 'f64',
+} as const satisfies Schema;
+export type AlertSchema = typeof AlertSchema;
+
+export const AlertFeatureNames = ['events', 'newOrders', 'cancels', 'executions', 'selfTrades', 'aggressive', 'darkOrders', 'eventsPerSec', 'cancelRatio', 'maxQty'] as const;
+/** which window features indicate each pattern, in order of importance */
+const PatternFeatures: Record<string, readonly (typeof AlertFeatureNames)[number][]> = {
+  spoofing: ['cancelRatio', 'maxQty', 'cancels', 'executions'],
+  layering: ['cancels', 'cancelRatio', 'newOrders', 'maxQty'],
+  wash_trade: ['selfTrades', 'executions'],
+  quote_stuffing: ['eventsPerSec', 'cancels', 'newOrders'],
+  momentum_ignition: ['aggressive', 'executions', 'maxQty'],
+  pinging: ['darkOrders', 'cancels', 'aggressive'],
+  marking_the_close: ['aggressive', 'executions', 'maxQty'],
+};
+
+type In = { ts: 'f64'; symbol: 'str'; participant: 'str'; venue: 'str'; type: 'str'; orderType: 'str'; qty: 'f64'; counterparty: 'str'; score: 'f64'; threshold: 'f64'; alert: 'f64'; label: 'str'; model: 'str' };
+
+interface Win { ts: Float64Array; kind: Uint8Array; qty: Float64Array; n: number; lastAlert: number; lastPattern: string }
+const NEW = 1, CANCEL = 2, EXEC = 4, SELF = 8, AGGR = 16, DARK = 32;
+
+export interface AlertsConfig {
+  /** events in the window described (the model's sequence length; default 32) */
+  length?: number;
+  /**
+   * after an alert, further alerts for the same key and pattern within this much event
+   * time are folded into it (default 5 s): an analyst gets one alert per burst, not one
+   * per order of a quote-stuffing episode
+   */
+  cooldownUs?: number;
+  /** wall clock for emittedAt, µs (default Date.now) */
+  clock?: () => number;
+}
+
+export function alerts(cfg: AlertsConfig = {}): OperatorDef<In, AlertSchema, NoSides> & { keyed: true } {
+  const L = cfg.length ?? 32;
+  const cooldown = cfg.cooldownUs ?? 5e6;
+  const wall = cfg.clock ?? (() => Date.now() * 1000);
+  return {
+    kind: 'alerts',
+    output: AlertSchema,
+    sides: {},
+    keyed: true,
+    create() {
+      const wins = new Map<string, Win>();
+      return {
+        process(batch: Batch<In>, ctx) {
+          const c = batch.columns, keys = batch.meta.keys!;
+          let out: BatchBuilder<AlertSchema> | undefined;
+          const outKeys: string[] = [];
+          for (let i = 0; i < batch.length; i++) {
+            let w = wins.get(keys[i]);
+            if (!w) { w = { ts: new Float64Array(L), kind: new Uint8Array(L), qty: new Float64Array(L), n: 0, lastAlert: -Infinity, lastPattern: '' }; wins.set(keys[i], w); }
+            const slot = w.n % L;
+            const t = c.type[i], ot = c.orderType[i];
+            w.ts[slot] = c.ts[i];
+            w.qty[slot] = c.qty[i];
+            w.kind[slot] = (t === 'NEW' ? NEW : 0) | (t === 'CANCEL' ? CANCEL : 0) | (t === 'EXEC' ? EXEC : 0) | (c.counterparty[i] !== '' && c.counterparty[i] === c.participant[i] ? SELF : 0)
+              | (ot === 'MARKET' || ot === 'IOC' ? AGGR : 0) | (c.venue[i].includes('DARK') ? DARK : 0);
+            w.n++;
+            if (c.alert[i] !== 1) continue;
+            const pattern = c.label[i] && c.label[i] !== 'normal' ? c.label[i] : 'unknown';
+            if (pattern === w.lastPattern && c.ts[i] - w.lastAlert < cooldown) continue;
+            w.lastAlert = c.ts[i];
+            w.lastPattern = pattern;
+            const have = Math.min(w.n, L);
+            let start = Infinity, end = -Infinity, nw = 0, cx = 0, ex = 0, self = 0, aggr = 0, dark = 0, maxQty = 0;
+            for (let j = 0; j < have; j++) {
+              const k = w.kind[j], ts = w.ts[j];
+              if (ts < start) start = ts;
+              if (ts > end) end = ts;
+              if (k & NEW) nw++; if (k & CANCEL) cx++; if (k & EXEC) ex++; if (k & SELF) self++; if (k & AGGR) aggr++; if (k & DARK) dark++;
+              if (w.qty[j] > maxQty) maxQty = w.qty[j];
+            }
+            out ??= new BatchBuilder(AlertSchema, 8);
+            out.push({
+              ts: c.ts[i], emittedAt: wall(), symbol: c.symbol[i], participant: c.participant[i], venue: c.venue[i], score: Math.min(1, Math.max(0, c.score[i])), threshold: c.threshold[i],
+              pattern, windowStart: start, windowEnd: end, modelVersion: c.model[i],
+              events: have, newOrders: nw, cancels: cx, executions: ex, selfTrades: self / 2, aggressive: aggr, darkOrders: dark,
+              eventsPerSec: end > start ? (have - 1) / ((end - start) / 1e6) : have, cancelRatio: cx / Math.max(1, nw), maxQty,
+            });
+            outKeys.push(keys[i]);
+          }
+          if (out) ctx.emit(out.finish({ ...batch.meta, keys: outKeys, headers: undefined, timestamps: undefined }));
+        },
+      };
+    },
+  };
+}
+
+/** JSON for one alert row, per the alert contract (features as an array, pattern's own first). */
+export function alertJson(b: Batch<AlertSchema>, i: number): string {
+  const c = b.columns;
+  const first = PatternFeatures[c.pattern[i]] ?? [];
+  const order = [...first, ...AlertFeatureNames.filter((f) => !first.includes(f))];
+  return JSON.stringify({
+    ts: Math.round(c.ts[i]), emittedAt: Math.round(c.emittedAt[i]), symbol: c.symbol[i], participant: c.participant[i], venue: c.venue[i],
+    score: c.score[i], threshold: c.threshold[i], pattern: c.pattern[i], windowStart: Math.round(c.windowStart[i]), windowEnd: Math.round(c.windowEnd[i]),
+    features: order.map((name) => ({ name, value: Number.isFinite(c[name][i]) ? Math.round(c[name][i] * 1000) / 1000 : 0 })),
+    modelVersion: c.modelVersion[i],
+  });
+}

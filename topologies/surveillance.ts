@@ -1,0 +1,72 @@
+/**
+ * Market surveillance: order events → parse → watermarks → key by participant × symbol
+ * → transformer detector on the worker pool (each key's last 32 events) → adaptive
+ * threshold per key → alerts with their window and features; bad records and records
+ * the model could not score go to dead letters.
+ *
+ * The model slot is opened by the caller (it starts worker threads): see
+ * `openSurveillanceModel`, and close it after the run.
+ */
+import type { OrderSchema } from '../src/contracts.js';
+import { RawSchema, type SinkDef, type SourceDef } from '../src/io.js';
+import { DeadLetterSchema } from '../src/operator.js';
+import { TopologyBuilder, type Topology } from '../src/topology.js';
+import { ModelRegistry } from '../src/inference/registry.js';
+import { ModelSlot } from '../src/inference/slot.js';
+import type { PoolOptions } from '../src/inference/pool.js';
+import type { BatchPolicy } from '../src/inference/batcher.js';
+import { parse, type ParseConfig } from '../operators/parse.js';
+import { watermarks } from '../operators/watermarks.js';
+import { score } from '../operators/score.js';
+import { OrderSequenceEncoder } from '../operators/order-sequence.js';
+import { adaptiveThreshold, type ThresholdConfig } from '../operators/threshold.js';
+import { alerts, AlertSchema } from '../operators/alerts.js';
+import { statisticalScore } from '../operators/statistical-score.js';
+
+export interface SurveillanceOptions {
+  source: SourceDef<RawSchema>;
+  parse: ParseConfig<'order-event'>;
+  /** the detector; absent = the statistical baseline (rolling z-scores, static threshold) */
+  slot?: ModelSlot;
+  /** statistical baseline: alert when a feature is this many deviations out (default 4) */
+  zAlert?: number;
+  alerts: SinkDef<AlertSchema>;
+  deadLetters: SinkDef<DeadLetterSchema>;
+  threshold?: ThresholdConfig;
+  policy?: BatchPolicy;
+  maxOutOfOrdernessUs?: number;
+}
+
+/** Thresholds tuned on the validation seed (never on evaluation seeds). */
+export const SurveillanceThresholds: ThresholdConfig = { targetRate: 0.002, floor: 0.6, ceiling: 0.995, halfLifeUs: 600e6, priorWeight: 200 };
+
+export async function openSurveillanceModel(opts: { name?: string; version?: string; pool?: PoolOptions; registry?: ModelRegistry } = {}): Promise<ModelSlot> {
+  const registry = opts.registry ?? new ModelRegistry();
+  return ModelSlot.open(registry.load(opts.name ?? 'surveillance-detector', opts.version), opts.pool ?? {}, registry);
+}
+
+export function surveillanceTopology(o: SurveillanceOptions): Topology {
+  const t = new TopologyBuilder('surveillance');
+  const parsed = t.source('orders', o.source).via('parse', parse(o.parse));
+  const keyed = parsed
+    .via('watermarks', watermarks<OrderSchema>({ timestamp: 'ts', maxOutOfOrdernessUs: o.maxOutOfOrdernessUs ?? 5_000 }))
+    .keyBy('by-participant-symbol', (c, i) => `${c.participant[i]}|${c.symbol[i]}`);
+  if (!o.slot) {
+    // baseline: same stages, statistical scores, a static threshold at 0.5 (= zAlert deviations)
+    keyed.via('rolling-z', statisticalScore({ zAlert: o.zAlert ?? 4 }))
+      .keyBy('rekey', (c, i) => `${c.participant[i]}|${c.symbol[i]}`)
+      .via('threshold', adaptiveThreshold({ floor: 0.5, ceiling: 0.5 }))
+      .via('alerts', alerts())
+      .to('alerts-out', o.alerts);
+    parsed.side('dead').to('dead-letters', o.deadLetters);
+    return t.build();
+  }
+  const scored = keyed.via('detector', score({ slot: o.slot, encoder: new OrderSequenceEncoder(), classOutput: 'logits', policy: o.policy ?? { kind: 'deadline', budgetMs: 2 } }));
+  scored
+    .keyBy('rekey', (c, i) => `${c.participant[i]}|${c.symbol[i]}`)
+    .via('threshold', adaptiveThreshold({ ...SurveillanceThresholds, ...o.threshold }))
+    .via('alerts', alerts())
+    .to('alerts-out', o.alerts);
+  parsed.side('dead').union('all-dead-letters', scored.side('dead')).to('dead-letters', o.deadLetters);
+  return t.build();
+}
