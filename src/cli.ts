@@ -31,7 +31,7 @@ Options:
   --symbol S          LOBSTER: symbol (default: from the file name)
   --date YYYY-MM-DD   LOBSTER: trading day (default: from the file name)
   --output FILE       where results go: a file, '-' (stdout) or 'none' (count only).
-                      Default: out/<topology>-output.jsonl
+                      Default: out/<topology>-output.jsonl (.csv for timeseries)
   --dead-letters FILE where rejected records go (default: out/<topology>-dead-letters.jsonl)
   --speed N|max       replay at N × real time, or as fast as possible (default: max)
   --events N          demo: generated events (default 300000)
@@ -135,7 +135,7 @@ export async function main(argv: string[]): Promise<number> {
       speed = Number(v.speed);
       if (!(speed > 0)) throw new ConfigError(`--speed must be a number > 0 or 'max', got '${v.speed}'`);
     }
-    const output = v.output ?? `out/${name}-output.jsonl`;
+    const output = v.output ?? `out/${name}-output.${name === 'timeseries' ? 'csv' : 'jsonl'}`;
     const deadLetters = v['dead-letters'] ?? `out/${name}-dead-letters.jsonl`;
     for (const p of [output, deadLetters]) if (p !== '-' && p !== 'none') mkdirSync(dirname(p), { recursive: true });
     const opts: RunOptions = {

@@ -1,0 +1,133 @@
+/**
+ * Anomaly detection for any metric series (for SREs): CSV `timestamp,value` rows in
+ * (timestamp `YYYY-MM-DD HH:MM:SS` or epoch microseconds; one series per file, or per
+ * key on Kafka), the same rows out with `anomaly_score` (0..1) and `label` (0/1)
+ * appended, in input order. No labels: it learns from the series itself.
+ *
+ * Score: the value's distance from the median of the last `window` values, in robust
+ * deviations (MAD), and the same for its change from the previous value (level shifts
+ * and spikes); score = z² / (z² + k²) with k = 6, so 6 deviations scores 0.5. The
+ * adaptive threshold then follows each series' own score distribution (per key,
+ * floor 0.5), so a noisy series does not alert all day and a quiet one still alerts
+ * on a real jump. Rows that are not `timestamp,value` go to dead letters.
+ */
+import { BatchBuilder, originOnly, type Schema } from '../src/batch.js';
+import { DeadLetterCode } from '../src/errors.js';
+import type { RawSchema, SinkDef, SourceDef } from '../src/io.js';
+import { DeadLetterSchema, type OperatorDef } from '../src/operator.js';
+import { TopologyBuilder, type Topology } from '../src/topology.js';
+import { adaptiveThreshold, type ThresholdConfig } from '../operators/threshold.js';
+
+export const SeriesSchema = { ts: 'f64', value: 'f64', line: 'str', series: 'str' } as const satisfies Schema;
+export const SeriesOutSchema = { ...SeriesSchema, score: 'f64', threshold: 'f64', alert: 'f64' } as const satisfies Schema;
+export type SeriesOut = typeof SeriesOutSchema;
+
+const TS_RE = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?$/;
+
+/** `timestamp,value` lines → rows; the header and bad rows are told apart, bad rows dead-lettered */
+export function parseSeries(): OperatorDef<RawSchema, typeof SeriesSchema, { dead: DeadLetterSchema }> & { keyed: false } {
+  return {
+    kind: 'parseSeries', output: SeriesSchema, sides: { dead: DeadLetterSchema }, keyed: false,
+    create: () => ({
+      process(batch, ctx) {
+        const out = new BatchBuilder(SeriesSchema, batch.length);
+        let dead: BatchBuilder<DeadLetterSchema> | undefined;
+        const keep: number[] = [];
+        for (let i = 0; i < batch.length; i++) {
+          const line = batch.columns.value[i].trim();
+          const comma = line.indexOf(',');
+          const tsText = comma < 0 ? line : line.slice(0, comma).trim().replace(/^"|"$/g, '');
+          const valText = comma < 0 ? '' : line.slice(comma + 1).trim().replace(/^"|"$/g, '');
+          if (batch.columns.offset[i] === 0 && !/\d/.test(tsText)) continue; // header
+          let ts = NaN;
+          const m = TS_RE.exec(tsText);
+          if (m) ts = Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6]) * 1000 + (m[7] ? Math.round(Number(`0.${m[7]}`) * 1e6) : 0);
+          else if (/^\d+$/.test(tsText)) ts = Number(tsText);
+          const value = valText === '' ? NaN : Number(valText);
+          if (!Number.isFinite(ts) || !Number.isFinite(value) || line.split(',').length !== 2) {
+            dead ??= new BatchBuilder(DeadLetterSchema, 4);
+            dead.push({ stage: ctx.stage, code: DeadLetterCode.MALFORMED_CSV, reason: !Number.isFinite(ts) ? `timestamp '${tsText}' is neither YYYY-MM-DD HH:MM:SS nor epoch µs` : `expected 'timestamp,value' with a finite number, got '${line.slice(0, 80)}'`, payload: line.slice(0, 4096), origin: `${batch.meta.source ?? 'partition ' + batch.meta.partition} line ${batch.columns.offset[i] + 1}`, at: ctx.clock.now() });
+            continue;
+          }
+          out.push({ ts, value, line, series: batch.columns.key[i] || String(batch.meta.partition) });
+          keep.push(i);
+        }
+        if (dead) ctx.emitSide('dead', dead.finish(originOnly(batch.meta)));
+        if (out.length) {
+          const perRecord: Record<string, unknown> = {};
+          for (const f of ['headers', 'timestamps'] as const) { const v = batch.meta[f]; if (v) perRecord[f] = keep.map((i) => v[i]); }
+          ctx.emit(out.finish({ ...originOnly(batch.meta), ...perRecord }));
+        }
+      },
+    }),
+  };
+}
+
+/** robust z of the value and of its change against the last `window` values; keyed by series */
+export function robustScore(cfg: { window?: number; k?: number } = {}): OperatorDef<typeof SeriesSchema, typeof SeriesSchema & { score: 'f64' }, Record<never, Schema>> & { keyed: true } {
+  const W = cfg.window ?? 120, k2 = (cfg.k ?? 6) ** 2;
+  const S = { ...SeriesSchema, score: 'f64' } as const;
+  const mad = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); const med = s[s.length >> 1]; const d = s.map((x) => Math.abs(x - med)).sort((a, b) => a - b); return [med, d[d.length >> 1]] as const; };
+  return {
+    kind: 'robustScore', output: S, sides: {}, keyed: true,
+    create() {
+      const hist = new Map<string, { v: number[]; d: number[]; last: number }>();
+      return {
+        process(batch, ctx) {
+          const out = new BatchBuilder(S, batch.length, batch.columns);
+          const keys = batch.meta.keys!;
+          for (let i = 0; i < batch.length; i++) {
+            let h = hist.get(keys[i]);
+            if (!h) { h = { v: [], d: [], last: NaN }; hist.set(keys[i], h); }
+            const x = batch.columns.value[i];
+            const dx = Number.isFinite(h.last) ? x - h.last : 0;
+            let z = 0;
+            if (h.v.length >= 10) {
+              const [m, s] = mad(h.v), [dm, ds] = mad(h.d);
+              const floor = 1e-9 + 1e-6 * Math.abs(m);
+              z = Math.max(Math.abs(x - m) / (1.4826 * s + floor), Math.abs(dx - dm) / (1.4826 * ds + floor));
+            }
+            out.columns.score[i] = (z * z) / (z * z + k2);
+            h.v.push(x); h.d.push(dx); h.last = x;
+            if (h.v.length > W) { h.v.shift(); h.d.shift(); }
+          }
+          out.length = batch.length;
+          ctx.emit(out.finish(batch.meta));
+        },
+        snapshot: () => [...hist],
+        restore: (s: unknown) => { hist.clear(); for (const [k, v] of s as [string, { v: number[]; d: number[]; last: number | null }][]) hist.set(k, { ...v, last: v.last ?? NaN }); },
+      };
+    },
+  };
+}
+
+export interface TimeseriesOptions {
+  source: SourceDef<RawSchema>;
+  output: SinkDef<SeriesOut>;
+  deadLetters: SinkDef<DeadLetterSchema>;
+  window?: number;
+  threshold?: ThresholdConfig;
+}
+
+export function timeseriesTopology(o: TimeseriesOptions): Topology {
+  const t = new TopologyBuilder('timeseries');
+  const parsed = t.source('series', o.source).via('parse', parseSeries());
+  parsed
+    .keyBy('by-series', (c, i) => c.series[i])
+    .via('robust-score', robustScore({ window: o.window }))
+    .via('threshold', adaptiveThreshold({ targetRate: 0.005, floor: 0.5, ceiling: 0.95, halfLifeUs: 7 * 86400e6, priorWeight: 50, ...o.threshold }))
+    .to('out', o.output);
+  parsed.side('dead').to('dead-letters', o.deadLetters);
+  return t.build();
+}
+
+/** `timestamp,value,anomaly_score,label` lines, header first */
+export function seriesCsv(): (b: import('../src/batch.js').Batch<SeriesOut>, i: number) => string {
+  let first = true;
+  return (b, i) => {
+    const row = `${b.columns.line[i]},${b.columns.score[i].toFixed(4)},${b.columns.alert[i]}`;
+    if (!first) return row;
+    first = false;
+    return `timestamp,value,anomaly_score,label\n${row}`;
+  };
+}
