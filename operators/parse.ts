@@ -179,7 +179,7 @@ export function splitCsv(line: string, delim: string): string[] {
 }
 
 /** LOBSTER message row → order-event object (then validated like any other record) */
-function lobsterToOrder(line: string, cfg: { symbol: string; dateUs: number; venue?: string; participant?: string }): Record<string, unknown> {
+export function lobsterToOrder(line: string, cfg: { symbol: string; dateUs: number; venue?: string; participant?: string }): Record<string, unknown> {
   const f = line.split(',');
   if (f.length < 6) throw new BadRecord(DeadLetterCode.MALFORMED_CSV, `LOBSTER rows have 6 columns, got ${f.length}`);
   const secs = Number(f[0]);

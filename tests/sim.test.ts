@@ -39,4 +39,41 @@ test('simulator: members also trade benignly, outside any episode', () => {
   assert.ok(benign.length > memberEvents.length * 0.1, `${benign.length} of ${memberEvents.length} member events are benign`);
 });
 
+
+test('LOBSTER background: participants assigned consistently per order, episodes injected, contract-valid', async () => {
+  const { mkdtempSync, writeFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { lobsterBackground } = await import('../src/sim/lobster.js');
+  // LOBSTER message rows: time, type (1 new, 2 partial cancel, 3 delete, 4 exec, 5 hidden exec), id, size, price ×10⁴, direction
+  const rows: string[] = [];
+  let t = 34200;
+  for (let i = 0; i < 3000; i++) {
+    const id = 1000 + i, px = 5800000 + (i % 20) * 100, dir = i % 2 ? 1 : -1;
+    rows.push(`${(t += 0.5).toFixed(6)},1,${id},100,${px},${dir}`);
+    if (i % 3 === 0) rows.push(`${(t + 0.2).toFixed(6)},3,${id},100,${px},${dir}`); // deleted within a second
+    else if (i % 3 === 1) rows.push(`${(t + 30).toFixed(6)},4,${id},100,${px},${dir}`);
+    if (i % 50 === 0) rows.push(`${(t + 0.1).toFixed(6)},5,0,40,${px},${dir}`);
+  }
+  rows.sort((a, b) => Number(a.split(',')[0]) - Number(b.split(',')[0]));
+  const file = join(mkdtempSync(join(tmpdir(), 'sluice-lobster-')), 'TEST_2012-06-21_34200000_57600000_message_1.csv');
+  writeFileSync(file, rows.join('\n') + '\n');
+  const bg = lobsterBackground(file, { seed: 1 });
+  assert.is(bg.length, rows.length);
+  const owner = new Map<string, string>();
+  for (const e of bg) {
+    if (owner.has(e.orderId)) assert.is(owner.get(e.orderId), e.participant, `order ${e.orderId} keeps its participant`);
+    owner.set(e.orderId, e.participant);
+    if (e.type === 'EXEC') assert.ok(e.counterparty && e.counterparty !== e.participant);
+  }
+  assert.ok(bg.filter((e) => e.type === 'CANCEL').every((e) => e.participant.startsWith('HFT')), 'quick deletes belong to HFT accounts');
+  assert.ok(bg.some((e) => e.venue === 'XDARK' && e.orderType === 'MIDPOINT'), 'hidden executions become dark fills');
+  const injected = simulate({ seed: 5, background: bg, episodesPerPattern: 1, benignPerKind: 1 });
+  assert.is(injected.episodes.length, Patterns.length);
+  assert.ok(injected.events.every((e) => e.symbol === 'TEST'));
+  const ev = contractValidator('order-event');
+  for (const e of injected.events) assert.ok(ev(e), JSON.stringify(e));
+  assert.ok(injected.events.length > bg.length);
+});
+
 test.run();

@@ -7,6 +7,7 @@
  * The model slot is opened by the caller (it starts worker threads): see
  * `openSurveillanceModel`, and close it after the run.
  */
+import type { Schema } from '../src/batch.js';
 import type { OrderSchema } from '../src/contracts.js';
 import { RawSchema, type SinkDef, type SourceDef } from '../src/io.js';
 import { DeadLetterSchema } from '../src/operator.js';
@@ -33,6 +34,8 @@ export interface SurveillanceOptions {
   alerts: SinkDef<AlertSchema>;
   deadLetters: SinkDef<DeadLetterSchema>;
   threshold?: ThresholdConfig;
+  /** every scored event with its threshold decision (latency measurement, audit trails) */
+  decisions?: SinkDef<Schema>;
   policy?: BatchPolicy;
   maxOutOfOrdernessUs?: number;
 }
@@ -62,11 +65,11 @@ export function surveillanceTopology(o: SurveillanceOptions): Topology {
     return t.build();
   }
   const scored = keyed.via('detector', score({ slot: o.slot, encoder: new OrderSequenceEncoder(), classOutput: 'logits', policy: o.policy ?? { kind: 'deadline', budgetMs: 2 } }));
-  scored
+  const decided = scored
     .keyBy('rekey', (c, i) => `${c.participant[i]}|${c.symbol[i]}`)
-    .via('threshold', adaptiveThreshold({ ...SurveillanceThresholds, ...o.threshold }))
-    .via('alerts', alerts())
-    .to('alerts-out', o.alerts);
+    .via('threshold', adaptiveThreshold({ ...SurveillanceThresholds, ...o.threshold }));
+  decided.via('alerts', alerts()).to('alerts-out', o.alerts);
+  if (o.decisions) decided.to('decisions', o.decisions as never);
   parsed.side('dead').union('all-dead-letters', scored.side('dead')).to('dead-letters', o.deadLetters);
   return t.build();
 }

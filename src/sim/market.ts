@@ -44,13 +44,15 @@ export interface SimulationOptions {
   benignPerKind?: number;
   /** member accounts that carry both benign activity and episodes (default 12) */
   members?: number;
+  /** real background flow to inject into (see src/sim/lobster.ts) instead of generated flow */
+  background?: OrderEvent[];
 }
 
 export interface Simulation { events: OrderEvent[]; episodes: Episode[]; startUs: number; endUs: number }
 
 export function simulate(opts: SimulationOptions): Simulation {
   const r = rng(opts.seed * 7919 + 13);
-  const background = [...generateOrderFlow({ seed: opts.seed, events: opts.events ?? 200_000, ratePerSec: opts.ratePerSec ?? 300, symbols: opts.symbols })];
+  const background = opts.background ? opts.background.map((e) => ({ ...e })) : [...generateOrderFlow({ seed: opts.seed, events: opts.events ?? 200_000, ratePerSec: opts.ratePerSec ?? 300, symbols: opts.symbols })];
   const symbols = [...new Set(background.map((e) => e.symbol))].sort();
   const startUs = background[0].ts;
   const endUs = background[background.length - 1].ts;
