@@ -20,7 +20,7 @@ import ort from 'onnxruntime-node';
 import { build as hdrBuild } from 'hdr-histogram-js';
 import { batchOf } from '../src/batch.js';
 import { OrderSchema } from '../src/contracts.js';
-import { generateOrderFlow } from '../src/demo/orderflow.js';
+import { generateOrderFlow, orderRow } from '../src/demo/orderflow.js';
 import { LatencyModel, MicroBatcher, resolvePolicy, type BatchPolicy } from '../src/inference/batcher.js';
 import { InferencePool, planThreads } from '../src/inference/pool.js';
 import { ModelRegistry } from '../src/inference/registry.js';
@@ -32,10 +32,7 @@ const W = 512;
 
 function inputs(n: number): Float32Array {
   const enc = new OrderSequenceEncoder();
-  const rows = [...generateOrderFlow({ seed: 42, events: n })].map((e) => ({
-    ts: e.ts, seq: e.seq ?? NaN, venue: e.venue, symbol: e.symbol, orderId: e.orderId, participant: e.participant, side: e.side, type: e.type,
-    orderType: e.orderType ?? 'LIMIT', price: e.price ?? NaN, qty: e.qty, displayQty: e.displayQty ?? NaN, counterparty: e.counterparty ?? '', execId: e.execId ?? '',
-  }));
+  const rows = [...generateOrderFlow({ seed: 42, events: n })].map(orderRow);
   const b = batchOf(OrderSchema, rows);
   const out = new Float32Array(n * W);
   for (let i = 0; i < n; i++) enc.encode(b, i, [out], i);

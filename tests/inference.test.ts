@@ -12,7 +12,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { batchOf } from '../src/batch.js';
 import { OrderSchema } from '../src/contracts.js';
-import { generateOrderFlow } from '../src/demo/orderflow.js';
+import { generateOrderFlow, orderRow } from '../src/demo/orderflow.js';
 import { ConfigError } from '../src/errors.js';
 import { LatencyModel, MicroBatcher, resolvePolicy } from '../src/inference/batcher.js';
 import { InferenceCode, ModelLoadError, ModelShapeError } from '../src/inference/errors.js';
@@ -31,10 +31,7 @@ const fixtures = new ModelRegistry(new URL('../../tests/fixtures/models', import
 const OPTS = { workers: 1, warmup: [1, 8, 32] };
 
 function orderRows(n: number, seed = 7) {
-  return [...generateOrderFlow({ seed, events: n })].map((e) => ({
-    ts: e.ts, seq: e.seq ?? NaN, venue: e.venue, symbol: e.symbol, orderId: e.orderId, participant: e.participant, side: e.side, type: e.type,
-    orderType: e.orderType ?? 'LIMIT', price: e.price ?? NaN, qty: e.qty, displayQty: e.displayQty ?? NaN, counterparty: e.counterparty ?? '', execId: e.execId ?? '',
-  }));
+  return [...generateOrderFlow({ seed, events: n })].map(orderRow);
 }
 
 /** encode rows exactly as the scoring stage will, for a direct session.run */

@@ -17,22 +17,12 @@ import os
 import sys
 import time
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tools"))
-from seqmodel import SequenceTransformer, count_params, export  # noqa: E402
+from seqmodel import ORDER_SEQUENCE_FEATURES as FEATURES, SequenceTransformer, count_params, export, load_sequences as load  # noqa: E402
 
-FEATURES = ["isNew", "isCancel", "isReplace", "isExec", "side", "aggressive", "midpoint", "hidden", "logQty", "priceDevBps",
-            "logGapKey", "logOrderAge", "selfTrade", "hasCounterparty", "logGapSymbol", "qtyVsMean"]
-
-
-def load(d):
-    meta = json.load(open(os.path.join(d, "meta.json")))
-    X = np.fromfile(os.path.join(d, "X.f32"), dtype=np.float32).reshape(meta["n"], meta["length"], meta["width"])
-    y = np.fromfile(os.path.join(d, "y.u8"), dtype=np.uint8).astype(np.int64)
-    return torch.from_numpy(X), torch.from_numpy(y), meta
 
 
 def main():

@@ -9,20 +9,8 @@
  *
  *   node dist/models/tools/dump-surveillance.js <out-dir> <seed,seed,...> [events-per-seed] [normal-every]
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { batchOf } from '../../src/batch.js';
-import { OrderSchema } from '../../src/contracts.js';
 import { Patterns, simulate, type Episode } from '../../src/sim/market.js';
-import type { OrderEvent } from '../../src/demo/orderflow.js';
-import { OrderSequenceEncoder } from '../../operators/order-sequence.js';
-
-export function orderRow(e: OrderEvent) {
-  return {
-    ts: e.ts, seq: e.seq ?? NaN, venue: e.venue, symbol: e.symbol, orderId: e.orderId, participant: e.participant, side: e.side, type: e.type,
-    orderType: e.orderType ?? 'LIMIT', price: e.price ?? NaN, qty: e.qty, displayQty: e.displayQty ?? NaN, counterparty: e.counterparty ?? '', execId: e.execId ?? '',
-  };
-}
+import { SequenceSet } from './sequences.js';
 
 /** pattern index + 1 of the episode this event belongs to, 0 if none */
 export function labeller(episodes: Episode[]): (e: { participant: string; symbol: string; ts: number }) => number {
@@ -44,29 +32,14 @@ if (isMain) {
   const seeds = seedsArg.split(',').map(Number);
   const perSeed = Number(perSeedArg ?? 200_000);
   const every = Number(everyArg ?? 25);
-  mkdirSync(outDir, { recursive: true });
-  const xs: Float32Array[] = [];
-  const ys: number[] = [];
+  const set = new SequenceSet();
   for (const seed of seeds) {
     const sim = simulate({ seed, events: perSeed });
     const label = labeller(sim.episodes);
-    const enc = new OrderSequenceEncoder();
-    const batch = batchOf(OrderSchema, sim.events.map(orderRow));
-    const row = [new Float32Array(enc.widths[0])];
-    for (let i = 0; i < batch.length; i++) {
-      enc.encode(batch, i, row, 0);
-      const y = label(sim.events[i]);
-      const member = sim.events[i].participant.startsWith('MBR');
-      if (y === 0 && !member && i % every !== 0) continue;
-      xs.push(row[0].slice());
-      ys.push(y);
-    }
+    // every episode event and every member event (the hard negatives); other events thinned
+    set.add(sim.events, (e, i) => { const y = label(e); return y === 0 && !e.participant.startsWith('MBR') && i % every !== 0 ? null : y; });
   }
-  const X = new Float32Array(xs.length * xs[0].length);
-  xs.forEach((x, i) => X.set(x, i * x.length));
-  writeFileSync(join(outDir, 'X.f32'), Buffer.from(X.buffer));
-  writeFileSync(join(outDir, 'y.u8'), Uint8Array.from(ys));
-  const counts = Array.from({ length: Patterns.length + 1 }, (_, k) => ys.filter((y) => y === k).length);
-  writeFileSync(join(outDir, 'meta.json'), JSON.stringify({ n: ys.length, length: 32, width: 16, seeds, perSeed, every, classes: ['normal', ...Patterns], counts }));
-  console.log(`wrote ${ys.length} sequences to ${outDir}; per class ${counts.join(' ')}`);
+  const counts = Array.from({ length: Patterns.length + 1 }, (_, k) => set.ys.filter((y) => y === k).length);
+  set.write(outDir, { seeds, perSeed, every, classes: ['normal', ...Patterns], counts });
+  console.log(`wrote ${set.ys.length} sequences to ${outDir}; per class ${counts.join(' ')}`);
 }

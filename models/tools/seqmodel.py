@@ -9,9 +9,23 @@ import hashlib
 import json
 import os
 
+import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+
+# the 16 per-event values of operators/order-sequence.ts, in order
+ORDER_SEQUENCE_FEATURES = ["isNew", "isCancel", "isReplace", "isExec", "side", "aggressive", "midpoint", "hidden", "logQty", "priceDevBps",
+                           "logGapKey", "logOrderAge", "selfTrade", "hasCounterparty", "logGapSymbol", "qtyVsMean"]
+
+
+def load_sequences(d):
+    """X [N, L, F] float32 and y [N] from a dump-*.ts output folder, with its meta."""
+    meta = json.load(open(os.path.join(d, "meta.json")))
+    X = np.fromfile(os.path.join(d, "X.f32"), dtype=np.float32).reshape(meta["n"], meta["length"], meta["width"])
+    y = np.fromfile(os.path.join(d, "y.u8"), dtype=np.uint8).astype(np.int64)
+    return torch.from_numpy(X), torch.from_numpy(y), meta
 
 
 class SequenceTransformer(nn.Module):

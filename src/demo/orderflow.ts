@@ -130,6 +130,14 @@ export function* generateOrderFlow(opts: OrderFlowOptions): Generator<OrderEvent
   }
 }
 
+/** An order event as an engine row (OrderSchema): absent numbers NaN, absent strings ''. */
+export function orderRow(e: OrderEvent) {
+  return {
+    ts: e.ts, seq: e.seq ?? NaN, venue: e.venue, symbol: e.symbol, orderId: e.orderId, participant: e.participant, side: e.side, type: e.type,
+    orderType: e.orderType ?? 'LIMIT', price: e.price ?? NaN, qty: e.qty, displayQty: e.displayQty ?? NaN, counterparty: e.counterparty ?? '', execId: e.execId ?? '',
+  };
+}
+
 export function orderFlowLines(opts: OrderFlowOptions): string[] {
   const out: string[] = [];
   for (const e of generateOrderFlow(opts)) out.push(JSON.stringify(e));
