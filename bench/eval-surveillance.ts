@@ -25,7 +25,7 @@ const SEEDS = (process.env.EVAL_SEEDS ?? '1001,1002,1003').split(',').map(Number
 const EVENTS = Number(process.env.EVAL_EVENTS ?? 200_000);
 const BUCKET = 60e6;
 /** the statistical baseline's alert level, chosen by F1 on validation seed 50 */
-const STAT_Z = Number(process.env.EVAL_Z ?? 12);
+const STAT_Z = Number(process.env.EVAL_Z ?? 16);
 
 interface Alert { ts: number; participant: string; symbol: string; pattern: string }
 export interface Quality {
