@@ -99,12 +99,12 @@ async function runScorer(kind: 'transformer' | 'lstm' | 'statistical', events: O
   } finally { await slot?.close(); }
 }
 
-const GOOG = new URL('../../../shared/data/lobster/GOOG_2012-06-21_34200000_57600000_message_10.csv', import.meta.url).pathname;
+const GOOG = process.env.EVAL_LOBSTER_FILE ?? new URL('../../../shared/data/lobster/GOOG_2012-06-21_34200000_57600000_message_10.csv', import.meta.url).pathname;
 
 /** the held-out sets: simulated flow, and real LOBSTER GOOG flow with episodes injected */
 const SETS: { name: string; make(seed: number): ReturnType<typeof simulate> }[] = [
   { name: 'simulator', make: (seed) => simulate({ seed, events: EVENTS }) },
-  ...(process.env.EVAL_LOBSTER === '0' || !existsSync(GOOG) ? [] : [{ name: 'LOBSTER GOOG 2012-06-21 + injected episodes', make: (seed: number) => simulate({ seed, background: lobsterBackground(GOOG, { seed }) }) }]),
+  ...(process.env.EVAL_LOBSTER === '0' || !existsSync(GOOG) ? [] : [{ name: `LOBSTER ${GOOG.split('/').pop()!.split('_').slice(0, 2).join(' ')} + injected episodes`, make: (seed: number) => simulate({ seed, background: lobsterBackground(GOOG, { seed }) }) }]),
 ];
 
 async function main() {
@@ -155,7 +155,7 @@ async function main() {
 function report(set: string, q: Record<string, Quality>, timing: Record<string, number[]>, scorers: string[]): string {
   const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
   const L = [`## Held-out set: ${set}`, ''];
-  L.push(set === 'simulator' ? `${EVENTS.toLocaleString('en-US')} generated background events per seed (about ${Math.round(EVENTS / 300 / 60)} minutes of market time), 6 episodes per pattern per seed.` : 'The full trading day of real NASDAQ GOOG messages (147,916; participants assigned by src/sim/lobster.ts) per seed, 6 episodes per pattern injected per seed. The models never saw GOOG flow in training.', '');
+  L.push(set === 'simulator' ? `${EVENTS.toLocaleString('en-US')} generated background events per seed (about ${Math.round(EVENTS / 300 / 60)} minutes of market time), 6 episodes per pattern per seed.` : 'A full trading day of real NASDAQ messages (GOOG 2012-06-21: 147,916; participants assigned by src/sim/lobster.ts with the seed) per seed, 6 episodes per pattern injected per seed. The models never saw GOOG flow in training (their real background was AMZN, same day).', '');
   L.push('### Overall (units pooled over the held-out seeds)', '');
   L.push('| scorer | units | positive units | alerts | accuracy | FPR | precision | recall | F1 | episode recall | median delay ms | events/s through the topology |', '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const s of scorers) {

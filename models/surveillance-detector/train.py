@@ -10,10 +10,15 @@ uses seeds from 1001 up, never seen here.
 
     python3 -m venv .venv && .venv/bin/pip install torch==2.5.1 numpy onnx   # PyPI
     npm run build
-    node dist/models/tools/dump-surveillance.js /tmp/surv-train 1,2,3,4,5,6 200000 25
+    node dist/models/tools/dump-surveillance.js /tmp/surv-train2 1,2,3,4,5,6 200000 10
+    node dist/models/tools/dump-surveillance.js /tmp/surv-amzn 7,8,9 0 10 ../shared/data/lobster/AMZN_2012-06-21_34200000_57600000_message_5.csv
     node dist/models/tools/dump-surveillance.js /tmp/surv-val 50 200000 25
-    .venv/bin/python models/surveillance-detector/train.py --arch transformer --version 1
-    .venv/bin/python models/surveillance-detector/train.py --arch lstm --version 1
+    .venv/bin/python models/surveillance-detector/train.py --arch transformer --version 3 --train /tmp/surv-train2,/tmp/surv-amzn
+    .venv/bin/python models/surveillance-detector/train.py --arch lstm --version 3 --train /tmp/surv-train2,/tmp/surv-amzn
+
+(version 1: /tmp/surv-train with 1 in 25 background events; version 2: /tmp/surv-train2; the
+manifests record each version's exact data and command.) GOOG flow is never used in training:
+it is the held-out real background of the evaluation.
 """
 import argparse
 import json
@@ -77,8 +82,8 @@ def main():
     desc = ("Transformer encoder (2 layers, d_model 64, 4 heads, ff 128)" if a.arch == "transformer" else "LSTM baseline (2 layers, hidden 64)") + \
         " over a participant x symbol's last 32 order events; score = 1 - P(normal), class = manipulation pattern."
     m = export(model, out, name, a.version, 32, 16, FEATURES, classes, {
-        "data": f"simulated order flow with labelled episodes (src/sim/market.ts) seeds {mtr['seeds']} x {mtr['perSeed']} events: {len(ytr)} sequences (all episode and member events, 1 in {mtr['every']} other events); per class {mtr['counts']}",
-        "command": f"python models/surveillance-detector/train.py --arch {a.arch} --version {a.version} --epochs {a.epochs} --seed {a.seed}",
+        "data": f"order flow with labelled episodes (src/sim/market.ts; background generated or LOBSTER AMZN 2012-06-21 via src/sim/lobster.ts): {json.dumps(mtr.get('sources') or [{k: mtr.get(k) for k in ('seeds', 'perSeed', 'every', 'background')}])}; {len(ytr)} sequences (all episode and member events, 1 in `every` other events); per class {mtr['counts']}",
+        "command": f"python models/surveillance-detector/train.py --arch {a.arch} --version {a.version} --epochs {a.epochs} --seed {a.seed} --train {a.train}",
         "seeds": {"torch": a.seed, "train": mtr["seeds"], "validation": mva["seeds"], "evaluation": "1001+ (npm run eval:surveillance)"},
         "metrics": {"val_event_tpr_at_0.5": round(tpr, 4), "val_event_fpr_at_0.5": round(fpr, 4), "val_class_accuracy": round(acc, 4), "epochs": a.epochs},
         "parameters": count_params(model),

@@ -7,9 +7,11 @@
  * normal events are thinned (all of the member accounts' benign look-alikes are kept:
  * they are the hard negatives).
  *
- *   node dist/models/tools/dump-surveillance.js <out-dir> <seed,seed,...> [events-per-seed] [normal-every]
+ *   node dist/models/tools/dump-surveillance.js <out-dir> <seed,seed,...> [events-per-seed] [normal-every] [lobster-message-file]
  */
 import { Patterns, simulate, type Episode } from '../../src/sim/market.js';
+import { basename } from 'node:path';
+import { lobsterBackground } from '../../src/sim/lobster.js';
 import { SequenceSet } from './sequences.js';
 
 /** pattern index + 1 of the episode this event belongs to, 0 if none */
@@ -27,19 +29,20 @@ export function labeller(episodes: Episode[]): (e: { participant: string; symbol
 
 const isMain = import.meta.url === `file://${process.argv[1]}`;
 if (isMain) {
-  const [outDir, seedsArg, perSeedArg, everyArg] = process.argv.slice(2);
-  if (!outDir || !seedsArg) { console.error('usage: dump-surveillance <out-dir> <seeds> [events-per-seed] [normal-every]'); process.exit(2); }
+  const [outDir, seedsArg, perSeedArg, everyArg, lobsterFile] = process.argv.slice(2);
+  if (!outDir || !seedsArg) { console.error('usage: dump-surveillance <out-dir> <seeds> [events-per-seed] [normal-every] [lobster-message-file]'); process.exit(2); }
   const seeds = seedsArg.split(',').map(Number);
   const perSeed = Number(perSeedArg ?? 200_000);
   const every = Number(everyArg ?? 25);
   const set = new SequenceSet();
   for (const seed of seeds) {
-    const sim = simulate({ seed, events: perSeed });
+    // with a LOBSTER file: episodes injected into that real flow (participants assigned per seed)
+    const sim = lobsterFile ? simulate({ seed, background: lobsterBackground(lobsterFile, { seed }) }) : simulate({ seed, events: perSeed });
     const label = labeller(sim.episodes);
     // every episode event and every member event (the hard negatives); other events thinned
     set.add(sim.events, (e, i) => { const y = label(e); return y === 0 && !e.participant.startsWith('MBR') && i % every !== 0 ? null : y; });
   }
   const counts = Array.from({ length: Patterns.length + 1 }, (_, k) => set.ys.filter((y) => y === k).length);
-  set.write(outDir, { seeds, perSeed, every, classes: ['normal', ...Patterns], counts });
+  set.write(outDir, { seeds, perSeed: lobsterFile ? 'LOBSTER' : perSeed, every, classes: ['normal', ...Patterns], counts, ...(lobsterFile ? { background: basename(lobsterFile) } : {}) });
   console.log(`wrote ${set.ys.length} sequences to ${outDir}; per class ${counts.join(' ')}`);
 }

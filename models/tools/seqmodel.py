@@ -21,7 +21,16 @@ ORDER_SEQUENCE_FEATURES = ["isNew", "isCancel", "isReplace", "isExec", "side", "
 
 
 def load_sequences(d):
-    """X [N, L, F] float32 and y [N] from a dump-*.ts output folder, with its meta."""
+    """X [N, L, F] float32 and y [N] from a dump-*.ts output folder (or several, comma-separated), with meta."""
+    if "," in d:
+        parts = [load_sequences(p) for p in d.split(",")]
+        meta = dict(parts[0][2])
+        meta["n"] = sum(p[2]["n"] for p in parts)
+        meta["seeds"] = [s for p in parts for s in p[2]["seeds"]]
+        meta["sources"] = [{k: p[2].get(k) for k in ("seeds", "perSeed", "every", "background", "counts")} for p in parts]
+        if "counts" in meta:
+            meta["counts"] = [sum(c) for c in zip(*(p[2]["counts"] for p in parts))]
+        return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts]), meta
     meta = json.load(open(os.path.join(d, "meta.json")))
     X = np.fromfile(os.path.join(d, "X.f32"), dtype=np.float32).reshape(meta["n"], meta["length"], meta["width"])
     y = np.fromfile(os.path.join(d, "y.u8"), dtype=np.uint8).astype(np.int64)
