@@ -90,7 +90,7 @@ async function runScorer(kind: 'transformer' | 'lstm' | 'statistical', events: O
     const floor = process.env.EVAL_FLOOR ? Number(process.env.EVAL_FLOOR) : undefined;
     const topo = surveillanceTopology({
       source: memorySource(RawSchema, [raw], { batchSize: 1024 }), parse: { format: 'json', contract: 'order-event' }, slot, alerts: sink, deadLetters: dead,
-      ...(floor !== undefined ? { threshold: { floor } } : {}), zAlert: STAT_Z,
+      threshold: { ...(floor !== undefined ? { floor } : {}), ...(process.env.EVAL_CEILING ? { ceiling: Number(process.env.EVAL_CEILING) } : {}) }, zAlert: STAT_Z,
     });
     const t0 = performance.now();
     await new Runtime(topo).run();
