@@ -61,11 +61,11 @@ export function surveillanceTopology(o: SurveillanceOptions): Topology {
     .keyBy('by-participant-symbol', (c, i) => `${c.participant[i]}|${c.symbol[i]}`);
   if (!o.slot) {
     // baseline: same stages, statistical scores, a static threshold at 0.5 (= zAlert deviations)
-    keyed.via('rolling-z', statisticalScore({ zAlert: o.zAlert ?? 16 }))
+    const decidedZ = keyed.via('rolling-z', statisticalScore({ zAlert: o.zAlert ?? 16 }))
       .keyBy('rekey', (c, i) => `${c.participant[i]}|${c.symbol[i]}`)
-      .via('threshold', adaptiveThreshold({ floor: 0.5, ceiling: 0.5 }))
-      .via('alerts', alerts())
-      .to('alerts-out', o.alerts);
+      .via('threshold', adaptiveThreshold({ floor: 0.5, ceiling: 0.5 }));
+    decidedZ.via('alerts', alerts()).to('alerts-out', o.alerts);
+    if (o.decisions) decidedZ.to('decisions', o.decisions as never);
     parsed.side('dead').to('dead-letters', o.deadLetters);
     return t.build();
   }
