@@ -142,8 +142,10 @@ class ScoreOperator {
       idleWorkers: () => cfg.slot.live.idle,
       dispatch: (n) => this.#dispatch(n),
     });
-    cfg.slot.onSwap((pool) => { this.#batcher.latency = new LatencyModel(pool.warmupUs); });
+    this.#timedPool = cfg.slot.live;
   }
+  /** the pool the latency model was measured on; a hot swap brings its own warm-up timings */
+  #timedPool: InferencePool;
 
   process(batch: Batch<Schema>, ctx: OperatorContext<Schema, typeof ScoreSides>): void {
     this.#ctx = ctx;
@@ -175,6 +177,7 @@ class ScoreOperator {
   #dispatch(n: number): void {
     const enc = this.cfg.encoder;
     const live = this.cfg.slot.live;
+    if (live !== this.#timedPool) { this.#timedPool = live; this.#batcher.latency = new LatencyModel(live.warmupUs); }
     const specs = live.model.manifest.inputs;
     const dst = enc.widths.map((w) => new Float32Array(w * n));
     const rowsP = this.#waitP.slice(this.#waitHead, this.#waitHead + n);

@@ -13,7 +13,6 @@ import type { ModelRef, ModelRegistry } from './registry.js';
 export class ModelSlot {
   #live: InferencePool;
   #shadow: InferencePool | undefined;
-  #listeners: ((pool: InferencePool) => void)[] = [];
   swaps = 0;
 
   private constructor(live: InferencePool, readonly options: PoolOptions, readonly registry?: ModelRegistry) { this.#live = live; }
@@ -27,9 +26,6 @@ export class ModelSlot {
   /** `name@version` of the live model */
   get version(): string { return this.#live.id; }
 
-  /** told of every swap (the scoring stage re-seeds its latency model) */
-  onSwap(f: (pool: InferencePool) => void): void { this.#listeners.push(f); }
-
   #resolve(to: ModelRef | string): ModelRef {
     if (typeof to !== 'string') return to;
     if (!this.registry) throw new Error('ModelSlot: a version string needs the slot to be opened with a registry');
@@ -42,7 +38,6 @@ export class ModelSlot {
     const old = this.#live;
     this.#live = next;
     this.swaps++;
-    for (const f of this.#listeners) f(next);
     await old.close(); // waits for the batches already sent to it
   }
 
@@ -68,7 +63,6 @@ export class ModelSlot {
     const old = this.#live;
     this.#live = s;
     this.swaps++;
-    for (const f of this.#listeners) f(s);
     await old.close();
   }
 
