@@ -58,8 +58,8 @@ test('per key: a noisy key does not raise a quiet key\'s threshold beyond the sh
 
 test('analyst feedback: false positives raise the key\'s threshold, true positives lower it', () => {
   const r = rng(5);
-  const fb = new ThresholdFeedback();
-  const h = new OperatorHarness(adaptiveThreshold({ feedback: fb, feedbackStep: 0.05, floor: 0.2, halfLifeUs: 1e12 }), { input: S }) as unknown as OperatorHarness<typeof S, never>;
+  const fb = new ThresholdFeedback(0.05);
+  const h = new OperatorHarness(adaptiveThreshold({ feedback: fb, floor: 0.2, halfLifeUs: 1e12 }), { input: S }) as unknown as OperatorHarness<typeof S, never>;
   const base = feed(h, Array.from({ length: 2_000 }, () => r() * 0.5), 0).at(-1)!.threshold;
   fb.mark('A', false); fb.mark('A', false);
   const up = feed(h, [0.1], 3_000_000).at(-1)!.threshold;
@@ -67,6 +67,32 @@ test('analyst feedback: false positives raise the key\'s threshold, true positiv
   fb.mark('A', true);
   const down = feed(h, [0.1], 3_100_000).at(-1)!.threshold;
   assert.ok(down < up, `a true positive lowers it again (${down})`);
+});
+
+test('feedback stream: verdict lines move the keys\' offsets; bad lines become dead letters', async () => {
+  const { Runtime } = await import('../src/runtime.js');
+  const { TopologyBuilder } = await import('../src/topology.js');
+  const { memorySource } = await import('../src/sources.js');
+  const { collectSink } = await import('../src/sinks.js');
+  const { RawSchema } = await import('../src/io.js');
+  const { feedbackSink, parseFeedback } = await import('./threshold.js');
+  const lines = [
+    JSON.stringify({ participant: 'MBR01', symbol: 'AAPL', verdict: 'false_positive' }),
+    JSON.stringify({ participant: 'MBR01', symbol: 'AAPL', verdict: 'false_positive' }),
+    JSON.stringify({ participant: 'HFT1', symbol: 'MSFT', verdict: 'true_positive' }),
+    'not json',
+    JSON.stringify({ participant: 'HFT1', symbol: 'MSFT', verdict: 'maybe' }),
+  ];
+  const fb = new ThresholdFeedback(0.05);
+  const dead = collectSink<never>();
+  const t = new TopologyBuilder('feedback');
+  const parsed = t.source('feedback', memorySource(RawSchema, [lines.map((value, i) => ({ key: '', value, offset: i, timestamp: 0 }))])).via('parse-feedback', parseFeedback());
+  parsed.to('to-thresholds', feedbackSink(fb));
+  parsed.side('dead').to('dead', dead as never);
+  await new Runtime(t.build()).run();
+  assert.ok(Math.abs(fb.offset('MBR01|AAPL') - 0.1) < 1e-12);
+  assert.ok(Math.abs(fb.offset('HFT1|MSFT') + 0.05) < 1e-12);
+  assert.equal((dead.rows() as unknown as { code: string }[]).map((d) => d.code), ['SLUICE_ERR_MALFORMED_JSON', 'SLUICE_ERR_SCHEMA']);
 });
 
 test('snapshot and restore keep the distributions', () => {

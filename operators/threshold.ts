@@ -15,14 +15,16 @@
  *
  * A record is an alert when its score exceeds the threshold in force *before* the
  * record is added (an outlier cannot raise its own bar). Analyst feedback moves a key's
- * threshold: `feedback(key, false)` (a false alert) raises it by `feedbackStep`,
- * `feedback(key, true)` lowers it; the offset decays with the same half-life.
+ * threshold: a verdict of false positive raises it by the feedback's step, a true
+ * positive lowers it (kept in the ThresholdFeedback object, shared by every instance of
+ * the stage, so it reaches a key whichever partition owns it; not checkpointed).
  *
  * Adds `threshold` (the value in force) and `alert` (1 or 0).
  */
-import { BatchBuilder, type Schema } from '../src/batch.js';
-import { ConfigError } from '../src/errors.js';
-import type { NoSides, OperatorDef } from '../src/operator.js';
+import { BatchBuilder, originOnly, type Batch, type Schema } from '../src/batch.js';
+import { ConfigError, DeadLetterCode } from '../src/errors.js';
+import type { SinkDef } from '../src/io.js';
+import { DeadLetterSchema, type NoSides, type OperatorDef } from '../src/operator.js';
 
 export interface ThresholdConfig {
   /** column holding the score, in [0, 1] (default 'score') */
@@ -41,42 +43,89 @@ export interface ThresholdConfig {
   bins?: number;
   /** how many records of evidence before a key's own history dominates the stream's (default 200) */
   priorWeight?: number;
-  /** threshold change per analyst verdict (default 0.02) */
-  feedbackStep?: number;
   /** where analyst verdicts come in (see ThresholdFeedback) */
   feedback?: ThresholdFeedback;
 }
 
-/** Analyst verdicts on alerts, applied to the keys' thresholds as they arrive. */
+/** Analyst verdicts on alerts: per key, how far they have moved its threshold. */
 export class ThresholdFeedback {
-  readonly #pending: { key: string; truePositive: boolean }[] = [];
+  readonly #offsets = new Map<string, number>();
+  /** @param step threshold change per verdict (default 0.02) */
+  constructor(readonly step = 0.02) {
+    if (!(step > 0 && step < 1)) throw new ConfigError(`ThresholdFeedback: step must be in (0, 1), got ${step}`);
+  }
   /** an analyst marked an alert for `key` as a true or a false positive */
-  mark(key: string, truePositive: boolean): void { this.#pending.push({ key, truePositive }); }
-  /** @internal */
-  drain(): { key: string; truePositive: boolean }[] { return this.#pending.splice(0); }
+  mark(key: string, truePositive: boolean): void { this.#offsets.set(key, this.offset(key) + (truePositive ? -this.step : this.step)); }
+  offset(key: string): number { return this.#offsets.get(key) ?? 0; }
+}
+
+/**
+ * Analyst verdicts as a stream: JSON lines `{"participant": "...", "symbol": "...",
+ * "verdict": "true_positive" | "false_positive"}` (a feedback topic or file). Bad lines go to
+ * the `dead` side output; good ones are handed to `feedback` by `feedbackSink`.
+ */
+export const FeedbackSchema = { key: 'str', truePositive: 'f64' } as const satisfies Schema;
+
+export function parseFeedback(): OperatorDef<{ value: 'str'; offset: 'f64' }, typeof FeedbackSchema, { dead: typeof DeadLetterSchema }> & { keyed: false } {
+  return {
+    kind: 'parseFeedback', output: FeedbackSchema, sides: { dead: DeadLetterSchema }, keyed: false,
+    create: () => ({
+      process(batch, ctx) {
+        const out = new BatchBuilder(FeedbackSchema, batch.length);
+        let dead: BatchBuilder<typeof DeadLetterSchema> | undefined;
+        for (let i = 0; i < batch.length; i++) {
+          const line = batch.columns.value[i];
+          let o: { participant?: unknown; symbol?: unknown; verdict?: unknown } | null = null;
+          try { o = JSON.parse(line); } catch { /* reported below */ }
+          const ok = o !== null && typeof o === 'object' && typeof o.participant === 'string' && typeof o.symbol === 'string' && (o.verdict === 'true_positive' || o.verdict === 'false_positive');
+          if (!ok) {
+            dead ??= new BatchBuilder(DeadLetterSchema, 4);
+            dead.push({ stage: ctx.stage, code: o === null ? DeadLetterCode.MALFORMED_JSON : DeadLetterCode.SCHEMA, reason: o === null ? 'feedback is not JSON' : 'feedback needs participant, symbol (strings) and verdict true_positive | false_positive', payload: line.slice(0, 4096), origin: `${batch.meta.source ?? 'partition ' + batch.meta.partition} offset ${batch.columns.offset[i]}`, at: ctx.clock.now() });
+            continue;
+          }
+          out.push({ key: `${o!.participant as string}|${o!.symbol as string}`, truePositive: o!.verdict === 'true_positive' ? 1 : 0 });
+        }
+        if (dead) ctx.emitSide('dead', dead.finish(originOnly(batch.meta)));
+        if (out.length) ctx.emit(out.finish(originOnly(batch.meta)));
+      },
+    }),
+  };
+}
+
+/** Hands parsed verdicts to the thresholds (applied at their next batch). */
+export function feedbackSink(feedback: ThresholdFeedback): SinkDef<typeof FeedbackSchema> {
+  return {
+    kind: 'feedback-sink',
+    async open() {
+      return {
+        write(b: Batch<typeof FeedbackSchema>) { for (let i = 0; i < b.length; i++) feedback.mark(b.columns.key[i], b.columns.truePositive[i] === 1); },
+        async close() {},
+      };
+    },
+  };
 }
 
 export const ThresholdColumns = { threshold: 'f64', alert: 'f64' } as const satisfies Schema;
 export type Thresholded<S extends Schema> = S & typeof ThresholdColumns;
 
-interface Hist { w: Float64Array; total: number; at: number; offset: number }
+interface Hist { w: Float64Array; total: number; at: number }
 
 export function adaptiveThreshold<I extends Schema>(cfg: ThresholdConfig = {}): OperatorDef<I, Thresholded<I>, NoSides> & { keyed: true } {
   const c = {
     scoreField: cfg.scoreField ?? 'score', timeField: cfg.timeField ?? 'ts', targetRate: cfg.targetRate ?? 0.005, floor: cfg.floor ?? 0.5,
-    ceiling: cfg.ceiling ?? 0.99, halfLifeUs: cfg.halfLifeUs ?? 600e6, bins: cfg.bins ?? 200, priorWeight: cfg.priorWeight ?? 200, feedbackStep: cfg.feedbackStep ?? 0.02,
+    ceiling: cfg.ceiling ?? 0.99, halfLifeUs: cfg.halfLifeUs ?? 600e6, bins: cfg.bins ?? 200, priorWeight: cfg.priorWeight ?? 200,
   };
   if (!(c.targetRate > 0 && c.targetRate < 1)) throw new ConfigError(`adaptiveThreshold: targetRate must be in (0, 1), got ${c.targetRate}`);
   if (!(c.floor >= 0 && c.floor <= c.ceiling && c.ceiling <= 1)) throw new ConfigError(`adaptiveThreshold: need 0 ≤ floor ≤ ceiling ≤ 1, got floor ${c.floor}, ceiling ${c.ceiling}`);
   if (!(c.halfLifeUs > 0)) throw new ConfigError(`adaptiveThreshold: halfLifeUs must be > 0, got ${c.halfLifeUs}`);
   if (!Number.isInteger(c.bins) || c.bins < 10) throw new ConfigError(`adaptiveThreshold: bins must be an integer ≥ 10, got ${c.bins}`);
   const lambda = Math.LN2 / c.halfLifeUs;
-  const newHist = (): Hist => ({ w: new Float64Array(c.bins), total: 0, at: -Infinity, offset: 0 });
+  const newHist = (): Hist => ({ w: new Float64Array(c.bins), total: 0, at: -Infinity });
   const decay = (h: Hist, t: number) => {
     if (!(t > h.at)) return;
     if (h.at !== -Infinity) {
       const f = Math.exp(-lambda * (t - h.at));
-      if (f < 0.999999) { for (let i = 0; i < h.w.length; i++) h.w[i] *= f; h.total *= f; h.offset *= f; }
+      if (f < 0.999999) { for (let i = 0; i < h.w.length; i++) h.w[i] *= f; h.total *= f; }
     }
     h.at = t;
   };
@@ -100,11 +149,6 @@ export function adaptiveThreshold<I extends Schema>(cfg: ThresholdConfig = {}): 
       let global = newHist();
       return {
         process(batch, ctx) {
-          for (const v of cfg.feedback?.drain() ?? []) {
-            const h = keys.get(v.key) ?? newHist();
-            h.offset += v.truePositive ? -c.feedbackStep : c.feedbackStep;
-            keys.set(v.key, h);
-          }
           const score = batch.columns[c.scoreField] as unknown as Float64Array;
           const time = batch.columns[c.timeField] as unknown as Float64Array;
           if (!score || !time) throw new ConfigError(`adaptiveThreshold: input has no '${!score ? c.scoreField : c.timeField}' column`);
@@ -119,7 +163,7 @@ export function adaptiveThreshold<I extends Schema>(cfg: ThresholdConfig = {}): 
             const qKey = h.total > 0 ? quantile(h, c.targetRate) : 0;
             const qAll = global.total > 0 ? quantile(global, c.targetRate) : c.floor;
             const w = h.total / (h.total + c.priorWeight);
-            const th = Math.min(c.ceiling, Math.max(c.floor, w * qKey + (1 - w) * qAll + h.offset));
+            const th = Math.min(c.ceiling, Math.max(c.floor, w * qKey + (1 - w) * qAll + (cfg.feedback?.offset(ks[i]) ?? 0)));
             const s = score[i];
             thr[i] = th;
             alert[i] = s > th || s >= c.ceiling ? 1 : 0;
@@ -131,11 +175,11 @@ export function adaptiveThreshold<I extends Schema>(cfg: ThresholdConfig = {}): 
           out.length = batch.length;
           ctx.emit(out.finish(batch.meta));
         },
-        snapshot: () => ({ keys: [...keys].map(([k, h]) => [k, Array.from(h.w), h.total, h.at, h.offset]), global: [Array.from(global.w), global.total, global.at, global.offset] }),
+        snapshot: () => ({ keys: [...keys].map(([k, h]) => [k, Array.from(h.w), h.total, h.at]), global: [Array.from(global.w), global.total, global.at] }),
         restore(s: unknown) {
-          const st = s as { keys: [string, number[], number, number | null, number][]; global: [number[], number, number | null, number] };
-          const mk = (w: number[], total: number, at: number | null, offset: number): Hist => ({ w: Float64Array.from(w), total, at: at ?? -Infinity, offset });
-          keys = new Map(st.keys.map(([k, w, total, at, offset]) => [k, mk(w, total, at, offset)]));
+          const st = s as { keys: [string, number[], number, number | null][]; global: [number[], number, number | null] };
+          const mk = (w: number[], total: number, at: number | null): Hist => ({ w: Float64Array.from(w), total, at: at ?? -Infinity });
+          keys = new Map(st.keys.map(([k, w, total, at]) => [k, mk(w, total, at)]));
           global = mk(...st.global);
         },
       };

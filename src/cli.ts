@@ -36,6 +36,8 @@ Options:
   --speed N|max       replay at N × real time, or as fast as possible (default: max)
   --events N          demo: generated events (default 300000)
   --seed N            demo: generator seed (default 1)
+  --feedback FILE     surveillance: analyst verdicts, JSON lines
+                      {"participant","symbol","verdict":"true_positive"|"false_positive"}
 Kafka (instead of files):
   --brokers LIST      bootstrap servers, host:port[,host:port] (or KAFKA_BROKERS)
   --input-topic T     topic to read (default: orders)
@@ -45,6 +47,7 @@ Kafka (instead of files):
                       (default: sluice-<topology>)
   --transport T       kafkajs (default) | confluent (librdkafka; falls back to kafkajs if absent)
   --transactional-id ID  exactly-once through Kafka transactions (stable per process slot)
+  --feedback-topic T  surveillance: topic of analyst verdicts (as --feedback)
 
   --metrics-port N    serve Prometheus metrics at http://127.0.0.1:N/metrics
   --metrics-host H    address for the metrics endpoint (default 127.0.0.1: local only)
@@ -87,6 +90,8 @@ export async function main(argv: string[]): Promise<number> {
         'group-id': { type: 'string' },
         transport: { type: 'string' },
         'transactional-id': { type: 'string' },
+        feedback: { type: 'string' },
+        'feedback-topic': { type: 'string' },
         'metrics-port': { type: 'string' },
         'metrics-host': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
@@ -117,9 +122,11 @@ export async function main(argv: string[]): Promise<number> {
         inputTopic: v['input-topic'] ?? 'orders', outputTopic: v['output-topic'] ?? `${name}-out`,
         deadLetterTopic: v['dead-letter-topic'] ?? `${name}-dead-letters`, groupId: v['group-id'] ?? `sluice-${name}`,
         ...(v['transactional-id'] ? { transactionalId: v['transactional-id'] } : {}),
+        ...(v['feedback-topic'] ? { feedbackTopic: v['feedback-topic'] } : {}),
       };
+      if (v.feedback) throw new ConfigError('--feedback reads a file; with --brokers use --feedback-topic');
     } else {
-      for (const k of ['input-topic', 'output-topic', 'dead-letter-topic', 'group-id', 'transport', 'transactional-id'] as const) {
+      for (const k of ['input-topic', 'output-topic', 'dead-letter-topic', 'group-id', 'transport', 'transactional-id', 'feedback-topic'] as const) {
         if (v[k] !== undefined) throw new ConfigError(`--${k} needs --brokers (or KAFKA_BROKERS)`);
       }
     }
@@ -143,7 +150,9 @@ export async function main(argv: string[]): Promise<number> {
       input: v.input ?? [], format, output, deadLetters, speed,
       events: positiveInt('events', v.events, 300_000), seed: positiveInt('seed', v.seed, 1),
       ...(v.symbol ? { symbol: v.symbol } : {}), ...(v.date ? { date: v.date } : {}),
+      ...(v.feedback ? { feedback: v.feedback } : {}),
     };
+    if ((v.feedback || v['feedback-topic']) && name !== 'surveillance') throw new ConfigError('--feedback and --feedback-topic apply to the surveillance topology');
     const run = await entry.prepare(opts);
     const metrics = metricsPort !== undefined ? new SluiceMetrics(run.topology.name) : undefined;
     const runtime = new Runtime(run.topology, { ...(run.runtime ?? {}), ...(metrics ? { observer: metrics } : {}) });

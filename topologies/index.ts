@@ -34,6 +34,8 @@ export interface KafkaRunOptions {
   groupId: string;
   /** transactional id for exactly-once; absent = at-least-once */
   transactionalId?: string;
+  /** surveillance: topic of analyst verdicts */
+  feedbackTopic?: string;
 }
 
 export interface RunOptions {
@@ -48,6 +50,8 @@ export interface RunOptions {
   seed: number;
   symbol?: string;
   date?: string;
+  /** surveillance: file of analyst verdicts */
+  feedback?: string;
 }
 
 export interface PreparedRun {
@@ -145,6 +149,8 @@ async function surveillance(o: RunOptions): Promise<PreparedRun> {
     const topology = surveillanceTopology({
       source: kafkaSource({ ...conn, topics: [k.inputTopic], groupId: k.groupId }),
       parse: parseCfg, slot,
+      // every instance reads every verdict: its own group per process
+      ...(k.feedbackTopic ? { feedback: kafkaSource({ ...conn, topics: [k.feedbackTopic], groupId: `${k.groupId}-feedback-${process.pid}-${Date.now()}` }) } : {}),
       alerts: kafkaSink(AlertSchema, { ...conn, topic: k.outputTopic, key: (b, i) => b.columns.symbol[i], serialize: alertJson }),
       deadLetters: kafkaSink(DeadLetterSchema, { ...conn, topic: k.deadLetterTopic, key: () => null, headers: deadLetterHeaders }),
     });
@@ -153,7 +159,7 @@ async function surveillance(o: RunOptions): Promise<PreparedRun> {
   const pace = o.speed === 'max' ? undefined : { speedup: o.speed, timeOf: timeOfJsonTs };
   const out: SinkDef<AlertSchema> & { count?: number } = o.output === 'none' ? countSink<AlertSchema>() : jsonLinesSink(AlertSchema, { path: o.output, serialize: alertJson });
   const dead = o.deadLetters === 'none' ? countSink<DeadLetterSchema>() : jsonLinesSink(DeadLetterSchema, { path: o.deadLetters });
-  const topology = surveillanceTopology({ source: linesSource({ paths, ...(pace ? { pace } : {}) }), parse: parseCfg, slot, alerts: out, deadLetters: dead });
+  const topology = surveillanceTopology({ source: linesSource({ paths, ...(pace ? { pace } : {}) }), parse: parseCfg, slot, alerts: out, deadLetters: dead, ...(o.feedback ? { feedback: linesSource({ paths: [o.feedback] }) } : {}) });
   return {
     topology, drainOnStop: true, close: () => slot.close(),
     describe: () => ({ input: paths.join(', '), ...(episodesNote ? { 'ground truth': episodesNote } : {}), model: `${slot.version} on ${slot.live.workers} worker thread(s)`, 'alerts out': o.output === 'none' ? `${(out as { count: number }).count} (not written)` : o.output, 'dead letters': o.deadLetters }),

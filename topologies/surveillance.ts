@@ -20,7 +20,7 @@ import { parse, type ParseConfig } from '../operators/parse.js';
 import { watermarks } from '../operators/watermarks.js';
 import { score } from '../operators/score.js';
 import { OrderSequenceEncoder } from '../operators/order-sequence.js';
-import { adaptiveThreshold, type ThresholdConfig } from '../operators/threshold.js';
+import { adaptiveThreshold, feedbackSink, parseFeedback, ThresholdFeedback, type ThresholdConfig } from '../operators/threshold.js';
 import { alerts, AlertSchema } from '../operators/alerts.js';
 import { statisticalScore } from '../operators/statistical-score.js';
 
@@ -34,6 +34,8 @@ export interface SurveillanceOptions {
   alerts: SinkDef<AlertSchema>;
   deadLetters: SinkDef<DeadLetterSchema>;
   threshold?: ThresholdConfig;
+  /** analyst verdicts on alerts (JSON lines: participant, symbol, verdict); they move the keys' thresholds */
+  feedback?: SourceDef<RawSchema>;
   /** every scored event with its threshold decision (latency measurement, audit trails) */
   decisions?: SinkDef<Schema>;
   policy?: BatchPolicy;
@@ -70,11 +72,17 @@ export function surveillanceTopology(o: SurveillanceOptions): Topology {
     return t.build();
   }
   const scored = keyed.via('detector', score({ slot: o.slot, encoder: new OrderSequenceEncoder(), classOutput: 'logits', policy: o.policy ?? { kind: 'deadline', budgetMs: 2 } }));
+  const verdicts = o.feedback ? new ThresholdFeedback() : undefined;
   const decided = scored
     .keyBy('rekey', (c, i) => `${c.participant[i]}|${c.symbol[i]}`)
-    .via('threshold', adaptiveThreshold({ ...SurveillanceThresholds, ...o.threshold }));
+    .via('threshold', adaptiveThreshold({ ...SurveillanceThresholds, ...o.threshold, ...(verdicts ? { feedback: verdicts } : {}) }));
   decided.via('alerts', alerts()).to('alerts-out', o.alerts);
   if (o.decisions) decided.to('decisions', o.decisions as never);
-  parsed.side('dead').union('all-dead-letters', scored.side('dead')).to('dead-letters', o.deadLetters);
+  const dead = parsed.side('dead').union('model-dead-letters', scored.side('dead'));
+  if (o.feedback && verdicts) {
+    const fb = t.source('feedback', o.feedback).via('parse-feedback', parseFeedback());
+    fb.to('feedback-to-thresholds', feedbackSink(verdicts));
+    dead.union('all-dead-letters', fb.side('dead')).to('dead-letters', o.deadLetters);
+  } else dead.to('dead-letters', o.deadLetters);
   return t.build();
 }
