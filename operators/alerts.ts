@@ -10,6 +10,7 @@
  */
 import { BatchBuilder, type Batch, type Schema } from '../src/batch.js';
 import type { NoSides, OperatorDef } from '../src/operator.js';
+import { KeyedEventWindows } from './event-window.js';
 
 export const AlertSchema = {
   ts: 'f64', emittedAt: 'f64', symbol: 'str', participant: 'str', venue: 'str', score: 'f64', threshold: 'f64', pattern: 'str',
@@ -33,8 +34,6 @@ const PatternFeatures: Record<string, readonly (typeof AlertFeatureNames)[number
 
 type In = { ts: 'f64'; symbol: 'str'; participant: 'str'; venue: 'str'; type: 'str'; orderType: 'str'; qty: 'f64'; counterparty: 'str'; score: 'f64'; threshold: 'f64'; alert: 'f64'; label: 'str'; model: 'str' };
 
-interface Win { ts: Float64Array; kind: Uint8Array; qty: Float64Array; n: number; lastAlert: number; lastPattern: string }
-const NEW = 1, CANCEL = 2, EXEC = 4, SELF = 8, AGGR = 16, DARK = 32;
 
 export interface AlertsConfig {
   /** events in the window described (the model's sequence length; default 32) */
@@ -59,42 +58,27 @@ export function alerts(cfg: AlertsConfig = {}): OperatorDef<In, AlertSchema, NoS
     sides: {},
     keyed: true,
     create() {
-      const wins = new Map<string, Win>();
+      const windows = new KeyedEventWindows(L);
+      const last = new Map<string, { at: number; pattern: string }>();
       return {
         process(batch: Batch<In>, ctx) {
           const c = batch.columns, keys = batch.meta.keys!;
           let out: BatchBuilder<AlertSchema> | undefined;
           const outKeys: string[] = [];
           for (let i = 0; i < batch.length; i++) {
-            let w = wins.get(keys[i]);
-            if (!w) { w = { ts: new Float64Array(L), kind: new Uint8Array(L), qty: new Float64Array(L), n: 0, lastAlert: -Infinity, lastPattern: '' }; wins.set(keys[i], w); }
-            const slot = w.n % L;
-            const t = c.type[i], ot = c.orderType[i];
-            w.ts[slot] = c.ts[i];
-            w.qty[slot] = c.qty[i];
-            w.kind[slot] = (t === 'NEW' ? NEW : 0) | (t === 'CANCEL' ? CANCEL : 0) | (t === 'EXEC' ? EXEC : 0) | (c.counterparty[i] !== '' && c.counterparty[i] === c.participant[i] ? SELF : 0)
-              | (ot === 'MARKET' || ot === 'IOC' ? AGGR : 0) | (c.venue[i].includes('DARK') ? DARK : 0);
-            w.n++;
+            windows.push(keys[i], batch, i);
             if (c.alert[i] !== 1) continue;
             const pattern = c.label[i] && c.label[i] !== 'normal' ? c.label[i] : 'unknown';
-            if (pattern === w.lastPattern && c.ts[i] - w.lastAlert < cooldown) continue;
-            w.lastAlert = c.ts[i];
-            w.lastPattern = pattern;
-            const have = Math.min(w.n, L);
-            let start = Infinity, end = -Infinity, nw = 0, cx = 0, ex = 0, self = 0, aggr = 0, dark = 0, maxQty = 0;
-            for (let j = 0; j < have; j++) {
-              const k = w.kind[j], ts = w.ts[j];
-              if (ts < start) start = ts;
-              if (ts > end) end = ts;
-              if (k & NEW) nw++; if (k & CANCEL) cx++; if (k & EXEC) ex++; if (k & SELF) self++; if (k & AGGR) aggr++; if (k & DARK) dark++;
-              if (w.qty[j] > maxQty) maxQty = w.qty[j];
-            }
+            const prev = last.get(keys[i]);
+            if (prev && pattern === prev.pattern && c.ts[i] - prev.at < cooldown) continue;
+            last.set(keys[i], { at: c.ts[i], pattern });
+            const w = windows.summary(keys[i]);
             out ??= new BatchBuilder(AlertSchema, 8);
             out.push({
               ts: c.ts[i], emittedAt: wall(), symbol: c.symbol[i], participant: c.participant[i], venue: c.venue[i], score: Math.min(1, Math.max(0, c.score[i])), threshold: c.threshold[i],
-              pattern, windowStart: start, windowEnd: end, modelVersion: c.model[i],
-              events: have, newOrders: nw, cancels: cx, executions: ex, selfTrades: self / 2, aggressive: aggr, darkOrders: dark,
-              eventsPerSec: end > start ? (have - 1) / ((end - start) / 1e6) : have, cancelRatio: cx / Math.max(1, nw), maxQty,
+              pattern, windowStart: w.start, windowEnd: w.end, modelVersion: c.model[i],
+              events: w.events, newOrders: w.newOrders, cancels: w.cancels, executions: w.executions, selfTrades: w.selfTrades / 2, aggressive: w.aggressive, darkOrders: w.darkOrders,
+              eventsPerSec: w.end > w.start ? (w.events - 1) / ((w.end - w.start) / 1e6) : w.events, cancelRatio: w.cancels / Math.max(1, w.newOrders), maxQty: w.maxQty,
             });
             outKeys.push(keys[i]);
           }
