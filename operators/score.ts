@@ -14,6 +14,9 @@
  *   shadowScore  the shadow version's score (NaN without a shadow)
  *   shadowModel  the shadow's name@version ('')
  *
+ * Outputs named in `keepOutputs` (a user vector, attention weights) ride with each record
+ * in meta.vectors, beside whatever the encoder returned for the record.
+ *
  * Watermarks are held until the records before them have left, and the runtime lets no
  * checkpoint barrier or end of input pass while records are in flight, so checkpoints
  * and event time stay exact. The stage's queue is bounded (maxPending records): when
@@ -43,9 +46,10 @@ export interface Encoder<I extends Schema> {
   readonly widths: readonly number[];
   /**
    * Write record `row` of `batch` into `dst[k]` at offset `at × widths[k]`. Called once
-   * per record, in arrival order (keyed state may advance here).
+   * per record, in arrival order (keyed state may advance here). What it returns travels
+   * with the record in meta.vectors (e.g. which items the model input held).
    */
-  encode(batch: Batch<I>, row: number, dst: Float32Array[], at: number): void;
+  encode(batch: Batch<I>, row: number, dst: Float32Array[], at: number): void | Record<string, Float32Array>;
   snapshot?(): unknown;
   restore?(state: unknown): void;
 }
@@ -85,6 +89,8 @@ export interface ScoreConfig<I extends Schema> {
   policy?: BatchPolicy;
   /** records accepted but not yet emitted before the input waits (default 4096) */
   maxPending?: number;
+  /** outputs whose per-record slices are kept in meta.vectors */
+  keepOutputs?: string[];
 }
 
 interface Pending {
@@ -96,6 +102,7 @@ interface Pending {
   shadowScore: Float64Array;
   shadowModel: string[];
   dead: (string | undefined)[];
+  vectors: (Record<string, Float32Array> | null)[] | undefined;
   remaining: number;
 }
 type Entry = { p: Pending } | { wm: number };
@@ -108,6 +115,7 @@ export function score<I extends Schema>(cfg: ScoreConfig<I>): OperatorDef<I, Sco
   const scoreOutput = cfg.scoreOutput ?? manifest.outputs[0].name;
   if (!manifest.outputs.some((o) => o.name === scoreOutput)) throw new ConfigError(`score: model ${cfg.slot.version} has no output '${scoreOutput}'`);
   if (cfg.classOutput && !manifest.outputs.some((o) => o.name === cfg.classOutput)) throw new ConfigError(`score: model ${cfg.slot.version} has no output '${cfg.classOutput}'`);
+  for (const o of cfg.keepOutputs ?? []) if (!manifest.outputs.some((x) => x.name === o)) throw new ConfigError(`score: model ${cfg.slot.version} has no output '${o}' to keep`);
   if (cfg.classOutput && !manifest.classes) throw new ConfigError(`score: model ${cfg.slot.version} names no classes for '${cfg.classOutput}'`);
   const widths = cfg.slot.live.rowWidths();
   if (widths.length !== cfg.encoder.widths.length || widths.some((w, k) => w !== cfg.encoder.widths[k])) {
@@ -143,9 +151,12 @@ class ScoreOperator {
       dispatch: (n) => this.#dispatch(n),
     });
     this.#timedPool = cfg.slot.live;
+    this.#keepsVectors = (cfg.keepOutputs?.length ?? 0) > 0;
   }
   /** the pool the latency model was measured on; a hot swap brings its own warm-up timings */
   #timedPool: InferencePool;
+  /** records carry meta.vectors (kept outputs, or what the encoder returns) */
+  #keepsVectors: boolean;
 
   process(batch: Batch<Schema>, ctx: OperatorContext<Schema, typeof ScoreSides>): void {
     this.#ctx = ctx;
@@ -153,7 +164,7 @@ class ScoreOperator {
     const p: Pending = {
       batch, score: new Float64Array(n).fill(NaN), labelIdx: new Int32Array(n).fill(-1), labelProb: new Float64Array(n).fill(NaN),
       model: new Array<string>(n).fill(''), shadowScore: new Float64Array(n).fill(NaN), shadowModel: new Array<string>(n).fill(''),
-      dead: new Array(n), remaining: n,
+      dead: new Array(n), vectors: this.#keepsVectors ? new Array(n).fill(null) : undefined, remaining: n,
     };
     this.#entries.push({ p });
     for (let i = 0; i < n; i++) { this.#waitP.push(p); this.#waitRow.push(i); }
@@ -186,7 +197,10 @@ class ScoreOperator {
     if (this.#waitHead > 4096 && this.#waitHead * 2 > this.#waitP.length) {
       this.#waitP = this.#waitP.slice(this.#waitHead); this.#waitRow = this.#waitRow.slice(this.#waitHead); this.#waitHead = 0;
     }
-    for (let k = 0; k < n; k++) enc.encode(rowsP[k].batch, rowsI[k], dst, k);
+    for (let k = 0; k < n; k++) {
+      const extra = enc.encode(rowsP[k].batch, rowsI[k], dst, k);
+      if (extra && rowsP[k].vectors) rowsP[k].vectors![rowsI[k]] = extra;
+    }
     const feeds = (arrays: Float32Array[]): Record<string, WireTensor> =>
       Object.fromEntries(specs.map((s, j) => [s.name, { data: arrays[j], dims: [n, ...s.shape.slice(1)] }]));
     const shadow = this.cfg.slot.shadow;
@@ -224,8 +238,13 @@ class ScoreOperator {
     const per = scores.length / rowsP.length;
     const logits = this.cfg.classOutput ? r.outputs[this.cfg.classOutput].data as Float32Array : undefined;
     const c = this.#classes.length;
+    const kept = (this.cfg.keepOutputs ?? []).map((o) => [o, r.outputs[o].data as Float32Array] as const);
     for (let k = 0; k < rowsP.length; k++) {
       const p = rowsP[k], i = rowsI[k];
+      if (p.vectors && kept.length > 0) {
+        const v = (p.vectors[i] ??= {});
+        for (const [o, data] of kept) { const w = data.length / rowsP.length; v[o] = data.subarray(k * w, (k + 1) * w); }
+      }
       p.score[i] = scores[k * per];
       p.model[i] = version;
       if (logits) {
@@ -294,7 +313,8 @@ class ScoreOperator {
       shadowScore: pick(p.shadowScore, (m) => new Float64Array(m)),
       shadowModel: pick(p.shadowModel, (m) => new Array<string>(m)),
     };
-    ctx.emit(new Batch({ ...src.schema, ...ScoreColumns }, keep.length, columns as never, src.meta));
+    const meta = p.vectors ? { ...src.meta, vectors: keep.length === n ? p.vectors : keep.map((i) => p.vectors![i]) } : src.meta;
+    ctx.emit(new Batch({ ...src.schema, ...ScoreColumns }, keep.length, columns as never, meta));
   }
 
   snapshot(): unknown { return this.cfg.encoder.snapshot?.() ?? null; }

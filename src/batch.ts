@@ -33,14 +33,19 @@ export interface BatchMeta {
   headers?: (Record<string, string> | null)[];
   /** per-record source timestamps (µs; Kafka record time), carried like headers */
   timestamps?: number[];
+  /**
+   * per-record tensors (model outputs a scoring stage keeps, e.g. a user vector and its
+   * attention; candidate lists), carried like headers
+   */
+  vectors?: (Record<string, Float32Array> | null)[];
 }
 
 /** meta fields holding one entry per record: they follow records through select and concat */
-export const PER_RECORD = ['keys', 'headers', 'timestamps'] as const;
+export const PER_RECORD = ['keys', 'headers', 'timestamps', 'vectors'] as const;
 
 /** meta for new records made from a batch (dead letters, late records): same origin, no per-record fields */
 export function originOnly(meta: BatchMeta): BatchMeta {
-  const { keys: _k, headers: _h, timestamps: _t, ...rest } = meta;
+  const { keys: _k, headers: _h, timestamps: _t, vectors: _v, ...rest } = meta;
   return rest;
 }
 

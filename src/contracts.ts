@@ -13,7 +13,7 @@ const Ajv2020 = require('ajv/dist/2020.js').default as new (o: object) => { comp
 const ajv = new Ajv2020({ allErrors: false, strict: false });
 const cache = new Map<string, ValidateFunction>();
 
-export type ContractName = 'order-event' | 'behavior-event' | 'alert' | 'push' | 'episode';
+export type ContractName = 'order-event' | 'behavior-event' | 'alert' | 'push' | 'episode' | 'item-catalogue' | 'user-profile';
 
 export function contractSchema(name: ContractName): Record<string, unknown> {
   return require(`../../schemas/${name}.schema.json`) as Record<string, unknown>;

@@ -1,0 +1,68 @@
+/**
+ * Online metrics from feedback on pushes: a feedback stream of behaviour events
+ * (impressions and clicks, or any later action) is matched with the last push each user
+ * got. Counts impressions, clicks, clicks on a pushed item (and at which rank), so
+ * click-through and hit rate per model version can be watched live.
+ */
+import type { Batch } from '../batch.js';
+import type { SinkDef } from '../io.js';
+import type { BehaviorSchema } from '../contracts.js';
+import type { PushSchema } from '../../operators/rank.js';
+
+export interface FeedbackCounts { impressions: number; clicks: number; clicksOnPushed: number; actionsOnPushed: number; feedbackEvents: number; noPushYet: number }
+
+export class PushFeedback {
+  readonly #lastPush = new Map<string, { items: string[]; model: string }>();
+  /** per model version */
+  readonly counts = new Map<string, FeedbackCounts>();
+  /** clicks on pushed items by rank (1-based index = rank) */
+  readonly clickRanks: number[] = [];
+
+  #of(model: string): FeedbackCounts {
+    let c = this.counts.get(model);
+    if (!c) { c = { impressions: 0, clicks: 0, clicksOnPushed: 0, actionsOnPushed: 0, feedbackEvents: 0, noPushYet: 0 }; this.counts.set(model, c); }
+    return c;
+  }
+
+  recordPush(userId: string, itemIds: string[], model: string): void { this.#lastPush.set(userId, { items: itemIds, model }); }
+
+  recordFeedback(userId: string, itemId: string, action: string): void {
+    const p = this.#lastPush.get(userId);
+    if (!p) { this.#of('').noPushYet++; return; }
+    const c = this.#of(p.model);
+    c.feedbackEvents++;
+    if (action === 'impression') c.impressions++;
+    if (action === 'click') c.clicks++;
+    const at = p.items.indexOf(itemId);
+    if (at < 0) return;
+    c.actionsOnPushed++;
+    if (action === 'click') { c.clicksOnPushed++; this.clickRanks[at + 1] = (this.clickRanks[at + 1] ?? 0) + 1; }
+  }
+
+  /** clicks ÷ impressions, per model */
+  clickThrough(model: string): number { const c = this.counts.get(model); return c && c.impressions > 0 ? c.clicks / c.impressions : NaN; }
+
+  /** a sink on the push stream: remembers each user's last push */
+  pushSink(): SinkDef<PushSchema> {
+    return {
+      kind: 'push-log',
+      open: async () => ({
+        write: (b: Batch<PushSchema>) => {
+          for (let i = 0; i < b.length; i++) this.recordPush(b.columns.userId[i], (JSON.parse(b.columns.items[i]) as { itemId: string }[]).map((x) => x.itemId), b.columns.modelVersion[i]);
+        },
+        close: async () => {},
+      }),
+    };
+  }
+
+  /** a sink on the parsed feedback stream */
+  feedbackSink(): SinkDef<BehaviorSchema> {
+    return {
+      kind: 'push-feedback',
+      open: async () => ({
+        write: (b: Batch<BehaviorSchema>) => { for (let i = 0; i < b.length; i++) this.recordFeedback(b.columns.userId[i], b.columns.itemId[i], b.columns.action[i]); },
+        close: async () => {},
+      }),
+    };
+  }
+}
