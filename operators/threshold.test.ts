@@ -95,6 +95,22 @@ test('feedback stream: verdict lines move the keys\' offsets; bad lines become d
   assert.equal((dead.rows() as unknown as { code: string }[]).map((d) => d.code), ['SLUICE_ERR_MALFORMED_JSON', 'SLUICE_ERR_SCHEMA']);
 });
 
+test('late events adjust the threshold by the weight their age gives them', () => {
+  const r = rng(5);
+  const run = (burstT0: number) => {
+    const h = new OperatorHarness(adaptiveThreshold({ targetRate: 0.01, floor: 0.3, ceiling: 0.999, halfLifeUs: 10e6, priorWeight: 10 }), { input: S }) as unknown as OperatorHarness<typeof S, never>;
+    feed(h, Array.from({ length: 4000 }, () => r() * 0.4), 0);       // event time 0 … 4 s
+    feed(h, Array.from({ length: 600 }, () => 0.8 + r() * 0.1), burstT0); // a high-scoring burst, possibly late
+    return feed(h, [0.35], 4_600_000)[0].threshold;                  // the threshold a next on-time record meets
+  };
+  const onTime = run(4_000_000);   // the burst arrives at its time
+  const slightlyLate = run(3_000_000); // 1 s late: a tenth of a half-life
+  const veryLate = run(-60_000_000);   // a minute late: six half-lives
+  assert.ok(onTime > 0.8, `on-time burst lifts the threshold (${onTime})`);
+  assert.ok(slightlyLate > 0.8, `slightly late burst counts nearly fully (${slightlyLate})`);
+  assert.ok(veryLate < 0.45, `a burst from six half-lives ago barely moves it (${veryLate})`);
+});
+
 test('snapshot and restore keep the distributions', () => {
   const r = rng(6);
   const def = adaptiveThreshold({ targetRate: 0.01 });

@@ -19,6 +19,12 @@
  * positive lowers it (kept in the ThresholdFeedback object, shared by every instance of
  * the stage, so it reaches a key whichever partition owns it; not checkpointed).
  *
+ * Late events (event time behind what a key's history has reached) still count, at the
+ * weight their age gives them: a score from one half-life ago enters at half weight, so
+ * late data adjusts the threshold by as much as it would have had it arrived on time,
+ * and a burst replayed hours late does not drag today's threshold. They are decided
+ * against the threshold in force like any other record.
+ *
  * Adds `threshold` (the value in force) and `alert` (1 or 0).
  */
 import { BatchBuilder, originOnly, type Batch, type Schema } from '../src/batch.js';
@@ -169,7 +175,10 @@ export function adaptiveThreshold<I extends Schema>(cfg: ThresholdConfig = {}): 
             alert[i] = s > th || s >= c.ceiling ? 1 : 0;
             if (Number.isFinite(s)) {
               const b = Math.min(c.bins - 1, Math.max(0, Math.floor(s * c.bins)));
-              h.w[b] += 1; h.total += 1; global.w[b] += 1; global.total += 1;
+              // a late record counts as already decayed from its own time to the history's
+              const wk = t < h.at ? Math.exp(-lambda * (h.at - t)) : 1;
+              const wg = t < global.at ? Math.exp(-lambda * (global.at - t)) : 1;
+              h.w[b] += wk; h.total += wk; global.w[b] += wg; global.total += wg;
             }
           }
           out.length = batch.length;
