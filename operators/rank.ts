@@ -121,3 +121,9 @@ class Ranker {
 export function pushJson(row: { ts: number; emittedAt: number; userId: string; items: string; modelVersion: string }): string {
   return `{"ts":${Math.round(row.ts)},"emittedAt":${Math.round(row.emittedAt)},"userId":${JSON.stringify(row.userId)},"items":${row.items},"modelVersion":${JSON.stringify(row.modelVersion)}}`;
 }
+
+/** pushJson for row i of a batch: the serializer file and Kafka sinks take */
+export function pushLine(b: Batch<PushSchema>, i: number): string {
+  const c = b.columns;
+  return pushJson({ ts: c.ts[i], emittedAt: c.emittedAt[i], userId: c.userId[i], items: c.items[i], modelVersion: c.modelVersion[i] });
+}

@@ -43,7 +43,6 @@ class Retriever {
   readonly #consumed = new Map<string, Set<string>>();
   #allowed = new Uint8Array(0);
   #allowedVersion = -1;
-  #scores = new Float32Array(0);
 
   constructor(private readonly cat: ItemCatalogue, private readonly k: number, private readonly maxConsumed: number, private readonly filter: RetrievalFilter) {}
 
@@ -66,9 +65,7 @@ class Retriever {
     const vectors = batch.meta.vectors;
     if (!vectors) throw new ConfigError('retrieve: records carry no user vector (meta.vectors.user); put a scoring stage with keepOutputs: [\'user\'] before it');
     const allowed = this.#allowedRows();
-    const cat = this.cat, d = cat.d, V = cat.vectors, n = cat.ids.length;
-    if (this.#scores.length < n) this.#scores = new Float32Array(n * 2);
-    const s = this.#scores;
+    const cat = this.cat, n = cat.ids.length;
     for (let i = 0; i < batch.length; i++) {
       const user = batch.columns.userId[i];
       let seen = this.#consumed.get(user);
@@ -78,12 +75,7 @@ class Retriever {
       const u = vectors[i]?.user;
       if (!u) continue;
       // inner products over the whole catalogue, then the best k allowed and unseen
-      for (let r = 1; r < n; r++) {
-        let acc = 0;
-        const o = r * d;
-        for (let j = 0; j < d; j++) acc += u[j] * V[o + j];
-        s[r] = acc;
-      }
+      const s = cat.table.innerProducts(u, n);
       const top = new Int32Array(this.k).fill(0), topS = new Float32Array(this.k).fill(-Infinity);
       let filled = 0;
       for (let r = 1; r < n; r++) {
@@ -109,3 +101,4 @@ class Retriever {
     for (const [u, items] of Object.entries(state as Record<string, string[]>)) this.#consumed.set(u, new Set(items));
   }
 }
+

@@ -36,7 +36,10 @@ Options:
   --speed N|max       replay at N × real time, or as fast as possible (default: max)
   --events N          demo: generated events (default 300000)
   --seed N            demo: generator seed (default 1)
-  --feedback FILE     surveillance: analyst verdicts, JSON lines
+  --feedback FILE     surveillance: analyst verdicts, JSON lines;
+                      personalization: behaviour on pushed items (impressions, clicks)
+  --catalogue FILE    personalization: item catalogue, JSON lines (item-catalogue contract)
+  --profiles FILE     personalization: user profiles, JSON lines (user-profile contract)
                       {"participant","symbol","verdict":"true_positive"|"false_positive"}
 Kafka (instead of files):
   --brokers LIST      bootstrap servers, host:port[,host:port] (or KAFKA_BROKERS)
@@ -47,7 +50,8 @@ Kafka (instead of files):
                       (default: sluice-<topology>)
   --transport T       kafkajs (default) | confluent (librdkafka; falls back to kafkajs if absent)
   --transactional-id ID  exactly-once through Kafka transactions (stable per process slot)
-  --feedback-topic T  surveillance: topic of analyst verdicts (as --feedback)
+  --feedback-topic T  surveillance / personalization: topic of feedback (as --feedback)
+  --catalogue-topic T, --profiles-topic T   personalization: catalogue and profile topics
 
   --metrics-port N    serve Prometheus metrics at http://127.0.0.1:N/metrics
   --metrics-host H    address for the metrics endpoint (default 127.0.0.1: local only)
@@ -92,6 +96,10 @@ export async function main(argv: string[]): Promise<number> {
         'transactional-id': { type: 'string' },
         feedback: { type: 'string' },
         'feedback-topic': { type: 'string' },
+        catalogue: { type: 'string' },
+        'catalogue-topic': { type: 'string' },
+        profiles: { type: 'string' },
+        'profiles-topic': { type: 'string' },
         'metrics-port': { type: 'string' },
         'metrics-host': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
@@ -123,10 +131,13 @@ export async function main(argv: string[]): Promise<number> {
         deadLetterTopic: v['dead-letter-topic'] ?? `${name}-dead-letters`, groupId: v['group-id'] ?? `sluice-${name}`,
         ...(v['transactional-id'] ? { transactionalId: v['transactional-id'] } : {}),
         ...(v['feedback-topic'] ? { feedbackTopic: v['feedback-topic'] } : {}),
+        ...(v['catalogue-topic'] ? { catalogueTopic: v['catalogue-topic'] } : {}),
+        ...(v['profiles-topic'] ? { profilesTopic: v['profiles-topic'] } : {}),
       };
       if (v.feedback) throw new ConfigError('--feedback reads a file; with --brokers use --feedback-topic');
+      if (v.catalogue || v.profiles) throw new ConfigError('--catalogue and --profiles read files; with --brokers use --catalogue-topic / --profiles-topic');
     } else {
-      for (const k of ['input-topic', 'output-topic', 'dead-letter-topic', 'group-id', 'transport', 'transactional-id', 'feedback-topic'] as const) {
+      for (const k of ['input-topic', 'output-topic', 'dead-letter-topic', 'group-id', 'transport', 'transactional-id', 'feedback-topic', 'catalogue-topic', 'profiles-topic'] as const) {
         if (v[k] !== undefined) throw new ConfigError(`--${k} needs --brokers (or KAFKA_BROKERS)`);
       }
     }
@@ -151,8 +162,11 @@ export async function main(argv: string[]): Promise<number> {
       events: positiveInt('events', v.events, 300_000), seed: positiveInt('seed', v.seed, 1),
       ...(v.symbol ? { symbol: v.symbol } : {}), ...(v.date ? { date: v.date } : {}),
       ...(v.feedback ? { feedback: v.feedback } : {}),
+      ...(v.catalogue ? { catalogue: v.catalogue } : {}),
+      ...(v.profiles ? { profiles: v.profiles } : {}),
     };
-    if ((v.feedback || v['feedback-topic']) && name !== 'surveillance') throw new ConfigError('--feedback and --feedback-topic apply to the surveillance topology');
+    if ((v.feedback || v['feedback-topic']) && name !== 'surveillance' && name !== 'personalization') throw new ConfigError('--feedback and --feedback-topic apply to the surveillance and personalization topologies');
+    if ((v.catalogue || v['catalogue-topic'] || v.profiles || v['profiles-topic']) && name !== 'personalization') throw new ConfigError('--catalogue and --profiles (and their topics) apply to the personalization topology');
     const run = await entry.prepare(opts);
     const metrics = metricsPort !== undefined ? new SluiceMetrics(run.topology.name) : undefined;
     const runtime = new Runtime(run.topology, { ...(run.runtime ?? {}), ...(metrics ? { observer: metrics } : {}) });

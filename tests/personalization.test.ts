@@ -18,6 +18,7 @@ import { collectSink } from '../src/sinks.js';
 import { memorySource } from '../src/sources.js';
 import { WordPieceTokenizer } from '../src/personalization/tokenizer.js';
 import { PushFeedback } from '../src/personalization/feedback.js';
+import { VectorTable } from '../src/personalization/vector-table.js';
 import { pushJson, type PushSchema } from '../operators/rank.js';
 import { UserSequenceEncoder, actionCode, valueFeature } from '../operators/user-sequence.js';
 import { openRecommender, personalizationTopology, type Recommender, type PersonalizationOptions } from '../topologies/personalization.js';
@@ -58,6 +59,21 @@ test('tokenizer: token for token what BertTokenizer gives', () => {
   const tok = new WordPieceTokenizer(new URL('../../models/text-encoder/vocab.txt', import.meta.url).pathname, golden.tokens);
   assert.ok(golden.cases.length >= 10);
   for (const c of golden.cases) assert.equal(tok.encode(c.text).ids, c.ids, c.text);
+});
+
+test('vector table: SIMD inner products equal the plain loop, before and after growing', () => {
+  const t = new VectorTable(8, 4);
+  assert.ok(t.simd, 'WASM SIMD kernel loaded');
+  const fill = (n: number) => { for (let i = 0; i < n * 8; i++) t.rows[i] = ((i * 7919) % 13) - 6; };
+  fill(4);
+  const before = Array.from(t.rows.subarray(0, 32));
+  t.ensure(100);
+  assert.equal(Array.from(t.rows.subarray(0, 32)), before, 'rows kept across growth');
+  fill(100);
+  const u = Float32Array.from({ length: 8 }, (_, j) => j - 3.5);
+  const got = Array.from(t.innerProducts(u, 100).subarray(1, 100));
+  const want = Array.from({ length: 99 }, (_, k) => { let a = 0; for (let j = 0; j < 8; j++) a += u[j] * t.rows[(k + 1) * 8 + j]; return a; });
+  assert.equal(got, want);
 });
 
 test('features match the trainer: action codes and values', () => {

@@ -2,10 +2,11 @@
  * The ready topologies the CLI can run, by name. Each takes the validated CLI options
  * and returns what to run plus how to describe its outcome.
  */
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { ConfigError } from '../src/errors.js';
+import { contractValidator } from '../src/contracts.js';
 import type { SinkDef } from '../src/io.js';
 import { countSink, jsonLinesSink } from '../src/sinks.js';
 import { linesSource, timeOfJsonTs } from '../src/sources.js';
@@ -20,6 +21,10 @@ import { kafkaTransactions } from '../src/kafka/exactly-once.js';
 import { kafkaChangelog } from '../src/kafka/changelog.js';
 import type { PartitionStateStore } from '../src/partitioned.js';
 import { simulate } from '../src/sim/market.js';
+import { defaultMovieLensDir, readMovieLens } from '../src/personalization/movielens.js';
+import { PushFeedback } from '../src/personalization/feedback.js';
+import { openRecommender, personalizationTopology } from './personalization.js';
+import { PushSchema, pushLine } from '../operators/rank.js';
 import { rng } from '../src/demo/orderflow.js';
 import { seriesCsv, SeriesOutSchema, timeseriesTopology, type SeriesOut } from './timeseries.js';
 import { AlertSchema, alertJson } from '../operators/alerts.js';
@@ -34,8 +39,11 @@ export interface KafkaRunOptions {
   groupId: string;
   /** transactional id for exactly-once; absent = at-least-once */
   transactionalId?: string;
-  /** surveillance: topic of analyst verdicts */
+  /** surveillance: topic of analyst verdicts; personalization: behaviour on pushes */
   feedbackTopic?: string;
+  /** personalization: item catalogue and user profile topics */
+  catalogueTopic?: string;
+  profilesTopic?: string;
 }
 
 export interface RunOptions {
@@ -50,8 +58,11 @@ export interface RunOptions {
   seed: number;
   symbol?: string;
   date?: string;
-  /** surveillance: file of analyst verdicts */
+  /** surveillance: file of analyst verdicts; personalization: behaviour on pushes */
   feedback?: string;
+  /** personalization: item catalogue and user profiles (JSON lines) */
+  catalogue?: string;
+  profiles?: string;
 }
 
 export interface PreparedRun {
@@ -200,8 +211,90 @@ function timeseries(o: RunOptions): PreparedRun {
   };
 }
 
+/**
+ * Personalization. Default input: MovieLens 100K from ../shared/data when present
+ * (events, catalogue and profiles converted to the contracts), else a synthetic stream
+ * over a synthetic catalogue (clearly named as such) so the job runs anywhere.
+ */
+async function personalization(o: RunOptions): Promise<PreparedRun> {
+  if (o.format !== 'json') throw new ConfigError('personalization reads behaviour events as JSON lines (--format json)');
+  let paths = o.input, catalogue = o.catalogue, profiles = o.profiles, note = '';
+  const dir = join(tmpdir(), 'sluice');
+  if (paths.length === 0 && !o.kafka) {
+    mkdirSync(dir, { recursive: true });
+    const jsonl = (rows: unknown[]) => rows.map((r) => JSON.stringify(r)).join('\n') + '\n';
+    if (existsSync(join(defaultMovieLensDir, 'u.data'))) {
+      const ml = readMovieLens();
+      const n = Math.min(o.events, ml.events.length);
+      paths = [join(dir, `movielens-events-${n}.jsonl`)];
+      writeFileSync(paths[0], jsonl(ml.events.slice(0, n)));
+      catalogue ??= join(dir, 'movielens-catalogue.jsonl'); writeFileSync(catalogue, jsonl(ml.catalogue));
+      profiles ??= join(dir, 'movielens-profiles.jsonl'); writeFileSync(profiles, jsonl(ml.profiles));
+      note = `MovieLens 100K from ${defaultMovieLensDir} (first ${n} ratings in time order)`;
+    } else {
+      const r = rng(o.seed);
+      const genres = ['Action', 'Comedy', 'Drama', 'Horror', 'Romance', 'Sci-Fi', 'Thriller', 'Animation'];
+      const n = Math.min(o.events, 200_000);
+      paths = [join(dir, `synthetic-behaviour-seed${o.seed}-${n}.jsonl`)];
+      const events = Array.from({ length: n }, (_, i) => ({ ts: 1.7e15 + i * 1e5, userId: `user${1 + Math.floor(r() * 500)}`, itemId: String(1 + Math.floor(r() ** 2 * 1000)), action: r() < 0.7 ? 'rate' : 'view', value: r() < 0.7 ? 1 + Math.floor(r() * 5) : r() }));
+      writeFileSync(paths[0], jsonl(events));
+      catalogue ??= join(dir, 'synthetic-catalogue.jsonl');
+      writeFileSync(catalogue, jsonl(Array.from({ length: 1000 }, (_, k) => ({ itemId: String(k + 1), text: `Synthetic title ${k + 1} | ${genres[k % genres.length]}`, tags: [genres[k % genres.length]] }))));
+      note = 'synthetic behaviour stream and catalogue (MovieLens not found at ' + defaultMovieLensDir + ')';
+    }
+  }
+  const rec = await openRecommender({ family: 'movielens' });
+  const stats = new PushFeedback();
+  try {
+    if (o.kafka) {
+      const k = o.kafka;
+      const conn = { brokers: k.brokers, transport: k.transport };
+      // catalogue, profiles and feedback are shared state: every instance reads all of each (its own group)
+      const side = (topic: string, what: string) => kafkaSource({ ...conn, topics: [topic], groupId: `${k.groupId}-${what}-${process.pid}-${Date.now()}` });
+      const topology = personalizationTopology({
+        events: kafkaSource({ ...conn, topics: [k.inputTopic], groupId: k.groupId }), recommender: rec, feedbackStats: stats,
+        ...(k.catalogueTopic ? { catalogue: side(k.catalogueTopic, 'catalogue') } : {}),
+        ...(k.profilesTopic ? { profiles: side(k.profilesTopic, 'profiles') } : {}),
+        ...(k.feedbackTopic ? { feedback: side(k.feedbackTopic, 'feedback') } : {}),
+        pushes: kafkaSink(PushSchema, { ...conn, topic: k.outputTopic, key: (b, i) => b.columns.userId[i], serialize: pushLine }),
+        deadLetters: kafkaSink(DeadLetterSchema, { ...conn, topic: k.deadLetterTopic, key: () => null, headers: deadLetterHeaders }),
+      });
+      return { topology, drainOnStop: false, runtime: { checkpointIntervalMs: 1000 }, close: () => rec.close(), describe: () => ({ input: `kafka ${k.inputTopic}`, 'pushes out': `kafka ${k.outputTopic}`, 'dead letters': `kafka ${k.deadLetterTopic}`, model: rec.slot.version, catalogue: `${rec.catalogue.size} items` }) };
+    }
+    const pace = o.speed === 'max' ? undefined : { speedup: o.speed, timeOf: timeOfJsonTs };
+    const out: SinkDef<PushSchema> = o.output === 'none' ? countSink<PushSchema>() : jsonLinesSink(PushSchema, { path: o.output, serialize: pushLine });
+    const dead = o.deadLetters === 'none' ? countSink<DeadLetterSchema>() : jsonLinesSink(DeadLetterSchema, { path: o.deadLetters });
+    // the valid catalogue and profile records are loaded before the events start, so the first
+    // events see them; the files also run through the topology, where bad lines become dead letters
+    if (catalogue) await rec.catalogue.upsert(validLines(catalogue, 'item-catalogue', (it) => !Array.isArray(it.vector) || it.vector.length === rec.catalogue.extraWidth) as never);
+    if (profiles) for (const p of validLines(profiles, 'user-profile')) rec.profiles.put(p as never);
+    const topology = personalizationTopology({
+      events: linesSource({ paths, ...(pace ? { pace } : {}) }), recommender: rec, pushes: out, deadLetters: dead, feedbackStats: stats,
+      ...(catalogue ? { catalogue: linesSource({ paths: [catalogue] }) } : {}),
+      ...(profiles ? { profiles: linesSource({ paths: [profiles] }) } : {}),
+      ...(o.feedback ? { feedback: linesSource({ paths: [o.feedback] }) } : {}),
+    });
+    return {
+      topology, drainOnStop: true, close: () => rec.close(),
+      describe: () => ({ input: note || paths.join(', '), model: `${rec.slot.version} on ${rec.slot.live.workers} worker thread(s)`, catalogue: `${rec.catalogue.size} items`, profiles: rec.profiles.size, 'pushes out': o.output, 'dead letters': o.deadLetters }),
+    };
+  } catch (e) { await rec.close(); throw e; }
+}
+
+/** the records of a side file (catalogue, profiles) that are JSON and meet the contract (the others become dead letters in the run) */
+function validLines(path: string, contract: 'item-catalogue' | 'user-profile', check: (o: Record<string, unknown>) => boolean = () => true): Record<string, unknown>[] {
+  const valid = contractValidator(contract);
+  const out: Record<string, unknown>[] = [];
+  for (const l of readFileSync(path, 'utf8').split('\n')) {
+    if (!l.trim()) continue;
+    try { const o = JSON.parse(l) as Record<string, unknown>; if (valid(o) && check(o)) out.push(o); } catch { /* dead-lettered by the topology */ }
+  }
+  return out;
+}
+
 export const topologies: Record<string, { summary: string; prepare(o: RunOptions): PreparedRun | Promise<PreparedRun> }> = {
   demo: { summary: 'order flow → parse → normalize → featurize → sliding windows per participant×symbol (no Kafka)', prepare: demo },
   timeseries: { summary: 'CSV timestamp,value rows → robust z-scores → adaptive threshold → the same rows with anomaly_score,label', prepare: timeseries },
+  personalization: { summary: 'behaviour events → user encoder on worker threads → retrieval over the catalogue → ranked pushes with reasons (MovieLens 100K when present)', prepare: personalization },
   surveillance: { summary: 'order flow → transformer detector on worker threads → adaptive thresholds → alerts (simulated flow with labelled episodes by default)', prepare: surveillance },
 };

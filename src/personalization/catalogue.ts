@@ -16,6 +16,7 @@ import { InferencePool, type PoolOptions } from '../inference/pool.js';
 import type { ModelRef, ModelRegistry } from '../inference/registry.js';
 import { ModelShapeError } from '../inference/errors.js';
 import { WordPieceTokenizer } from './tokenizer.js';
+import { VectorTable } from './vector-table.js';
 
 export interface CatalogueItem {
   itemId: string;
@@ -46,7 +47,8 @@ export class ItemCatalogue {
   readonly ids: string[] = [''];
   readonly tags: (readonly string[] | undefined)[] = [undefined];
   readonly texts: (string | undefined)[] = [undefined];
-  vectors: Float32Array;
+  /** the fused vectors, row × d, in WASM memory for retrieval's SIMD kernel */
+  readonly table: VectorTable;
   weights: Float32Array;
   /** bumped on every change (retrieval caches its filter masks per version) */
   version = 0;
@@ -65,7 +67,7 @@ export class ItemCatalogue {
     this.extraWidth = extra.shape[1];
     this.textWidth = textIn.shape[1];
     vocab.forEach((id, k) => this.#vocab.set(id, k + 1));
-    this.vectors = new Float32Array(1024 * this.d);
+    this.table = new VectorTable(this.d, 1024);
     this.weights = new Float32Array(1024 * 3);
   }
 
@@ -154,12 +156,13 @@ export class ItemCatalogue {
     this.version++;
   }
 
+  /** row × d view of the vectors (re-read after upsert: growth moves it) */
+  get vectors(): Float32Array { return this.table.rows; }
+
   #grow(rows: number): void {
-    if (rows * this.d <= this.vectors.length) return;
-    let cap = this.vectors.length / this.d;
-    while (cap < rows) cap *= 2;
-    const v = new Float32Array(cap * this.d); v.set(this.vectors); this.vectors = v;
-    const w = new Float32Array(cap * 3); w.set(this.weights); this.weights = w;
+    this.table.ensure(rows);
+    if (rows * 3 <= this.weights.length) return;
+    const w = new Float32Array(this.table.capacity * 3); w.set(this.weights); this.weights = w;
   }
 
   /** short label for reasons: the text's first part (a title), else the item id */
