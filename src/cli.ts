@@ -172,6 +172,7 @@ export async function main(argv: string[]): Promise<number> {
     const runtime = new Runtime(run.topology, { ...(run.runtime ?? {}), ...(metrics ? { observer: metrics } : {}) });
     if (metrics) {
       metrics.attach(runtime);
+      run.registerMetrics?.(metrics.registry);
       const server = await metrics.serve(metricsPort!, v['metrics-host'] ?? '127.0.0.1');
       const a = server.address() as { address: string; port: number };
       process.stderr.write(`sluice: metrics at http://${a.address}:${a.port}/metrics\n`);

@@ -10,6 +10,7 @@ import { createServer, type Server } from 'node:http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { ConfigError } from './errors.js';
 import type { Runtime, RuntimeObserver } from './runtime.js';
+import { observeInference, openPools } from './inference/pool.js';
 
 export class SluiceMetrics implements RuntimeObserver {
   readonly registry = new Registry();
@@ -62,6 +63,24 @@ export class SluiceMetrics implements RuntimeObserver {
       buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     });
     this.#dead = new Counter({ name: 'sluice_dead_letters_total', help: 'Records sent to a dead-letter output, by stage and reason code.', labelNames: ['topology', 'stage', 'code'], registers: [r] });
+    // inference: per batch, waiting and computing apart (a slow p99 is queueing or compute, never guessed)
+    const secs = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5];
+    const queue = new Histogram({ name: 'sluice_inference_queue_seconds', help: 'Per batch: round trip minus compute (waiting for a worker, messages).', labelNames: ['model'], buckets: secs, registers: [r] });
+    const compute = new Histogram({ name: 'sluice_inference_compute_seconds', help: 'Per batch: time inside onnxruntime on the worker.', labelNames: ['model'], buckets: secs, registers: [r] });
+    const rows = new Histogram({ name: 'sluice_inference_batch_rows', help: 'Rows per inference batch.', labelNames: ['model'], buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256], registers: [r] });
+    const failures = new Counter({ name: 'sluice_inference_failures_total', help: 'Inference batches that failed (retried once, then dead-lettered).', labelNames: ['model'], registers: [r] });
+    observeInference({
+      batch(model, n, queueUs, computeUs) { queue.observe({ model }, queueUs / 1e6); compute.observe({ model }, computeUs / 1e6); rows.observe({ model }, n); },
+      failed(model) { failures.inc({ model }); },
+    });
+    new Gauge({
+      name: 'sluice_inference_pool_tasks', help: 'Batches submitted to a model\'s pool and not yet back (queue depth + running).', labelNames: ['model'], registers: [r],
+      collect() { this.reset(); for (const p of openPools) this.set({ model: p.id }, p.running); },
+    });
+    new Gauge({
+      name: 'sluice_model_info', help: 'Models loaded on worker pools (value = worker threads).', labelNames: ['model', 'version', 'provider'], registers: [r],
+      collect() { this.reset(); for (const p of openPools) this.set({ model: p.model.name, version: p.model.version, provider: p.provider }, p.workers); },
+    });
     collectDefaultMetrics({ register: r, prefix: 'sluice_' }); // sluice_process_*, sluice_nodejs_* (event-loop lag, heap, GC)
   }
 

@@ -17,7 +17,9 @@ import { Runtime } from '../src/runtime.js';
 import { collectSink } from '../src/sinks.js';
 import { memorySource } from '../src/sources.js';
 import { WordPieceTokenizer } from '../src/personalization/tokenizer.js';
-import { PushFeedback } from '../src/personalization/feedback.js';
+import { PushFeedback, registerPushFeedbackMetrics } from '../src/personalization/feedback.js';
+import { Registry } from 'prom-client';
+import { SluiceMetrics } from '../src/metrics.js';
 import { VectorTable } from '../src/personalization/vector-table.js';
 import { pushJson, type PushSchema } from '../operators/rank.js';
 import { UserSequenceEncoder, actionCode, valueFeature } from '../operators/user-sequence.js';
@@ -208,6 +210,18 @@ test('feedback on pushes: clicks on pushed items counted per model, with their r
   assert.equal([c.impressions, c.clicks, c.clicksOnPushed], [1, 2, 1]);
   assert.is(stats.clickRanks[3], 1);
   assert.is(stats.clickThrough(rec.slot.version), 2);
+  const registry = new Registry();
+  registerPushFeedbackMetrics(registry, stats, 'personalization');
+  // the engine's inference metrics saw this file's batches (SluiceMetrics listens to every pool)
+  const engine = new SluiceMetrics('personalization');
+  await run(history(2, 2));
+  const inf = await engine.registry.metrics();
+  assert.match(inf, new RegExp(`sluice_inference_compute_seconds_count\\{model="${rec.slot.version}"\\} [1-9]`));
+  assert.match(inf, new RegExp(`sluice_inference_batch_rows_sum\\{model="${rec.slot.version}"\\} [1-9]`));
+  assert.match(inf, /sluice_model_info\{model="movielens-user",version="\d+",provider="cpu"\} 1/);
+  const text = await registry.metrics();
+  assert.match(text, `sluice_push_clicks_on_pushed{topology="personalization",model="${rec.slot.version}"} 1`);
+  assert.match(text, `sluice_push_impressions{topology="personalization",model="${rec.slot.version}"} 1`);
 });
 
 test.run();

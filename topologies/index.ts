@@ -22,7 +22,8 @@ import { kafkaChangelog } from '../src/kafka/changelog.js';
 import type { PartitionStateStore } from '../src/partitioned.js';
 import { simulate } from '../src/sim/market.js';
 import { defaultMovieLensDir, readMovieLens } from '../src/personalization/movielens.js';
-import { PushFeedback } from '../src/personalization/feedback.js';
+import { PushFeedback, registerPushFeedbackMetrics } from '../src/personalization/feedback.js';
+import type { Registry } from 'prom-client';
 import { openRecommender, personalizationTopology } from './personalization.js';
 import { PushSchema, pushLine } from '../operators/rank.js';
 import { rng } from '../src/demo/orderflow.js';
@@ -74,6 +75,8 @@ export interface PreparedRun {
   drainOnStop: boolean;
   /** release what prepare opened (inference worker pools) */
   close?(): Promise<void>;
+  /** topology-specific Prometheus metrics (personalization: feedback on pushes) */
+  registerMetrics?(registry: Registry): void;
 }
 
 
@@ -259,7 +262,7 @@ async function personalization(o: RunOptions): Promise<PreparedRun> {
         pushes: kafkaSink(PushSchema, { ...conn, topic: k.outputTopic, key: (b, i) => b.columns.userId[i], serialize: pushLine }),
         deadLetters: kafkaSink(DeadLetterSchema, { ...conn, topic: k.deadLetterTopic, key: () => null, headers: deadLetterHeaders }),
       });
-      return { topology, drainOnStop: false, runtime: { checkpointIntervalMs: 1000 }, close: () => rec.close(), describe: () => ({ input: `kafka ${k.inputTopic}`, 'pushes out': `kafka ${k.outputTopic}`, 'dead letters': `kafka ${k.deadLetterTopic}`, model: rec.slot.version, catalogue: `${rec.catalogue.size} items` }) };
+      return { topology, drainOnStop: false, runtime: { checkpointIntervalMs: 1000 }, close: () => rec.close(), registerMetrics: (r) => registerPushFeedbackMetrics(r, stats, topology.name), describe: () => ({ input: `kafka ${k.inputTopic}`, 'pushes out': `kafka ${k.outputTopic}`, 'dead letters': `kafka ${k.deadLetterTopic}`, model: rec.slot.version, catalogue: `${rec.catalogue.size} items` }) };
     }
     const pace = o.speed === 'max' ? undefined : { speedup: o.speed, timeOf: timeOfJsonTs };
     const out: SinkDef<PushSchema> = o.output === 'none' ? countSink<PushSchema>() : jsonLinesSink(PushSchema, { path: o.output, serialize: pushLine });
@@ -275,7 +278,7 @@ async function personalization(o: RunOptions): Promise<PreparedRun> {
       ...(o.feedback ? { feedback: linesSource({ paths: [o.feedback] }) } : {}),
     });
     return {
-      topology, drainOnStop: true, close: () => rec.close(),
+      topology, drainOnStop: true, close: () => rec.close(), registerMetrics: (r) => registerPushFeedbackMetrics(r, stats, topology.name),
       describe: () => ({ input: note || paths.join(', '), model: `${rec.slot.version} on ${rec.slot.live.workers} worker thread(s)`, catalogue: `${rec.catalogue.size} items`, profiles: rec.profiles.size, 'pushes out': o.output, 'dead letters': o.deadLetters }),
     };
   } catch (e) { await rec.close(); throw e; }

@@ -34,6 +34,17 @@ export interface PoolOptions {
   log?: (line: string) => void;
 }
 
+/** Told of every batch a pool runs (the metrics module listens). */
+export interface InferenceObserver {
+  /** rows in the batch; queueUs = round trip − compute (waiting for a worker, messaging); computeUs inside onnxruntime */
+  batch(model: string, rows: number, queueUs: number, computeUs: number): void;
+  failed(model: string): void;
+}
+let inferenceObserver: InferenceObserver | undefined;
+export function observeInference(o: InferenceObserver | undefined): void { inferenceObserver = o; }
+/** pools open in this process (metrics: queue depth, model versions) */
+export const openPools = new Set<InferencePool>();
+
 export interface ThreadPlan { workers: number; intraOpThreads: number; cores: number }
 
 /** Workers and intra-op threads for this machine; refuses oversubscription unless allowed. */
@@ -95,7 +106,9 @@ export class InferencePool {
     // per batch size, the slowest worker's best time: what the batcher plans with at first
     const warmupUs: Record<number, number> = {};
     for (const b of warmup) warmupUs[b] = Math.max(...infos.map((i) => i.warmupUs[b] ?? 0));
-    return new InferencePool(model, plan, piscina, infos.every((i) => i.provider === 'cuda') ? 'cuda' : 'cpu', warmupUs);
+    const pool = new InferencePool(model, plan, piscina, infos.every((i) => i.provider === 'cuda') ? 'cuda' : 'cpu', warmupUs);
+    openPools.add(pool);
+    return pool;
   }
 
   get workers(): number { return this.plan.workers; }
@@ -134,16 +147,20 @@ export class InferencePool {
     if (this.#closed) throw new InferenceError(this.id, 'pool is closed');
     this.checkFeeds(feeds);
     const transferList = [...new Set(Object.values(feeds).map((t) => t.data.buffer as ArrayBuffer))];
+    const rows = Object.values(feeds)[0]?.dims[0] ?? 0;
     this.#running++;
+    const t0 = performance.now();
     let r: InferResult | InferFailure;
     try {
       r = await this.piscina.run({ op: 'run', feeds } satisfies InferTask, { transferList }) as InferResult | InferFailure;
     } catch (e) {
+      inferenceObserver?.failed(this.id);
       throw new InferenceError(this.id, (e as Error).message, e);
     } finally {
       this.#running--;
     }
-    if ('error' in r) throw Object.assign(new InferenceError(this.id, r.error), { feeds: r.feeds });
+    if ('error' in r) { inferenceObserver?.failed(this.id); throw Object.assign(new InferenceError(this.id, r.error), { feeds: r.feeds }); }
+    inferenceObserver?.batch(this.id, rows, Math.max(0, (performance.now() - t0) * 1000 - r.computeUs), r.computeUs);
     return r;
   }
 
@@ -152,5 +169,6 @@ export class InferencePool {
     if (this.#closed) return;
     this.#closed = true;
     await this.piscina.close();
+    openPools.delete(this);
   }
 }

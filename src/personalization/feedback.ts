@@ -8,6 +8,7 @@ import type { Batch } from '../batch.js';
 import type { SinkDef } from '../io.js';
 import type { BehaviorSchema } from '../contracts.js';
 import type { PushSchema } from '../../operators/rank.js';
+import { Gauge, type Registry } from 'prom-client';
 
 export interface FeedbackCounts { impressions: number; clicks: number; clicksOnPushed: number; actionsOnPushed: number; feedbackEvents: number; noPushYet: number }
 
@@ -65,4 +66,16 @@ export class PushFeedback {
       }),
     };
   }
+}
+
+/** Prometheus: feedback counts per model version (read at scrape time, nothing on the hot path). */
+export function registerPushFeedbackMetrics(registry: Registry, stats: PushFeedback, topology: string): void {
+  const g = (name: string, help: string, pick: (c: FeedbackCounts) => number) => new Gauge({
+    name, help, labelNames: ['topology', 'model'], registers: [registry],
+    collect() { this.reset(); for (const [model, c] of stats.counts) if (model) this.set({ topology, model }, pick(c)); },
+  });
+  g('sluice_push_impressions', 'Impressions reported on the feedback stream, by the model of the user\'s last push.', (c) => c.impressions);
+  g('sluice_push_clicks', 'Clicks reported on the feedback stream.', (c) => c.clicks);
+  g('sluice_push_clicks_on_pushed', 'Clicks on an item of the user\'s last push.', (c) => c.clicksOnPushed);
+  g('sluice_push_actions_on_pushed', 'Any feedback action on an item of the user\'s last push.', (c) => c.actionsOnPushed);
 }
