@@ -4,7 +4,8 @@
  * each item with a one-line reason saying what drove it:
  *
  *   - the recent event whose item contributes most to the item's score: the user
- *     encoder's attention on that event × how close the two items' vectors are
+ *     encoder's attention on that event × how close the two items' vectors are (over
+ *     the 8 events the encoder attended to most)
  *     ("because you rated “Star Wars (1977)”");
  *   - "similar in content to …" instead when the item's vector comes mostly from its
  *     text and the team's vector rather than its ID (the fusion weights say so);
@@ -42,6 +43,19 @@ export interface RankConfig {
   hasProfile?: (userId: string) => boolean;
 }
 
+/** reasons weigh the events the encoder attended to most (the rest carry little weight; 8 keeps reasons cheap) */
+const REASON_EVENTS = 8;
+
+/** positions of the k largest attention weights on real events */
+function topAttention(v: Record<string, Float32Array>, k: number): number[] {
+  const att = v.attention, items = v.items;
+  if (!att || !items) return [];
+  const idx: number[] = [];
+  for (let j = 0; j < att.length; j++) if (items[j] > 0) idx.push(j);
+  idx.sort((a, b) => att[b] - att[a]);
+  return idx.slice(0, k);
+}
+
 const VERB: Record<string, string> = { impression: 'saw', view: 'watched', click: 'opened', like: 'liked', comment: 'commented on', share: 'shared', skip: 'skipped', rate: 'rated', purchase: 'bought' };
 
 export function rank<I extends Schema & { ts: 'f64'; userId: 'str'; model: 'str' }>(cfg: RankConfig): OperatorDef<I, PushSchema> {
@@ -63,9 +77,10 @@ class Ranker {
       const cand = v?.candidates;
       if (!cand || cand.length === 0) continue; // nothing left to recommend (all consumed or filtered)
       const picked = this.#pick(cand, v!.candidateScores!);
+      const drivers = topAttention(v!, REASON_EVENTS);
       const parts: string[] = [];
       for (const [row, score] of picked) {
-        parts.push(`{"itemId":${JSON.stringify(this.cfg.catalogue.ids[row])},"score":${Number.isFinite(score) ? Number(score.toFixed(4)) : 0},"reason":${JSON.stringify(this.reasonFor(row, v!, batch.columns.userId[i]))}}`);
+        parts.push(`{"itemId":${JSON.stringify(this.cfg.catalogue.ids[row])},"score":${Number.isFinite(score) ? Number(score.toFixed(4)) : 0},"reason":${JSON.stringify(this.reasonFor(row, v!, batch.columns.userId[i], drivers))}}`);
       }
       out.push({ ts: batch.columns.ts[i], emittedAt: now, userId: batch.columns.userId[i], items: `[${parts.join(',')}]`, modelVersion: batch.columns.model[i], size: picked.length });
       keys?.push(batch.meta.keys![i]);
@@ -93,13 +108,13 @@ class Ranker {
   }
 
   /** one line: which recent event (or content, or profile) drove this item */
-  reasonFor(row: number, v: Record<string, Float32Array>, userId: string): string {
+  reasonFor(row: number, v: Record<string, Float32Array>, userId: string, drivers: number[] = topAttention(v, REASON_EVENTS)): string {
     const cat = this.cfg.catalogue, d = cat.d, V = cat.vectors;
     const items = v.items, actions = v.actions, att = v.attention;
     const fresh = cat.weights[row * 3] < 0.01 ? 'new: ' : '';
     let best = -1, bestC = 0;
     if (items && att) {
-      for (let j = 0; j < items.length; j++) {
+      for (const j of drivers) {
         const r = items[j];
         if (r <= 0 || r === row) continue;
         let dot = 0;

@@ -78,6 +78,17 @@ test('vector table: SIMD inner products equal the plain loop, before and after g
   assert.equal(got, want);
 });
 
+test('text encoder: the engine (TypeScript tokenizer + worker pool) gives the embedding Python gives', async () => {
+  const golden = JSON.parse(readFileSync(new URL('../../tests/fixtures/tokenizer-golden.json', import.meta.url), 'utf8')) as { embedding_of_first: number[]; cases: { text: string }[] };
+  const text = rec.catalogue.text!, tok = rec.catalogue.tokenizer!;
+  const e = tok.encode(golden.cases[0].text);
+  const r = await text.run({ ids: { data: Float32Array.from(e.ids), dims: [1, 32] }, mask: { data: Float32Array.from(e.mask), dims: [1, 32] } });
+  const a = r.outputs.embedding.data as Float32Array, b = golden.embedding_of_first;
+  let dot = 0, na = 0, nb = 0;
+  for (let i = 0; i < b.length; i++) { dot += a[i] * b[i]; na += a[i] * a[i]; nb += b[i] * b[i]; }
+  assert.ok(dot / Math.sqrt(na * nb) > 0.9999, `cosine ${dot / Math.sqrt(na * nb)}`);
+});
+
 test('features match the trainer: action codes and values', () => {
   assert.is(actionCode('impression'), 1);
   assert.is(actionCode('purchase'), 9);
