@@ -185,7 +185,13 @@ def movielens(args):
     vocab = sorted({e["itemId"] for e in events if e["ts"] < cut_train}, key=lambda x: int(x))
     vidx = {it: k + 1 for k, it in enumerate(vocab)}
     N = len(cat)
-    text = torch.cat([torch.zeros(1, 384), text_embeddings([c["text"] for c in cat])])
+    cache = os.path.join(args.ml_dir, "text-embeddings.npy")  # the same for every variant: embed once
+    if os.path.exists(cache) and np.load(cache).shape[0] == len(cat):
+        emb = torch.from_numpy(np.load(cache))
+    else:
+        emb = text_embeddings([c["text"] for c in cat])
+        np.save(cache, emb.numpy())
+    text = torch.cat([torch.zeros(1, 384), emb])
     extra = torch.cat([torch.zeros(1, len(extra_feat)), torch.tensor([c["vector"] for c in cat], dtype=torch.float32)])
     idcol = torch.tensor([[0.0]] + [[float(vidx.get(c["itemId"], 0))] for c in cat])
     mask = torch.tensor([[0.0, 0.0, 0.0]] + [[1.0 if vidx.get(c["itemId"]) else 0.0, 1.0, 1.0] for c in cat])
