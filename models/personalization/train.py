@@ -311,13 +311,14 @@ def main():
     ap.add_argument("--negatives", type=int, default=256)
     ap.add_argument("--epochs", type=int, default=None)
     ap.add_argument("--eval-every", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=2, help="torch intra-op threads (1 when running two trainings side by side)")
     a = ap.parse_args()
-    torch.set_num_threads(2)
+    torch.set_num_threads(a.threads)
     if a.dataset == "games":
         a.length = a.length or 50; a.dropout = 0.5 if a.dropout is None else a.dropout; a.epochs = a.epochs or 60
         games(a)
     else:
-        a.length = a.length or 32; a.dropout = 0.2 if a.dropout is None else a.dropout; a.epochs = a.epochs or 60
+        a.length = a.length or 32; a.dropout = 0.2 if a.dropout is None else a.dropout; a.epochs = a.epochs or 30
         movielens(a)
 
 
