@@ -133,7 +133,7 @@ export class ItemCatalogue {
       item[k] = v;
       if (it.vector) extra.set(it.vector, k * E);
       mask[k * 3] = v > 0 ? 1 : 0;
-      mask[k * 3 + 1] = textRows.includes(k) ? 1 : 0;
+      mask[k * 3 + 1] = it.text && this.text ? 1 : 0; // the rows embedded above
       mask[k * 3 + 2] = it.vector ? 1 : 0;
     });
     const r = await this.items.run({ item: { data: item, dims: [n, 1] }, text: { data: text, dims: [n, T] }, extra: { data: extra, dims: [n, E] }, mask: { data: mask, dims: [n, 3] } });
