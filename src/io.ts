@@ -43,9 +43,12 @@ export interface SourceOpenContext {
   readonly restoreFrom?: unknown;
   /**
    * The source gained partitions (names as in batch meta.source) at assignment `epoch`:
-   * resolves once their keyed state is loaded; hold their records until then.
+   * resolves once their keyed state is loaded; hold their records until then. Resolves
+   * with, per partition, the next offset the loaded state already includes: the state
+   * may have been saved after offsets the group never committed (a commit rejected by
+   * the rebalance), so records before it must be skipped, not applied twice.
    */
-  partitionsAssigned?(names: string[], epoch: number): Promise<void>;
+  partitionsAssigned?(names: string[], epoch: number): Promise<Map<string, string>>;
   /** the source lost partitions: their state stays where the last checkpoint saved it */
   partitionsRevoked?(names: string[]): void;
 }

@@ -10,10 +10,17 @@
  * instances go too and this process never saves them again.
  *
  * After a rebalance the consumer re-reads from the committed offsets, so records read
- * before it (an older epoch) are dropped rather than applied twice.
+ * before it (an older epoch) are dropped rather than applied twice. Each saved partition
+ * state also records the source position it includes (POSITION_KEY): a checkpoint saves
+ * state first and commits offsets after, and a commit can fail (a rebalance rejects it),
+ * so the state may run ahead of the committed offset; the new owner skips the records
+ * the state already holds instead of counting them again.
  */
 import type { Batch, Schema } from './batch.js';
 import type { Operator, OperatorContext, SideSchemas } from './operator.js';
+
+/** key, in a partition's saved record, of the next source offset its state includes */
+export const POSITION_KEY = '@position';
 
 /** Where partition state lives between processes (a compacted Kafka topic, for one). */
 export interface PartitionStateStore {

@@ -20,7 +20,7 @@ import type { SinkWriter, SourceDef, SourceReader } from './io.js';
 import type { Operator, OperatorContext, OperatorHooks, SideSchemas } from './operator.js';
 import { Edge, ItemKind, type Item } from './queue.js';
 import type { NodeSpec, Topology } from './topology.js';
-import { PartitionedOperator, type PartitionStateStore } from './partitioned.js';
+import { POSITION_KEY, PartitionedOperator, type PartitionStateStore } from './partitioned.js';
 
 export interface RuntimeOptions {
   /** processing-time clock; default the system clock */
@@ -378,16 +378,22 @@ export class Runtime {
     return this.#ops.filter((o) => o.op instanceof PartitionedOperator).map((o) => ({ stage: o.stage, op: o.op as unknown as PartitionedOperator }));
   }
 
-  async #adoptPartitions(names: string[], epoch: number): Promise<void> {
+  async #adoptPartitions(names: string[], epoch: number): Promise<Map<string, string>> {
     const loaded = await this.#store!.load(names);
     for (const { stage, op } of this.#partitioned()) for (const n of names) op.adopt(n, loaded.get(n)?.[stage], epoch);
+    const positions = new Map<string, string>();
+    for (const n of names) { const p = loaded.get(n)?.[POSITION_KEY]; if (typeof p === 'string') positions.set(n, p); }
+    return positions;
   }
 
   #dropPartitions(names: string[]): void {
     for (const { op } of this.#partitioned()) for (const n of names) op.drop(n);
   }
 
-  /** checkpoint snapshots regrouped by partition: name → stage → state (revoked ones left out) */
+  /**
+   * checkpoint snapshots regrouped by partition: name → stage → state (revoked ones left
+   * out), each with the source position the state includes under POSITION_KEY
+   */
   #partitionStates(cp: Checkpoint): Map<string, Record<string, unknown>> {
     const out = new Map<string, Record<string, unknown>>();
     for (const { stage, op } of this.#partitioned()) {
@@ -396,6 +402,12 @@ export class Runtime {
         const rec = out.get(name) ?? {};
         rec[stage] = state;
         out.set(name, rec);
+      }
+    }
+    for (const [name, rec] of out) {
+      for (const pos of Object.values(cp.sources)) {
+        const p = (pos && typeof pos === 'object') ? (pos as Record<string, unknown>)[name] : undefined;
+        if (typeof p === 'string') { rec[POSITION_KEY] = p; break; }
       }
     }
     return out;
@@ -476,6 +488,7 @@ export class Runtime {
       if (!this.#failed && !this.#aborted) {
         if (this.#store) {
           const cp: Checkpoint = { id: -1, topology: this.#topology.name, sources: {}, operators: {} };
+          for (const s of this.#sources) cp.sources[s.spec.name] = s.reader.position();
           for (const o of this.#ops) if (o.op instanceof PartitionedOperator) cp.operators[o.stage] = o.op.snapshot();
           await this.#store.save(this.#partitionStates(cp));
         }

@@ -47,6 +47,26 @@ async function untilEveryInputHasOutput(output: string, inputs: number): Promise
   }, 90_000, 'every input to have an output');
   return out;
 }
+/** the stateful window job (1 s tumbling counts per symbol, state in a changelog topic) as a child process */
+const stateful = (input: string, output: string, group: string, transport: string): ChildProcess =>
+  spawn(process.execPath, [new URL('./kafka/stateful-worker.js', import.meta.url).pathname, brokers.join(','), input, output, group, transport], { stdio: ['ignore', 'ignore', 'inherit'] });
+
+/** events per (symbol, 1 s window) */
+function windowCounts(lines: string[]): Map<string, number> {
+  const expected = new Map<string, number>();
+  for (const l of lines) { const o = JSON.parse(l); const k = `${o.symbol}|${Math.floor(o.ts / 1e6) * 1e6}`; expected.set(k, (expected.get(k) ?? 0) + 1); }
+  return expected;
+}
+
+/** windows whose last emitted count differs from the expected one ("key want N got M") */
+function wrongFinalCounts(expected: Map<string, number>, rows: { value: string; partition: number; offset: string }[]): string[] {
+  // the last row per (symbol, window) is the final one: rows of one symbol share an output partition
+  rows.sort((x, y) => x.partition - y.partition || Number(x.offset) - Number(y.offset));
+  const last = new Map<string, number>();
+  for (const r of rows) { const o = JSON.parse(r.value); last.set(`${o.key}|${o.windowStart}`, o.count); }
+  return [...expected].filter(([k, n]) => last.get(k) !== n).map(([k, n]) => `${k} want ${n} got ${last.get(k)}`);
+}
+
 const confluentInstalled = (() => { try { createRequire(import.meta.url)('@confluentinc/kafka-javascript'); return true; } catch { return false; } })();
 const transports = confluentInstalled ? ['kafkajs', 'confluent'] : ['kafkajs'];
 if (!confluentInstalled) process.stdout.write('\n  note: @confluentinc/kafka-javascript is not installed; fault tests run on kafkajs only\n');
@@ -101,13 +121,11 @@ test(`${transport}: rebalance with keyed state: window state moves with its part
   await createTopics(brokers, [{ topic: input, numPartitions: 4 }, { topic: output, numPartitions: 4 }]);
   // ~16 s of event time, produced over ~16 s of wall time: windows are open while partitions move
   const lines = orderFlowLines({ events: 8000, seed: 8, ratePerSec: 500 });
-  const expected = new Map<string, number>();
-  for (const l of lines) { const o = JSON.parse(l); const k = `${o.symbol}|${Math.floor(o.ts / 1e6) * 1e6}`; expected.set(k, (expected.get(k) ?? 0) + 1); }
-  const stateful = () => spawn(process.execPath, [new URL('./kafka/stateful-worker.js', import.meta.url).pathname, brokers.join(','), input, output, group, transport], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const expected = windowCounts(lines);
   const producing = produceSlowly(input, lines, 50, 100);
-  const a = stateful();
+  const a = stateful(input, output, group, transport);
   await waitFor(async () => (await countOut(output)) >= 5, 60_000, 'first windows from the first process');
-  const b = stateful();
+  const b = stateful(input, output, group, transport);
   await new Promise((r) => setTimeout(r, 5000)); // b joins; partitions and their state move
   const beforeLeave = await countOut(output);
   a.kill('SIGTERM'); // no drain: its partitions' state moves to b
@@ -117,14 +135,33 @@ test(`${transport}: rebalance with keyed state: window state moves with its part
   b.kill('SIGINT'); // drain: flush every window
   assert.equal(await exited(b), 0);
   const rows = await readTopic(brokers, output, 1e9, 4_000);
-  // the last row per (symbol, window) is the final one: rows of one symbol share an output partition
-  rows.sort((x, y) => x.partition - y.partition || Number(x.offset) - Number(y.offset));
-  const last = new Map<string, number>();
-  for (const r of rows) { const o = JSON.parse(r.value); last.set(`${o.key}|${o.windowStart}`, o.count); }
-  const wrong = [...expected].filter(([k, n]) => last.get(k) !== n);
-  assert.equal(wrong.length, 0, `windows with a wrong final count: ${wrong.slice(0, 5).map(([k, n]) => `${k} want ${n} got ${last.get(k)}`).join('; ')}`);
+  const wrong = wrongFinalCounts(expected, rows);
+  assert.equal(wrong.length, 0, `windows with a wrong final count: ${wrong.slice(0, 5).join('; ')}`);
   assert.ok(beforeLeave < rows.length, 'windows were still being emitted after the first process left');
   process.stdout.write(`  ${transport} stateful rebalance test: ${expected.size} windows, all final counts exact (${rows.length} rows incl. updates; ${beforeLeave} before the first process left)\n`);
+});
+
+test(`${transport}: keyed state saved ahead of the committed offset (a commit the rebalance rejected) is not counted twice`, async () => {
+  const [input, output, group] = [topicName('a-in'), topicName('a-out'), topicName('a-group')];
+  await createTopics(brokers, [{ topic: input, numPartitions: 2 }, { topic: output, numPartitions: 2 }]);
+  const lines = orderFlowLines({ events: 3000, seed: 9, ratePerSec: 500 });
+  const expected = windowCounts(lines);
+  await produceSlowly(input, lines, 500, 0);
+  const a = stateful(input, output, group, transport);
+  await waitFor(async () => (await countOut(output)) >= 5, 60_000, 'first windows');
+  a.kill('SIGTERM'); // no drain: open windows and the position they include go to the changelog, offsets commit
+  assert.equal(await exited(a), 0);
+  // put the group's offsets back to the start: the state now includes records the group has not committed
+  const admin = new Kafka({ brokers, logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+  await admin.resetOffsets({ groupId: group, topic: input, earliest: true });
+  await admin.disconnect();
+  const b = stateful(input, output, group, transport);
+  await new Promise((r) => setTimeout(r, 4000));
+  b.kill('SIGINT'); // drain: flush every window
+  assert.equal(await exited(b), 0);
+  const wrong = wrongFinalCounts(expected, await readTopic(brokers, output, 1e9, 3_000));
+  assert.equal(wrong.length, 0, `windows with a wrong final count: ${wrong.slice(0, 5).join('; ')}`);
 });
 
 test(`${transport}: rebalance: a second process joins, partitions move, and no output is lost`, async () => {

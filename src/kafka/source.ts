@@ -60,6 +60,8 @@ export interface KafkaSourceStats {
   backpressureEvents: number;
   /** most records buffered for one partition at any time */
   maxBuffered: number;
+  /** records skipped because a partition's restored state already included them */
+  skippedIncluded: number;
 }
 
 export function kafkaSource(o: KafkaSourceOptions): SourceDef<RawSchema> & { transportName(): string; stats: KafkaSourceStats } {
@@ -69,7 +71,7 @@ export function kafkaSource(o: KafkaSourceOptions): SourceDef<RawSchema> & { tra
   const cap = o.maxBufferedPerPartition ?? 4096;
   if (!Number.isInteger(cap) || cap <= 0) throw new ConfigError(`kafkaSource: options.maxBufferedPerPartition must be a positive integer, got ${cap}`);
   let transportName = 'kafkajs';
-  const stats: KafkaSourceStats = { assignments: 0, backpressureEvents: 0, maxBuffered: 0 };
+  const stats: KafkaSourceStats = { assignments: 0, backpressureEvents: 0, maxBuffered: 0, skippedIncluded: 0 };
   return {
     kind: 'kafka-source',
     output: RawSchema,
@@ -104,7 +106,7 @@ class KafkaReader implements SourceReader<RawSchema> {
   #assigned = new Set<string>();
 
   constructor(readonly consumer: Consumer, readonly cap: number, readonly name: string, readonly groupId: string, readonly eos: KafkaTransactions | null, readonly runOptions: { autoCommit?: boolean }, readonly backpressure: 'pause' | 'hold', readonly stats: KafkaSourceStats,
-    readonly onAssigned?: (names: string[], epoch: number) => Promise<void>, readonly onRevoked?: (names: string[]) => void) {
+    readonly onAssigned?: (names: string[], epoch: number) => Promise<Map<string, string>>, readonly onRevoked?: (names: string[]) => void) {
     eos?.finalPosition(() => ({ consumer, groupId, offsets: this.#assignedOnly(this.position()) }));
   }
 
@@ -131,11 +133,32 @@ class KafkaReader implements SourceReader<RawSchema> {
       // hold the new partitions' records until their keyed state is loaded
       const epoch = ++this.#epoch;
       for (const k of gained) { const i = k.lastIndexOf('/'); const b = this.#buffer(k.slice(0, i), Number(k.slice(i + 1))); b.restoring = true; b.epoch = epoch; }
-      this.onAssigned(gained, epoch).then(() => {
-        for (const k of gained) { const b = this.#bufs.get(k); if (b && b.epoch === epoch) b.restoring = false; }
+      this.onAssigned(gained, epoch).then((included) => {
+        for (const k of gained) {
+          const b = this.#bufs.get(k);
+          if (!b || b.epoch !== epoch) continue;
+          const from = included.get(k);
+          if (from !== undefined) this.#skipBefore(b, Number(from));
+          b.restoring = false;
+        }
         this.#wake?.();
       }, (e) => process.stderr.write(`sluice: source '${this.name}': loading partition state failed: ${(e as Error).message}\n`));
     }
+  }
+
+  /**
+   * The partition's loaded state already includes records before `from` (saved by a
+   * checkpoint whose offset commit the rebalance rejected): drop them, buffered or still
+   * to be fetched, and let the next commit move the group's offset up to the state.
+   */
+  #skipBefore(b: PartitionBuffer, from: number): void {
+    const kept = b.msgs.slice(b.head).filter((m) => Number(m.offset) >= from);
+    this.stats.skippedIncluded += b.msgs.length - b.head - kept.length;
+    b.msgs = kept;
+    b.head = 0;
+    // not fetched yet: the fetch loop skips offsets up to b.last (counted as offsets: a gap may hold markers)
+    if (from - 1 > b.last) { this.stats.skippedIncluded += from - 1 - b.last; b.last = from - 1; }
+    if (b.next === null || Number(b.next) < from) b.next = String(from);
   }
 
   async start(): Promise<void> {
