@@ -46,6 +46,8 @@ export interface AlertsConfig {
   cooldownUs?: number;
   /** wall clock for emittedAt, µs (default Date.now) */
   clock?: () => number;
+  /** alerts emitted per pattern, for metrics */
+  counts?: Map<string, number>;
 }
 
 export function alerts(cfg: AlertsConfig = {}): OperatorDef<In, AlertSchema, NoSides> & { keyed: true } {
@@ -72,6 +74,7 @@ export function alerts(cfg: AlertsConfig = {}): OperatorDef<In, AlertSchema, NoS
             const prev = last.get(keys[i]);
             if (prev && pattern === prev.pattern && c.ts[i] - prev.at < cooldown) continue;
             last.set(keys[i], { at: c.ts[i], pattern });
+            cfg.counts?.set(pattern, (cfg.counts.get(pattern) ?? 0) + 1);
             const w = windows.summary(keys[i]);
             out ??= new BatchBuilder(AlertSchema, 8);
             out.push({

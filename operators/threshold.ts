@@ -32,11 +32,28 @@ import { ConfigError, DeadLetterCode } from '../src/errors.js';
 import type { SinkDef } from '../src/io.js';
 import { DeadLetterSchema, type NoSides, type OperatorDef } from '../src/operator.js';
 
+/**
+ * The thresholds now in force, per key (the last one each key was judged by), for metrics:
+ * one per threshold stage, shared by its keyed instances.
+ */
+export class ThresholdStats {
+  readonly current = new Map<string, number>();
+  /** min, median, 90th percentile and max over keys, and the number of keys (null when none) */
+  summary(): { keys: number; min: number; p50: number; p90: number; max: number } | null {
+    if (this.current.size === 0) return null;
+    const v = Float64Array.from(this.current.values()).sort();
+    const at = (q: number) => v[Math.min(v.length - 1, Math.floor(q * v.length))];
+    return { keys: v.length, min: v[0], p50: at(0.5), p90: at(0.9), max: v[v.length - 1] };
+  }
+}
+
 export interface ThresholdConfig {
   /** column holding the score, in [0, 1] (default 'score') */
   scoreField?: string;
   /** column holding event time, µs (default 'ts') */
   timeField?: string;
+  /** where the current per-key thresholds are kept for metrics */
+  stats?: ThresholdStats;
   /** fraction of records expected to alert (default 0.005) */
   targetRate?: number;
   /** the threshold never goes below this (default 0.5) */
@@ -172,6 +189,7 @@ export function adaptiveThreshold<I extends Schema>(cfg: ThresholdConfig = {}): 
             const th = Math.min(c.ceiling, Math.max(c.floor, w * qKey + (1 - w) * qAll + (cfg.feedback?.offset(ks[i]) ?? 0)));
             const s = score[i];
             thr[i] = th;
+            cfg.stats?.current.set(ks[i], th);
             alert[i] = s > th || s >= c.ceiling ? 1 : 0;
             if (Number.isFinite(s)) {
               const b = Math.min(c.bins - 1, Math.max(0, Math.floor(s * c.bins)));

@@ -9,33 +9,76 @@
 import { createServer, type Server } from 'node:http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { ConfigError } from './errors.js';
-import type { Runtime, RuntimeObserver } from './runtime.js';
+import type { Runtime, RuntimeObserver, StageStats } from './runtime.js';
 import { observeInference, openPools } from './inference/pool.js';
+import { observeKafka, openKafkaSources } from './kafka/stats.js';
 
 export class SluiceMetrics implements RuntimeObserver {
   readonly registry = new Registry();
   #runtime: Runtime | null = null;
   readonly #latency: Histogram<'topology' | 'sink'>;
   readonly #dead: Counter<'topology' | 'stage' | 'code'>;
+  readonly #eventTime: Histogram<'topology' | 'sink'>;
+  readonly #processing: Histogram<'topology' | 'stage'>;
 
   constructor(readonly topology: string) {
     const r = this.registry;
     const view = () => this.#runtime?.view();
     const labels = ['topology', 'stage', 'kind'] as const;
-    const stageCounter = (name: string, help: string, pick: (s: { recordsIn: number; recordsOut: number; busyMs: number; backpressuredMs: number }) => number) =>
+    const stageCounter = (name: string, help: string, pick: (s: StageStats, uptimeMs: number) => number) =>
       new Counter({
         name, help, labelNames: labels, registers: [r],
         collect() {
           const v = view();
           if (!v) return;
           this.reset();
-          for (const s of v.stages) this.inc({ topology, stage: s.name, kind: s.kind }, pick(s));
+          for (const s of v.stages) this.inc({ topology, stage: s.name, kind: s.kind }, Math.max(0, pick(s, v.uptimeMs)));
         },
       });
     stageCounter('sluice_stage_records_in_total', 'Records a stage has taken in.', (s) => s.recordsIn);
     stageCounter('sluice_stage_records_out_total', 'Records a stage has emitted.', (s) => s.recordsOut);
     stageCounter('sluice_stage_busy_seconds_total', 'Time spent inside the stage\'s operator.', (s) => s.busyMs / 1000);
     stageCounter('sluice_stage_backpressured_seconds_total', 'Time a stage had input waiting but no room downstream.', (s) => s.backpressuredMs / 1000);
+    stageCounter('sluice_stage_idle_seconds_total', 'Time a stage was neither busy nor backpressured (waiting for input).', (s, up) => (up - s.busyMs - s.backpressuredMs) / 1000);
+    new Counter({
+      name: 'sluice_late_records_total', help: 'Records a stage routed to its late side output (behind the watermark beyond allowed lateness).', labelNames: ['topology', 'stage'], registers: [r],
+      collect() { const v = view(); if (!v) return; this.reset(); for (const s of v.stages) if (s.sideOut.late) this.inc({ topology, stage: s.name }, s.sideOut.late); },
+    });
+    new Counter({
+      name: 'sluice_dropped_records_total', help: 'Records dropped without output, by reason (partition-moved: re-read by the partition\'s new owner; shed: load shedding).', labelNames: ['topology', 'stage', 'reason'], registers: [r],
+      collect() { const v = view(); if (!v) return; this.reset(); for (const d of v.dropped) this.inc({ topology, stage: d.stage, reason: d.reason }, d.records); },
+    });
+    new Gauge({
+      name: 'sluice_source_partitions', help: 'Partitions a source reads.', labelNames: ['topology', 'stage'], registers: [r],
+      collect() { const v = view(); if (!v) return; this.reset(); for (const p of v.partitions) this.set({ topology, stage: p.stage }, p.partitions); },
+    });
+    new Gauge({
+      name: 'sluice_source_idle_partitions', help: 'Source partitions with no records for the idle timeout (they no longer hold the watermark back).', labelNames: ['topology', 'stage'], registers: [r],
+      collect() { const v = view(); if (!v) return; this.reset(); for (const p of v.partitions) this.set({ topology, stage: p.stage }, p.idle); },
+    });
+    // Kafka: lag and paused partitions read at scrape time; commits and produce errors as they happen
+    new Gauge({
+      name: 'sluice_kafka_consumer_lag_records', help: 'Per partition: high watermark minus the next offset the engine takes.', labelNames: ['topology', 'stage', 'topic', 'partition'], registers: [r],
+      collect() {
+        this.reset();
+        for (const src of openKafkaSources) {
+          for (const [k, lag] of src.lag()) { const i = k.lastIndexOf('/'); this.set({ topology, stage: src.stage, topic: k.slice(0, i), partition: k.slice(i + 1) }, lag); }
+        }
+      },
+    });
+    new Gauge({
+      name: 'sluice_kafka_paused_partitions', help: 'Partitions paused (or held) because the engine is behind (backpressure).', labelNames: ['topology', 'stage'], registers: [r],
+      collect() { this.reset(); for (const src of openKafkaSources) this.set({ topology, stage: src.stage }, src.pausedPartitions()); },
+    });
+    const commit = new Histogram({
+      name: 'sluice_kafka_commit_seconds', help: 'Offset commit round trips (after each completed checkpoint).', labelNames: ['topology', 'stage', 'result'], registers: [r],
+      buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5],
+    });
+    const produceErrors = new Counter({ name: 'sluice_kafka_produce_errors_total', help: 'Produce requests that failed after the client\'s retries.', labelNames: ['topology', 'stage', 'topic'], registers: [r] });
+    observeKafka({
+      committed(stage, seconds, ok) { commit.observe({ topology, stage, result: ok ? 'ok' : 'rejected' }, seconds); },
+      produceFailed(stage, t) { produceErrors.inc({ topology, stage, topic: t }); },
+    });
     new Gauge({
       name: 'sluice_edge_queued_records', help: 'Records waiting on the edge between two stages.', labelNames: ['topology', 'from', 'to'], registers: [r],
       collect() { const v = view(); if (!v) return; this.reset(); for (const e of v.edges) this.set({ topology, from: e.from, to: e.to }, e.records); },
@@ -62,6 +105,16 @@ export class SluiceMetrics implements RuntimeObserver {
       labelNames: ['topology', 'sink'], registers: [r],
       buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     });
+    this.#eventTime = new Histogram({
+      name: 'sluice_event_time_to_output_seconds', help: 'Time from a record\'s event time (its ts column) to its output reaching a sink.',
+      labelNames: ['topology', 'sink'], registers: [r],
+      buckets: [0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+    });
+    this.#processing = new Histogram({
+      name: 'sluice_stage_processing_seconds', help: 'Per batch: time an operator stage spent handling it.',
+      labelNames: ['topology', 'stage'], registers: [r],
+      buckets: [0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05],
+    });
     this.#dead = new Counter({ name: 'sluice_dead_letters_total', help: 'Records sent to a dead-letter output, by stage and reason code.', labelNames: ['topology', 'stage', 'code'], registers: [r] });
     // inference: per batch, waiting and computing apart (a slow p99 is queueing or compute, never guessed)
     const secs = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5];
@@ -86,11 +139,17 @@ export class SluiceMetrics implements RuntimeObserver {
 
   attach(runtime: Runtime): void { this.#runtime = runtime; }
 
-  delivered(sink: string, latencyUs: number, records: number): void {
+  delivered(sink: string, latencyUs: number, records: number, eventTimes?: ArrayLike<number>, nowUs?: number): void {
     const h = this.#latency.labels({ topology: this.topology, sink });
     const s = latencyUs / 1e6;
     for (let i = 0; i < records; i++) h.observe(s);
+    if (eventTimes && nowUs !== undefined) {
+      const e = this.#eventTime.labels({ topology: this.topology, sink });
+      for (let i = 0; i < records; i++) if (Number.isFinite(eventTimes[i])) e.observe(Math.max(0, nowUs - eventTimes[i]) / 1e6);
+    }
   }
+
+  processed(stage: string, seconds: number): void { this.#processing.observe({ topology: this.topology, stage }, seconds); }
 
   deadLettered(stage: string, code: string): void { this.#dead.inc({ topology: this.topology, stage, code }); }
 

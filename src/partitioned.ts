@@ -50,11 +50,15 @@ export class PartitionedOperator implements Op {
     return epoch < i.epoch ? null : i.op;
   }
 
+  /** records dropped because their partition moved (the new owner, or a re-read, processes them) */
+  droppedRecords = 0;
+
   process(batch: Batch<Schema>, ctx: Ctx): void {
     const name = partitionName(batch.meta);
-    if (this.revoked.has(name)) return; // its new owner replays it from the committed offset
+    if (this.revoked.has(name)) { this.droppedRecords += batch.length; return; } // its new owner replays it from the committed offset
     const op = this.#instance(name, batch.meta.epoch ?? 0);
     if (op) op.process(batch, ctx); // null: read before a rebalance, re-read since
+    else this.droppedRecords += batch.length;
   }
 
   onWatermark(wm: number, ctx: Ctx): number {

@@ -33,6 +33,11 @@ export interface RuntimeOptions {
   partitionIdleTimeoutUs?: number;
   /** how often (ms) the runtime wakes to run timers and idleness checks (default 20) */
   tickMs?: number;
+  /**
+   * the event-time column (µs) sinks read for the event-time-to-output metric, when a
+   * batch has it (default 'ts', as every contract names it)
+   */
+  eventTimeField?: string;
   /** resume from this checkpoint */
   restoreFrom?: Checkpoint;
   /** take a checkpoint this often (ms); completed checkpoints commit source positions (Kafka offsets) */
@@ -50,10 +55,15 @@ export interface RuntimeOptions {
 
 /** Events for metrics; called on the hot path only when an observer is set. */
 export interface RuntimeObserver {
-  /** records reached sink `sink`, `latencyUs` after their ingestion */
-  delivered(sink: string, latencyUs: number, records: number): void;
+  /**
+   * records reached sink `sink`, `latencyUs` after their ingestion; `eventTimes` (µs)
+   * when the records carry an event-time column (RuntimeOptions.eventTimeField)
+   */
+  delivered(sink: string, latencyUs: number, records: number, eventTimes?: ArrayLike<number>, nowUs?: number): void;
   /** a stage dead-lettered a record with this code */
   deadLettered(stage: string, code: string): void;
+  /** an operator stage handled a batch of `records` in `seconds` (processing latency per batch) */
+  processed?(stage: string, seconds: number, records: number): void;
 }
 
 /** A live view of the runtime for metrics endpoints. */
@@ -62,6 +72,12 @@ export interface RuntimeView {
   edges: { from: string; to: string; records: number; capacity: number }[];
   /** event-time watermark (µs) each operator stage has seen; −Infinity before the first */
   watermarks: { stage: string; watermark: number }[];
+  /** per source: partitions it reads and how many of them are idle (no records for partitionIdleTimeoutUs) */
+  partitions: { stage: string; partitions: number; idle: number }[];
+  /** records dropped without output, by stage and reason (partition-moved: read before a rebalance, re-read by the new owner) */
+  dropped: { stage: string; reason: string; records: number }[];
+  /** wall-clock ms since run() started */
+  uptimeMs: number;
   now: number;
   checkpoints: number;
 }
@@ -83,6 +99,8 @@ export interface StageStats {
   busyMs: number;
   /** ms with input waiting but no credit downstream */
   backpressuredMs: number;
+  /** records emitted per side port (late, dead, ...) */
+  sideOut: Record<string, number>;
 }
 
 export interface RunSummary {
@@ -98,8 +116,9 @@ export interface RunSummary {
 
 const DEFAULTS = { queueCapacity: 8192, sourceBatchSize: 1024, partitionIdleTimeoutUs: 5_000_000, tickMs: 20 };
 
-function validate(o: RuntimeOptions): typeof DEFAULTS {
-  const known = new Set(['clock', 'queueCapacity', 'sourceBatchSize', 'partitionIdleTimeoutUs', 'tickMs', 'restoreFrom', 'checkpointIntervalMs', 'onCheckpoint', 'stateStore', 'observer']);
+function validate(o: RuntimeOptions): typeof DEFAULTS & { eventTimeField: string } {
+  const known = new Set(['clock', 'queueCapacity', 'sourceBatchSize', 'partitionIdleTimeoutUs', 'tickMs', 'restoreFrom', 'checkpointIntervalMs', 'onCheckpoint', 'stateStore', 'observer', 'eventTimeField']);
+  if (o.eventTimeField !== undefined && (typeof o.eventTimeField !== 'string' || !o.eventTimeField)) throw new ConfigError('runtime: options.eventTimeField must be a column name');
   if (o.checkpointIntervalMs !== undefined && !(Number.isInteger(o.checkpointIntervalMs) && o.checkpointIntervalMs > 0)) {
     throw new ConfigError(`runtime: options.checkpointIntervalMs must be a positive integer, got ${String(o.checkpointIntervalMs)}`);
   }
@@ -110,7 +129,7 @@ function validate(o: RuntimeOptions): typeof DEFAULTS {
     if (!Number.isInteger(r[name]) || r[name] <= 0) throw new ConfigError(`runtime: options.${name} must be a positive integer, got ${String(r[name])}`);
   };
   posInt('queueCapacity'); posInt('sourceBatchSize'); posInt('partitionIdleTimeoutUs'); posInt('tickMs');
-  return r;
+  return { ...r, eventTimeField: o.eventTimeField ?? 'ts' };
 }
 
 abstract class NodeRt {
@@ -119,7 +138,7 @@ abstract class NodeRt {
   readonly outs = new Map<string, Edge[]>();
   readonly stats: StageStats;
   constructor(readonly spec: NodeSpec) {
-    this.stats = { name: spec.name, kind: spec.def.kind, recordsIn: 0, recordsOut: 0, batchesIn: 0, busyMs: 0, backpressuredMs: 0 };
+    this.stats = { name: spec.name, kind: spec.def.kind, recordsIn: 0, recordsOut: 0, batchesIn: 0, busyMs: 0, backpressuredMs: 0, sideOut: {} };
   }
   allOut(): Edge[] { const a: Edge[] = []; for (const es of this.outs.values()) a.push(...es); return a; }
   hasCredit(): boolean { for (const es of this.outs.values()) for (const e of es) if (!e.hasCredit()) return false; return true; }
@@ -162,6 +181,7 @@ class OpNodeRt extends NodeRt implements OperatorContext<Schema, SideSchemas> {
       throw new SluiceError('SLUICE_ERR_KEYS_DROPPED', `stage '${this.stage}' emitted a batch without keys on a keyed stream`, { domain: 'internal' });
     }
     this.stats.recordsOut += batch.length;
+    if (port !== 'main') this.stats.sideOut[port] = (this.stats.sideOut[port] ?? 0) + batch.length;
     if (port === 'dead') this.rt.observeDeadLetters(this.stage, batch);
     const item: Item = { k: ItemKind.Batch, b: batch };
     for (const e of edges) e.push(item);
@@ -203,7 +223,9 @@ class OpNodeRt extends NodeRt implements OperatorContext<Schema, SideSchemas> {
     } catch (err) {
       throw err instanceof SluiceError && err.stage ? err : new OperatorError(this.stage, err);
     }
-    this.stats.busyMs += performance.now() - t0;
+    const ms = performance.now() - t0;
+    this.stats.busyMs += ms;
+    if (item.k === ItemKind.Batch) this.rt.observeProcessed(this.stage, ms / 1000, item.b.length);
     return true;
   }
 
@@ -362,10 +384,16 @@ export class Runtime {
       stages: [...this.#sources, ...this.#ops, ...this.#sinks].map((n) => n.stats),
       edges: this.#edges.map((e) => ({ from: e.from, to: e.to, records: e.records, capacity: e.capacity })),
       watermarks: this.#ops.map((o) => ({ stage: o.stage, watermark: o.watermark })),
+      partitions: this.#sources.map((s) => ({ stage: s.spec.name, partitions: s.reader?.partitions().length ?? 0, idle: s.idle.size })),
+      dropped: this.#partitioned().map(({ stage, op }) => ({ stage, reason: 'partition-moved', records: op.droppedRecords })),
+      uptimeMs: this.#started ? performance.now() - this.#started : 0,
       now: this.#clock.now(),
       checkpoints: this.#completedCheckpoints,
     };
   }
+
+  /** @internal */
+  observeProcessed(stage: string, seconds: number, records: number): void { this.#observer?.processed?.(stage, seconds, records); }
 
   /** @internal */
   observeDeadLetters(stage: string, batch: Batch<Schema>): void {
@@ -696,9 +724,13 @@ export class Runtime {
         s.stats.recordsIn += b.length;
         s.stats.batchesIn++;
         const t0 = performance.now();
-        const lat = this.#clock.now() - b.meta.ingestTime;
+        const now = this.#clock.now();
+        const lat = now - b.meta.ingestTime;
         s.hist.recordValueWithCount(Math.max(1, lat), b.length);
-        this.#observer?.delivered(s.spec.name, lat, b.length);
+        if (this.#observer) {
+          const ts = (b.columns as Record<string, unknown>)[this.#opts.eventTimeField];
+          this.#observer.delivered(s.spec.name, lat, b.length, ts instanceof Float64Array ? ts : undefined, now);
+        }
         const r = s.writer.write(b);
         s.stats.busyMs += performance.now() - t0;
         if (r && typeof (r as Promise<void>).then === 'function') {

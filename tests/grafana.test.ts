@@ -8,9 +8,11 @@ import * as assert from 'uvu/assert';
 import { SluiceMetrics } from '../src/metrics.js';
 import { PushFeedback, registerPushFeedbackMetrics } from '../src/personalization/feedback.js';
 import { boards, dashboard } from '../scripts/grafana-dashboards.js';
+import { registerSurveillanceMetrics, SurveillanceStats } from '../topologies/surveillance.js';
 
 const metrics = new SluiceMetrics('personalization');
 registerPushFeedbackMetrics(metrics.registry, new PushFeedback(), 'personalization');
+registerSurveillanceMetrics(metrics.registry, new SurveillanceStats(), 'surveillance');
 
 function labelsOf(name: string): { labels: string[]; histogram: boolean } | undefined {
   const m = metrics.registry.getSingleMetric(name) as unknown as { labelNames?: string[]; constructor: { name: string } } | undefined;

@@ -144,9 +144,9 @@ test(`${transport}: rebalance with keyed state: window state moves with its part
 test(`${transport}: keyed state saved ahead of the committed offset (a commit the rebalance rejected) is not counted twice`, async () => {
   const [input, output, group] = [topicName('a-in'), topicName('a-out'), topicName('a-group')];
   await createTopics(brokers, [{ topic: input, numPartitions: 2 }, { topic: output, numPartitions: 2 }]);
-  const lines = orderFlowLines({ events: 3000, seed: 9, ratePerSec: 500 });
+  const lines = orderFlowLines({ events: 4000, seed: 9, ratePerSec: 500 });
   const expected = windowCounts(lines);
-  await produceSlowly(input, lines, 500, 0);
+  await produceSlowly(input, lines.slice(0, 2500), 500, 0);
   const a = stateful(input, output, group, transport);
   await waitFor(async () => (await countOut(output)) >= 5, 60_000, 'first windows');
   a.kill('SIGTERM'); // no drain: open windows and the position they include go to the changelog, offsets commit
@@ -157,7 +157,10 @@ test(`${transport}: keyed state saved ahead of the committed offset (a commit th
   await admin.resetOffsets({ groupId: group, topic: input, earliest: true });
   await admin.disconnect();
   const b = stateful(input, output, group, transport);
-  await new Promise((r) => setTimeout(r, 4000));
+  await produceSlowly(input, lines.slice(2500), 500, 0);
+  // b has taken over once it emits windows of the last second of event time produced
+  const lastStart = Math.floor(JSON.parse(lines[lines.length - 1]).ts / 1e6) * 1e6 - 1e6;
+  await waitFor(async () => (await readTopic(brokers, output, 1e9, 500)).some((r) => JSON.parse(r.value).windowStart >= lastStart - 1e6), 60_000, 'windows from the second process');
   b.kill('SIGINT'); // drain: flush every window
   assert.equal(await exited(b), 0);
   const wrong = wrongFinalCounts(expected, await readTopic(brokers, output, 1e9, 3_000));

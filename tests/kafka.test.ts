@@ -131,11 +131,21 @@ test('CLI: sluice run demo --brokers reads a topic, writes windows to a topic, a
   const lines = orderFlowLines({ events: 12000, seed: 12 }); // ~6 s of event time: windows close while it runs
   await produce(input, [...lines.map((value) => ({ key: JSON.parse(value).symbol, value })), { key: 'x', value: 'not json' }]);
   const { spawn } = await import('node:child_process');
-  const child = spawn(process.execPath, [new URL('../src/cli.js', import.meta.url).pathname, 'run', 'demo', '--brokers', brokers.join(','), '--input-topic', input, '--output-topic', output, '--dead-letter-topic', dlq, '--group-id', topicName('cli')], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
+  const child = spawn(process.execPath, [new URL('../src/cli.js', import.meta.url).pathname, 'run', 'demo', '--brokers', brokers.join(','), '--input-topic', input, '--output-topic', output, '--dead-letter-topic', dlq, '--group-id', topicName('cli'), '--metrics-port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '', stderr = '';
   child.stdout.on('data', (d) => { stdout += d; });
+  child.stderr.on('data', (d) => { stderr += d; });
   const dead = await readTopic(brokers, dlq, 1, 60_000);
   const windows = await readTopic(brokers, output, 50, 60_000);
+  // Kafka metrics from the live endpoint: lag per partition, commit round trips, paused partitions
+  const url = /metrics at (http:\/\/127\.0\.0\.1:\d+\/metrics)/.exec(stderr)?.[1];
+  assert.ok(url, `metrics address in: ${stderr}`);
+  let text = '';
+  for (let i = 0; i < 50 && !/^sluice_kafka_commit_seconds_count\{[^}]*result="ok"\} [1-9]/m.test(text); i++) { await new Promise((r) => setTimeout(r, 200)); text = await (await fetch(url!)).text(); }
+  const lags = [...text.matchAll(new RegExp(`^sluice_kafka_consumer_lag_records\\{topology="demo",stage="orders",topic="${input}",partition="(\\d)"\\} (\\d+)$`, 'gm'))];
+  assert.equal(lags.map((m) => m[1]).sort().join(','), '0,1', 'lag for both input partitions');
+  assert.match(text, /^sluice_kafka_commit_seconds_count\{topology="demo",stage="orders",result="ok"\} [1-9]/m);
+  assert.match(text, /^sluice_kafka_paused_partitions\{topology="demo",stage="orders"\} \d+$/m);
   child.kill('SIGTERM');
   const code = await new Promise((r) => child.once('exit', r));
   assert.equal(code, 0);

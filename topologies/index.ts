@@ -29,7 +29,7 @@ import { PushSchema, pushLine } from '../operators/rank.js';
 import { rng } from '../src/demo/orderflow.js';
 import { seriesCsv, SeriesOutSchema, timeseriesTopology, type SeriesOut } from './timeseries.js';
 import { AlertSchema, alertJson } from '../operators/alerts.js';
-import { openSurveillanceModel, surveillanceTopology } from './surveillance.js';
+import { openSurveillanceModel, registerSurveillanceMetrics, SurveillanceStats, surveillanceTopology } from './surveillance.js';
 
 export interface KafkaRunOptions {
   brokers: string[];
@@ -157,25 +157,26 @@ async function surveillance(o: RunOptions): Promise<PreparedRun> {
   }
   const slot = await openSurveillanceModel();
   const parseCfg = { format: 'json', contract: 'order-event' } as const;
+  const stats = new SurveillanceStats();
   if (o.kafka) {
     const k = o.kafka;
     const conn = { brokers: k.brokers, transport: k.transport };
     const topology = surveillanceTopology({
       source: kafkaSource({ ...conn, topics: [k.inputTopic], groupId: k.groupId }),
-      parse: parseCfg, slot,
+      parse: parseCfg, slot, stats,
       // every instance reads every verdict: its own group per process
       ...(k.feedbackTopic ? { feedback: kafkaSource({ ...conn, topics: [k.feedbackTopic], groupId: `${k.groupId}-feedback-${process.pid}-${Date.now()}` }) } : {}),
       alerts: kafkaSink(AlertSchema, { ...conn, topic: k.outputTopic, key: (b, i) => b.columns.symbol[i], serialize: alertJson }),
       deadLetters: kafkaSink(DeadLetterSchema, { ...conn, topic: k.deadLetterTopic, key: () => null, headers: deadLetterHeaders }),
     });
-    return { topology, drainOnStop: false, runtime: { checkpointIntervalMs: 1000 }, close: () => slot.close(), describe: () => ({ input: `kafka ${k.inputTopic}`, 'alerts out': `kafka ${k.outputTopic}`, 'dead letters': `kafka ${k.deadLetterTopic}`, model: slot.version }) };
+    return { topology, drainOnStop: false, runtime: { checkpointIntervalMs: 1000 }, close: () => slot.close(), registerMetrics: (r) => registerSurveillanceMetrics(r, stats, topology.name), describe: () => ({ input: `kafka ${k.inputTopic}`, 'alerts out': `kafka ${k.outputTopic}`, 'dead letters': `kafka ${k.deadLetterTopic}`, model: slot.version }) };
   }
   const pace = o.speed === 'max' ? undefined : { speedup: o.speed, timeOf: timeOfJsonTs };
   const out: SinkDef<AlertSchema> & { count?: number } = o.output === 'none' ? countSink<AlertSchema>() : jsonLinesSink(AlertSchema, { path: o.output, serialize: alertJson });
   const dead = o.deadLetters === 'none' ? countSink<DeadLetterSchema>() : jsonLinesSink(DeadLetterSchema, { path: o.deadLetters });
-  const topology = surveillanceTopology({ source: linesSource({ paths, ...(pace ? { pace } : {}) }), parse: parseCfg, slot, alerts: out, deadLetters: dead, ...(o.feedback ? { feedback: linesSource({ paths: [o.feedback] }) } : {}) });
+  const topology = surveillanceTopology({ source: linesSource({ paths, ...(pace ? { pace } : {}) }), parse: parseCfg, slot, stats, alerts: out, deadLetters: dead, ...(o.feedback ? { feedback: linesSource({ paths: [o.feedback] }) } : {}) });
   return {
-    topology, drainOnStop: true, close: () => slot.close(),
+    topology, drainOnStop: true, close: () => slot.close(), registerMetrics: (r) => registerSurveillanceMetrics(r, stats, topology.name),
     describe: () => ({ input: paths.join(', '), ...(episodesNote ? { 'ground truth': episodesNote } : {}), model: `${slot.version} on ${slot.live.workers} worker thread(s)`, 'alerts out': o.output === 'none' ? `${(out as { count: number }).count} (not written)` : o.output, 'dead letters': o.deadLetters }),
   };
 }

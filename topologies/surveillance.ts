@@ -20,7 +20,9 @@ import { parse, type ParseConfig } from '../operators/parse.js';
 import { watermarks } from '../operators/watermarks.js';
 import { score } from '../operators/score.js';
 import { OrderSequenceEncoder } from '../operators/order-sequence.js';
-import { adaptiveThreshold, feedbackSink, parseFeedback, ThresholdFeedback, type ThresholdConfig } from '../operators/threshold.js';
+import type { Registry } from 'prom-client';
+import { Counter, Gauge } from 'prom-client';
+import { adaptiveThreshold, feedbackSink, parseFeedback, ThresholdFeedback, ThresholdStats, type ThresholdConfig } from '../operators/threshold.js';
 import { alerts, AlertSchema } from '../operators/alerts.js';
 import { statisticalScore } from '../operators/statistical-score.js';
 
@@ -40,6 +42,34 @@ export interface SurveillanceOptions {
   decisions?: SinkDef<Schema>;
   policy?: BatchPolicy;
   maxOutOfOrdernessUs?: number;
+  /** alerts per pattern and the thresholds in force, for metrics (registerSurveillanceMetrics) */
+  stats?: SurveillanceStats;
+}
+
+/** What the surveillance topology reports to metrics. */
+export class SurveillanceStats {
+  readonly alertsByPattern = new Map<string, number>();
+  readonly thresholds = new ThresholdStats();
+}
+
+/** sluice_alerts_total{pattern} and sluice_threshold{stat} (min, p50, p90, max over keys) and sluice_threshold_keys */
+export function registerSurveillanceMetrics(r: Registry, stats: SurveillanceStats, topology: string): void {
+  new Counter({
+    name: 'sluice_alerts_total', help: 'Alerts emitted, by manipulation pattern.', labelNames: ['topology', 'pattern'], registers: [r],
+    collect() { this.reset(); for (const [pattern, n] of stats.alertsByPattern) this.inc({ topology, pattern }, n); },
+  });
+  new Gauge({
+    name: 'sluice_threshold', help: 'Adaptive alert thresholds in force, over keys (participant × symbol): min, p50, p90, max.', labelNames: ['topology', 'stat'], registers: [r],
+    collect() {
+      this.reset();
+      const s = stats.thresholds.summary();
+      if (s) for (const stat of ['min', 'p50', 'p90', 'max'] as const) this.set({ topology, stat }, s[stat]);
+    },
+  });
+  new Gauge({
+    name: 'sluice_threshold_keys', help: 'Keys (participant × symbol) with an adaptive threshold.', labelNames: ['topology'], registers: [r],
+    collect() { this.reset(); this.set({ topology }, stats.thresholds.current.size); },
+  });
 }
 
 /**
@@ -65,8 +95,8 @@ export function surveillanceTopology(o: SurveillanceOptions): Topology {
     // baseline: same stages, statistical scores, a static threshold at 0.5 (= zAlert deviations)
     const decidedZ = keyed.via('rolling-z', statisticalScore({ zAlert: o.zAlert ?? 16 }))
       .keyBy('rekey', (c, i) => `${c.participant[i]}|${c.symbol[i]}`)
-      .via('threshold', adaptiveThreshold({ floor: 0.5, ceiling: 0.5 }));
-    decidedZ.via('alerts', alerts()).to('alerts-out', o.alerts);
+      .via('threshold', adaptiveThreshold({ floor: 0.5, ceiling: 0.5, ...(o.stats ? { stats: o.stats.thresholds } : {}) }));
+    decidedZ.via('alerts', alerts(o.stats ? { counts: o.stats.alertsByPattern } : {})).to('alerts-out', o.alerts);
     if (o.decisions) decidedZ.to('decisions', o.decisions as never);
     parsed.side('dead').to('dead-letters', o.deadLetters);
     return t.build();
@@ -75,8 +105,8 @@ export function surveillanceTopology(o: SurveillanceOptions): Topology {
   const verdicts = o.feedback ? new ThresholdFeedback() : undefined;
   const decided = scored
     .keyBy('rekey', (c, i) => `${c.participant[i]}|${c.symbol[i]}`)
-    .via('threshold', adaptiveThreshold({ ...SurveillanceThresholds, ...o.threshold, ...(verdicts ? { feedback: verdicts } : {}) }));
-  decided.via('alerts', alerts()).to('alerts-out', o.alerts);
+    .via('threshold', adaptiveThreshold({ ...SurveillanceThresholds, ...o.threshold, ...(verdicts ? { feedback: verdicts } : {}), ...(o.stats ? { stats: o.stats.thresholds } : {}) }));
+  decided.via('alerts', alerts(o.stats ? { counts: o.stats.alertsByPattern } : {})).to('alerts-out', o.alerts);
   if (o.decisions) decided.to('decisions', o.decisions as never);
   const dead = parsed.side('dead').union('model-dead-letters', scored.side('dead'));
   if (o.feedback && verdicts) {

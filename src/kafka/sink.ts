@@ -13,6 +13,7 @@ import type { DeadLetterSchema } from '../operator.js';
 import { rowStringifier } from '../sinks.js';
 import { validateConnection, type KafkaConnection } from './config.js';
 import { createTransport } from './transport.js';
+import { kafkaObserver } from './stats.js';
 import type { KafkaTransactions } from './exactly-once.js';
 
 export interface KafkaSinkOptions<S extends Schema> extends KafkaConnection {
@@ -85,6 +86,7 @@ export function kafkaSink<S extends Schema>(schema: S, o: KafkaSinkOptions<S>): 
             await producer.send({ topic: o.topic, messages: messages as never, ...sendOptions });
             for (const w of waiters) w.resolve();
           } catch (e) {
+            kafkaObserver()?.produceFailed(ctx.name, o.topic);
             const err = new IoError(`kafkaSink '${ctx.name}': producing to '${o.topic}' failed: ${(e as Error).message}`, e);
             for (const w of waiters) w.reject(err);
           }

@@ -21,6 +21,7 @@ import { RawSchema, type SourceDef, type SourceRead, type SourceReader } from '.
 import { validateConnection, type KafkaConnection } from './config.js';
 import { createTransport } from './transport.js';
 import type { KafkaTransactions } from './exactly-once.js';
+import { kafkaObserver, openKafkaSources, type KafkaSourceView } from './stats.js';
 
 export interface KafkaSourceOptions extends KafkaConnection {
   topics: (string | RegExp)[];
@@ -45,6 +46,8 @@ interface PartitionBuffer {
   next: string | null;
   /** last offset buffered: a fetch that goes back over it (after a rebalance) is skipped */
   last: number;
+  /** the partition's high watermark at the last fetch (for consumer lag) */
+  high: number;
   /** assignment generation; records carry it so state restored later drops older reads */
   epoch: number;
   /** held until the partition's keyed state is loaded */
@@ -96,7 +99,7 @@ export function kafkaSource(o: KafkaSourceOptions): SourceDef<RawSchema> & { tra
   };
 }
 
-class KafkaReader implements SourceReader<RawSchema> {
+class KafkaReader implements SourceReader<RawSchema>, KafkaSourceView {
   #bufs = new Map<string, PartitionBuffer>();
   #ids = new Map<string, number>();
   #order: PartitionBuffer[] = [];
@@ -108,6 +111,26 @@ class KafkaReader implements SourceReader<RawSchema> {
   constructor(readonly consumer: Consumer, readonly cap: number, readonly name: string, readonly groupId: string, readonly eos: KafkaTransactions | null, readonly runOptions: { autoCommit?: boolean }, readonly backpressure: 'pause' | 'hold', readonly stats: KafkaSourceStats,
     readonly onAssigned?: (names: string[], epoch: number) => Promise<Map<string, string>>, readonly onRevoked?: (names: string[]) => void) {
     eos?.finalPosition(() => ({ consumer, groupId, offsets: this.#assignedOnly(this.position()) }));
+    openKafkaSources.add(this);
+  }
+
+  get stage(): string { return this.name; }
+
+  lag(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const [k, b] of this.#bufs) {
+      if (b.high < 0) continue;
+      // next offset the engine takes: after what it took, else the oldest buffered record
+      const next = b.next !== null ? Number(b.next) : b.head < b.msgs.length ? Number(b.msgs[b.head].offset) : b.last + 1;
+      out.set(k, Math.max(0, b.high - next));
+    }
+    return out;
+  }
+
+  pausedPartitions(): number {
+    let n = 0;
+    for (const b of this.#bufs.values()) if (b.paused || b.msgs.length - b.head >= this.cap) n++;
+    return n;
   }
 
   #assignedOnly(pos: Record<string, string>): Record<string, string> {
@@ -169,6 +192,8 @@ class KafkaReader implements SourceReader<RawSchema> {
       eachBatch: async ({ batch, resolveOffset, heartbeat, isStale }) => {
         if (isStale?.()) return;
         const b = this.#buffer(batch.topic, batch.partition);
+        const high = Number(batch.highWatermark);
+        if (Number.isFinite(high)) b.high = high;
         for (const m of batch.messages) {
           const off = Number(m.offset);
           // after a rebalance the client may fetch a kept partition again from the committed offset
@@ -204,7 +229,7 @@ class KafkaReader implements SourceReader<RawSchema> {
     if (!b) {
       let id = this.#ids.get(k);
       if (id === undefined) { id = this.#ids.size; this.#ids.set(k, id); }
-      b = { topic, partition, id, msgs: [], head: 0, paused: false, next: null, last: -1, epoch: this.#epoch, restoring: false };
+      b = { topic, partition, id, msgs: [], head: 0, paused: false, next: null, last: -1, high: -1, epoch: this.#epoch, restoring: false };
       this.#bufs.set(k, b);
       this.#order.push(b);
     }
@@ -227,9 +252,12 @@ class KafkaReader implements SourceReader<RawSchema> {
       .filter(([k]) => this.#assigned.has(k))
       .map(([k, offset]) => { const i = k.lastIndexOf('/'); return { topic: k.slice(0, i), partition: Number(k.slice(i + 1)), offset }; });
     if (offsets.length === 0) return;
+    const t0 = performance.now();
     try {
       await this.consumer.commitOffsets(offsets);
+      kafkaObserver()?.committed(this.name, (performance.now() - t0) / 1000, true);
     } catch (e) {
+      kafkaObserver()?.committed(this.name, (performance.now() - t0) / 1000, false);
       // a rebalance in progress rejects commits; the next checkpoint commits again
       process.stderr.write(`sluice: source '${this.name}': offset commit deferred: ${(e as Error).message}\n`);
     }
@@ -293,6 +321,7 @@ class KafkaReader implements SourceReader<RawSchema> {
 
   async close(): Promise<void> {
     this.#closed = true;
+    openKafkaSources.delete(this);
     await this.consumer.disconnect();
   }
 }
