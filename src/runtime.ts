@@ -714,9 +714,13 @@ export class Runtime {
     const input = s.inputs[0];
     const next = input.peek();
     if (!next) return false;
-    // batches may overlap up to maxInFlight; barriers and the end wait for every acknowledgement
+    // batches may overlap up to maxInFlight; barriers and the end wait for every
+    // acknowledgement. Watermarks and idleness markers end here and wait for nothing: held
+    // behind in-flight writes they would serialise the sink, one produce round trip per
+    // batch (measured: a Kafka sink after an event-time stage capped at ~600 records/s).
+    const marker = next.k === ItemKind.Watermark || next.k === ItemKind.Idle;
     const limit = next.k === ItemKind.Batch ? (s.writer.maxInFlight ?? 1) : 1;
-    if (s.inFlight >= limit || (next.k !== ItemKind.Batch && s.inFlight > 0)) return false;
+    if (!marker && (s.inFlight >= limit || (next.k !== ItemKind.Batch && s.inFlight > 0))) return false;
     const item = input.shift()!;
     switch (item.k) {
       case ItemKind.Batch: {

@@ -75,6 +75,29 @@ function windowTopology(source: SourceDef<T>) {
   return { topology: t.build(), out };
 }
 
+test('watermarks do not wait for a sink\'s writes in flight: asynchronous writes overlap behind an event-time stage', async () => {
+  // 40 batches, each followed by a watermark; every write takes 20 ms to be acknowledged
+  const rows = Array.from({ length: 400 }, (_, i) => ({ ts: i * 1000, v: i }));
+  const t = new TopologyBuilder('overlap');
+  let inFlight = 0, most = 0, written = 0;
+  t.source('in', memorySource(T, [rows], { batchSize: 10 }))
+    .via('wm', watermarks<T>({ timestamp: 'ts', maxOutOfOrdernessUs: 0 }))
+    .to('acked', {
+      kind: 'acked-sink',
+      async open() {
+        return {
+          maxInFlight: 16,
+          write: (b: Batch<T>) => { inFlight++; most = Math.max(most, inFlight); written += b.length; return new Promise<void>((r) => setTimeout(() => { inFlight--; r(); }, 20)); },
+          async close() {},
+        };
+      },
+    });
+  await new Runtime(t.build(), { sourceBatchSize: 10 }).run();
+  assert.equal(written, 400);
+  // held behind each write, the watermarks would allow one write at a time
+  assert.ok(most > 4, `most writes in flight at once: ${most}`);
+});
+
 test('an idle partition does not stall windows; without idleness it would', async () => {
   for (const idleTimeout of [3_000_000, 1e15]) {
     const clock = new ManualClock(0);

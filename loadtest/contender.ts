@@ -1,0 +1,145 @@
+/**
+ * One load-test contender as its own process (as it would be deployed), reading order
+ * events from an input topic and writing one record per event to an output topic that
+ * carries the event's `seq`, so the load generator can pair outputs with inputs.
+ *
+ *   node dist/loadtest/contender.js KIND TRANSPORT BROKERS INPUT OUTPUT GROUP SUMMARY_FILE
+ *
+ * KIND:
+ *   sluice-passthrough   Sluice topology source → sink (the Kafka floor through the engine)
+ *   raw-passthrough      the client by hand: consume a batch, produce it, commit
+ *   sluice-surveillance  the surveillance topology (transformer on the worker pool, adaptive
+ *                        thresholds); every decision {seq, score, alert} to OUTPUT, alerts to
+ *                        OUTPUT-alerts, dead letters to OUTPUT-dead
+ *   naive-surveillance   what a team might write by hand: a kafkajs consumer, per event
+ *                        JSON.parse → the same features → onnxruntime-node on the main
+ *                        thread → a static threshold → await producer.send (the kafkajs
+ *                        README's eachMessage pattern)
+ *
+ * On SIGTERM it stops, writes {processed, inEngine: {p50, p99, ...} µs} to SUMMARY_FILE and
+ * exits 0. "In engine" is what the process itself measures: for Sluice the runtime's
+ * ingest → sink histogram, for the naive service message handed over → send acknowledged.
+ */
+import { writeFileSync } from 'node:fs';
+import { build as hdr } from 'hdr-histogram-js';
+import ort from 'onnxruntime-node';
+import { Kafka, logLevel, Partitioners } from 'kafkajs';
+import { BatchBuilder } from '../src/batch.js';
+import { OrderSchema } from '../src/contracts.js';
+import { RawSchema } from '../src/io.js';
+import { DeadLetterSchema } from '../src/operator.js';
+import { Runtime, type RunSummary } from '../src/runtime.js';
+import { TopologyBuilder } from '../src/topology.js';
+import { deadLetterHeaders, kafkaSink } from '../src/kafka/sink.js';
+import { kafkaSource } from '../src/kafka/source.js';
+import { createTransport } from '../src/kafka/transport.js';
+import type { TransportName } from '../src/kafka/config.js';
+import { ModelRegistry } from '../src/inference/registry.js';
+import { AlertSchema } from '../operators/alerts.js';
+import { OrderSequenceEncoder } from '../operators/order-sequence.js';
+import { openSurveillanceModel, surveillanceTopology } from '../topologies/surveillance.js';
+
+export type ContenderKind = 'sluice-passthrough' | 'raw-passthrough' | 'sluice-surveillance' | 'naive-surveillance';
+export interface ContenderSummary { processed: number; inEngine: { p50: number; p99: number; p999: number; max: number; count: number } | null }
+
+const [kind, transport, brokerList, input, output, groupId, summaryFile] = process.argv.slice(2) as [ContenderKind, TransportName, string, string, string, string, string];
+const brokers = brokerList.split(',');
+const conn = { brokers, transport };
+const fromSummary = (s: RunSummary, sink: string): ContenderSummary => {
+  const l = s.latency[sink];
+  return { processed: l?.count ?? 0, inEngine: l ? { p50: l.p50, p99: l.p99, p999: l.p999, max: l.max, count: l.count } : null };
+};
+
+async function sluicePassthrough(): Promise<() => Promise<ContenderSummary>> {
+  const t = new TopologyBuilder('passthrough');
+  t.source('in', kafkaSource({ ...conn, topics: [input], groupId }))
+    .to('out', kafkaSink(RawSchema, { ...conn, topic: output, key: (b, i) => b.columns.key[i] || null, serialize: (b, i) => b.columns.value[i] }));
+  const rt = new Runtime(t.build(), { checkpointIntervalMs: 1000 });
+  const running = rt.run();
+  return async () => { rt.stop(); return fromSummary(await running, 'out'); };
+}
+
+async function rawPassthrough(): Promise<() => Promise<ContenderSummary>> {
+  // the same client settings Sluice uses, driven by hand
+  const t = createTransport(conn);
+  const producer = t.producer({ acks: -1 });
+  const sendOptions = t.sendOptions({ acks: -1 });
+  const c = t.consumer({ groupId, fromBeginning: true, maxWaitMs: 20, maxBytesPerPartition: 256 * 1024, sessionTimeoutMs: 10_000, heartbeatIntervalMs: 1_000, onAssignment: () => {} });
+  await producer.connect();
+  await c.consumer.connect();
+  await c.subscribe([input]);
+  let processed = 0;
+  await c.consumer.run({
+    ...c.runOptions,
+    eachBatch: async ({ batch, resolveOffset }) => {
+      await producer.send({ topic: output, messages: batch.messages.map((m) => ({ key: m.key, value: m.value })), ...sendOptions });
+      processed += batch.messages.length;
+      resolveOffset(batch.messages[batch.messages.length - 1].offset);
+      await c.consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: String(Number(batch.lastOffset()) + 1) }]);
+    },
+  });
+  return async () => { await c.consumer.disconnect(); await producer.disconnect(); return { processed, inEngine: null }; };
+}
+
+async function sluiceSurveillance(): Promise<() => Promise<ContenderSummary>> {
+  const slot = await openSurveillanceModel();
+  const topology = surveillanceTopology({
+    source: kafkaSource({ ...conn, topics: [input], groupId }),
+    parse: { format: 'json', contract: 'order-event' }, slot,
+    alerts: kafkaSink(AlertSchema, { ...conn, topic: `${output}-alerts`, key: (b, i) => b.columns.symbol[i] }),
+    deadLetters: kafkaSink(DeadLetterSchema, { ...conn, topic: `${output}-dead`, key: () => null, headers: deadLetterHeaders }),
+    decisions: kafkaSink({ seq: 'f64', score: 'f64', alert: 'f64', symbol: 'str' }, {
+      ...conn, topic: output, key: (b, i) => b.columns.symbol[i],
+      serialize: (b, i) => `{"seq":${b.columns.seq[i]},"score":${b.columns.score[i]},"alert":${b.columns.alert[i]}}`,
+    }) as never,
+  });
+  const rt = new Runtime(topology, { checkpointIntervalMs: 1000 });
+  const running = rt.run();
+  return async () => { rt.stop(); const s = await running; await slot.close(); return fromSummary(s, 'decisions'); };
+}
+
+async function naiveSurveillance(): Promise<() => Promise<ContenderSummary>> {
+  const model = new ModelRegistry().load('surveillance-detector');
+  const session = await ort.InferenceSession.create(model.path, { intraOpNumThreads: 1, interOpNumThreads: 1 });
+  const encoder = new OrderSequenceEncoder();
+  const width = encoder.widths[0];
+  const kafka = new Kafka({ brokers, clientId: 'naive-surveillance', logLevel: logLevel.NOTHING });
+  const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 20 });
+  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+  await producer.connect();
+  await consumer.connect();
+  await consumer.subscribe({ topic: input, fromBeginning: true });
+  const h = hdr({ lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: 3 });
+  let processed = 0;
+  await consumer.run({
+    eachMessage: async ({ message }) => {
+      const t0 = performance.now();
+      const o = JSON.parse(message.value!.toString()) as Record<string, unknown>;
+      const b = new BatchBuilder(OrderSchema, 1);
+      const c = b.columns as unknown as Record<string, unknown[] | Float64Array>;
+      for (const [f, type] of Object.entries(OrderSchema)) (c[f] as unknown[])[0] = type === 'str' ? String(o[f] ?? '') : Number(o[f] ?? NaN);
+      b.length = 1;
+      const buf = new Float32Array(width);
+      encoder.encode(b.finish({ partition: 0, ingestTime: 0 }) as never, 0, [buf], 0);
+      const r = await session.run({ events: new ort.Tensor('float32', buf, [1, encoder.length, width / encoder.length]) });
+      const score = (r.score.data as Float32Array)[0];
+      await producer.send({ topic: output, messages: [{ key: String(o.symbol), value: `{"seq":${o.seq},"score":${score},"alert":${score > 0.95 ? 1 : 0}}` }] });
+      processed++;
+      h.recordValue(Math.max(1, Math.round((performance.now() - t0) * 1000)));
+    },
+  });
+  return async () => {
+    await consumer.disconnect(); await producer.disconnect(); await session.release();
+    return { processed, inEngine: { p50: h.getValueAtPercentile(50), p99: h.getValueAtPercentile(99), p999: h.getValueAtPercentile(99.9), max: h.maxValue, count: h.totalCount } };
+  };
+}
+
+const starters: Record<ContenderKind, () => Promise<() => Promise<ContenderSummary>>> = {
+  'sluice-passthrough': sluicePassthrough, 'raw-passthrough': rawPassthrough, 'sluice-surveillance': sluiceSurveillance, 'naive-surveillance': naiveSurveillance,
+};
+if (!starters[kind]) { process.stderr.write(`contender: unknown kind '${kind}'\n`); process.exit(2); }
+const stop = await starters[kind]();
+process.stdout.write('ready\n');
+process.once('SIGTERM', () => {
+  stop().then((s) => { writeFileSync(summaryFile, JSON.stringify(s)); process.exit(0); }, (e) => { process.stderr.write(`contender: ${(e as Error).stack}\n`); process.exit(1); });
+});

@@ -1,0 +1,256 @@
+/**
+ * Load test (issue #7): contenders as separate processes against a real Kafka broker,
+ * fed by an open-loop generator at fixed rates stepped up to saturation.
+ *
+ *  - Open loop: message i is due at t0 + i / rate and is stamped with that intended time;
+ *    the generator never waits for outputs, and latency is measured from the intended
+ *    time, so a stalled contender cannot slow the load or hide its stall (no coordinated
+ *    omission).
+ *  - Each contender writes one output per input carrying the input's seq; a consumer of
+ *    the output topic pairs them and records arrival − intended in an HdrHistogram.
+ *  - A step is saturated when outputs stop arriving before every input has one, when the
+ *    achieved rate falls under 90% of the offered, or when end-to-end p99 passes 1 s;
+ *    stepping stops there.
+ *  - Contenders: the Kafka floor (Sluice pass-through, and the raw client doing the same
+ *    by hand), the surveillance topology, and a naive hand-written surveillance service
+ *    (see loadtest/contender.ts), on each installed transport.
+ *
+ *   npm run loadtest                  full run → loadtest/results/<time>/ and loadtest/RESULTS.md
+ *   npm run loadtest -- --short       a few seconds per contender (what CI runs)
+ *   options: --seconds N  --only sluice-surveillance,naive-surveillance  --out DIR
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync, copyFileSync, existsSync } from 'node:fs';
+import { cpus, loadavg, totalmem, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createRequire } from 'node:module';
+import { parseArgs } from 'node:util';
+import { build as hdr } from 'hdr-histogram-js';
+import { Kafka, logLevel, Partitioners, type Producer } from 'kafkajs';
+import type { TransportName } from '../src/kafka/config.js';
+import { orderFlowLines } from '../src/demo/orderflow.js';
+import { createTopics, testBrokers, topicName } from '../tests/kafka/broker.js';
+import type { ContenderKind, ContenderSummary } from './contender.js';
+import { lineChart } from './svg.js';
+
+export interface StepResult {
+  contender: ContenderKind; transport: TransportName; rate: number; seconds: number;
+  sent: number; received: number; achieved: number;
+  /** end to end, intended send time → output consumed, ms */
+  e2e: { p50: number; p99: number; p999: number; max: number };
+  /** measured inside the contender, ms (null: the raw client measures nothing) */
+  inEngine: { p50: number; p99: number } | null;
+  /** contender's peak resident memory, MiB */
+  peakRssMiB: number;
+  /** most the generator fell behind its schedule, ms */
+  generatorLagMs: number;
+  saturated: boolean;
+}
+
+interface Plan { contender: ContenderKind; transport: TransportName; rates: number[] }
+
+const LABEL: Record<ContenderKind, string> = {
+  'sluice-passthrough': 'Sluice pass-through (floor)', 'raw-passthrough': 'raw client pass-through',
+  'sluice-surveillance': 'Sluice surveillance', 'naive-surveillance': 'naive surveillance service',
+};
+const label = (c: ContenderKind, t: TransportName) => `${LABEL[c]}, ${c === 'naive-surveillance' ? 'kafkajs' : t}`;
+const nowUs = () => (performance.timeOrigin + performance.now()) * 1000;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const WARM_BASE = 1_000_000_000; // warm-up events carry seq ≥ this; they are not measured
+
+function plans(short: boolean, only: string[] | null, transports: TransportName[]): Plan[] {
+  const out: Plan[] = [];
+  for (const transport of transports) {
+    out.push({ contender: 'sluice-passthrough', transport, rates: short ? [1000] : [1000, 2000, 5000, 10000, 20000, 40000] });
+    out.push({ contender: 'raw-passthrough', transport, rates: short ? [1000] : [1000, 2000, 5000, 10000, 20000, 40000] });
+    out.push({ contender: 'sluice-surveillance', transport, rates: short ? [500] : [500, 1000, 2000, 4000, 7000, 10000] });
+  }
+  out.push({ contender: 'naive-surveillance', transport: 'kafkajs', rates: short ? [200] : [100, 200, 400, 800, 1600] });
+  return out.filter((p) => !only || only.includes(p.contender)).filter((p) => !short || p.transport === 'kafkajs');
+}
+
+function peakRssMiB(pid: number | undefined): number {
+  try { const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8')); return m ? Number(m[1]) / 1024 : NaN; } catch { return NaN; }
+}
+
+/** one contender at one rate, on fresh topics */
+async function step(brokers: string[], plan: Plan, rate: number, seconds: number, templates: Record<string, unknown>[], dir: string): Promise<StepResult> {
+  const tag = `${plan.contender}-${plan.transport}-${rate}`;
+  const [input, output] = [topicName(`lt-${tag}-in`), topicName(`lt-${tag}-out`)];
+  await createTopics(brokers, [{ topic: input, numPartitions: 3 }, { topic: output, numPartitions: 3 }, { topic: `${output}-alerts`, numPartitions: 1 }, { topic: `${output}-dead`, numPartitions: 1 }]);
+  const total = Math.round(rate * seconds);
+  const intended = new Float64Array(total).fill(NaN);
+  const seen = new Uint8Array(total);
+  const h = hdr({ lowestDiscernibleValue: 1, highestTrackableValue: 600_000_000, numberOfSignificantValueDigits: 3 });
+  let received = 0, warmSeen = 0, lastArrival = 0;
+  const kafka = new Kafka({ brokers, clientId: 'sluice-loadtest', logLevel: logLevel.NOTHING });
+  const reader = kafka.consumer({ groupId: topicName('lt-reader'), maxWaitTimeInMs: 5 });
+  await reader.connect();
+  await reader.subscribe({ topic: output, fromBeginning: true });
+  await reader.run({
+    eachBatch: async ({ batch }) => {
+      const t = nowUs();
+      for (const m of batch.messages) {
+        const seq = Number(/"seq":(\d+)/.exec(m.value?.toString() ?? '')?.[1]);
+        if (seq >= WARM_BASE) { warmSeen++; continue; }
+        if (!(seq >= 0 && seq < total) || seen[seq]) continue; // at-least-once duplicates count once
+        seen[seq] = 1;
+        received++;
+        lastArrival = t;
+        h.recordValue(Math.max(1, Math.round(t - intended[seq])));
+      }
+    },
+  });
+  const summaryFile = join(dir, `${tag}.summary.json`);
+  const child: ChildProcess = spawn(process.execPath, [new URL('./contender.js', import.meta.url).pathname, plan.contender, plan.transport, brokers.join(','), input, output, topicName('lt-group'), summaryFile], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.on('data', (d: Buffer) => { if (d.toString().includes('ready')) resolve(); });
+    child.once('exit', (code) => reject(new Error(`contender ${tag} exited with ${code} before it was ready`)));
+  });
+  const producer: Producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+  await producer.connect();
+  const message = (i: number, seq: number, ts: number) => {
+    const o = templates[i % templates.length];
+    return { key: String(o.symbol), value: JSON.stringify({ ...o, seq, ts: Math.round(ts) }) };
+  };
+  // warm-up: until outputs flow end to end (consumer groups joined, model loaded)
+  for (let k = 0, end = Date.now() + 90_000; warmSeen === 0; k++) {
+    if (Date.now() > end) throw new Error(`contender ${tag}: no output within 90 s of warm-up`);
+    await producer.send({ topic: input, messages: [message(k, WARM_BASE + k, nowUs())] });
+    await sleep(200);
+  }
+  await sleep(1000);
+  // the open-loop schedule
+  const t0 = nowUs();
+  let sent = 0, genLag = 0;
+  const inFlight = new Set<Promise<unknown>>();
+  const progress = setInterval(() => {
+    process.stdout.write(`\r  ${label(plan.contender, plan.transport)} @ ${rate.toLocaleString('en-US')}/s: sent ${sent.toLocaleString('en-US')}, received ${received.toLocaleString('en-US')}, p99 ${(h.getValueAtPercentile(99) / 1000).toFixed(1)} ms   `);
+  }, 500);
+  while (sent < total) {
+    const now = nowUs();
+    const due = Math.min(total, Math.floor(((now - t0) / 1e6) * rate) + 1);
+    if (due > sent) {
+      genLag = Math.max(genLag, (now - (t0 + (sent / rate) * 1e6)) / 1000);
+      const msgs = [];
+      for (; sent < due; sent++) { intended[sent] = t0 + (sent / rate) * 1e6; msgs.push(message(sent, sent, intended[sent])); }
+      const p = producer.send({ topic: input, messages: msgs, acks: 1 }).finally(() => inFlight.delete(p));
+      inFlight.add(p);
+    }
+    await sleep(1);
+  }
+  await Promise.all(inFlight);
+  // drain: until every input has its output, or nothing arrives for 10 s
+  for (let last = received, quiet = Date.now(); received < total && Date.now() - quiet < 10_000; await sleep(100)) {
+    if (received !== last) { last = received; quiet = Date.now(); }
+  }
+  clearInterval(progress);
+  const rss = peakRssMiB(child.pid);
+  child.kill('SIGTERM');
+  const code = await new Promise<number | null>((r) => (child.exitCode !== null ? r(child.exitCode) : child.once('exit', r)));
+  if (code !== 0) throw new Error(`contender ${tag} exited with ${code} on SIGTERM`);
+  const summary = JSON.parse(readFileSync(summaryFile, 'utf8')) as ContenderSummary;
+  await producer.disconnect();
+  await reader.disconnect();
+  const achieved = received / Math.max(1e-9, (lastArrival - t0) / 1e6);
+  const e2e = { p50: h.getValueAtPercentile(50) / 1000, p99: h.getValueAtPercentile(99) / 1000, p999: h.getValueAtPercentile(99.9) / 1000, max: h.maxValue / 1000 };
+  const r: StepResult = {
+    contender: plan.contender, transport: plan.transport, rate, seconds, sent: total, received, achieved: Math.min(achieved, rate * 1.05), e2e,
+    inEngine: summary.inEngine ? { p50: summary.inEngine.p50 / 1000, p99: summary.inEngine.p99 / 1000 } : null,
+    peakRssMiB: rss, generatorLagMs: genLag, saturated: received < total || achieved < 0.9 * rate || e2e.p99 > 1000,
+  };
+  process.stdout.write(`\r  ${label(plan.contender, plan.transport)} @ ${rate.toLocaleString('en-US')}/s: ${received.toLocaleString('en-US')}/${total.toLocaleString('en-US')} out, achieved ${Math.round(r.achieved).toLocaleString('en-US')}/s, e2e p50 ${e2e.p50.toFixed(1)} / p99 ${e2e.p99.toFixed(1)} ms${r.inEngine ? `, in-engine p99 ${r.inEngine.p99.toFixed(2)} ms` : ''}${r.saturated ? ' — saturated' : ''}        \n`);
+  return r;
+}
+
+const n0 = (v: number) => Math.round(v).toLocaleString('en-US');
+const ms = (v: number | undefined) => (v === undefined || !Number.isFinite(v) ? '–' : v < 10 ? v.toFixed(2) : v.toFixed(1));
+
+/** the issue's targets, evaluated on this run's steps */
+export function verdicts(rows: StepResult[]): string[] {
+  const out: string[] = [];
+  const sustained = (c: ContenderKind, t?: TransportName) => rows.filter((r) => r.contender === c && (!t || r.transport === t) && !r.saturated);
+  for (const t of [...new Set(rows.filter((r) => r.contender === 'sluice-surveillance').map((r) => r.transport))]) {
+    const s = sustained('sluice-surveillance', t);
+    const best = s.reduce<StepResult | null>((b, r) => (!b || r.rate > b.rate ? r : b), null);
+    const within2 = s.filter((r) => r.inEngine && r.inEngine.p99 <= 2).reduce((m, r) => Math.max(m, r.rate), 0);
+    const floorGap = s.map((r) => { const f = rows.find((x) => x.contender === 'sluice-passthrough' && x.transport === t && x.rate === r.rate); return f ? `${n0(r.rate)}/s: +${ms(r.e2e.p99 - f.e2e.p99)} ms` : null; }).filter(Boolean);
+    out.push(`- Surveillance on ${t}: highest rate sustained ${best ? `${n0(best.rate)}/s (in-engine p99 ${ms(best.inEngine?.p99)} ms, end-to-end p99 ${ms(best.e2e.p99)} ms)` : 'none'} — target ≥ 10,000/s ${best && best.rate >= 10000 ? 'met' : '**not met**'}; highest rate with in-engine p99 ≤ 2 ms: ${within2 ? `${n0(within2)}/s` : 'none'}; end-to-end p99 above the pass-through floor at the same rate: ${floorGap.join(', ') || 'no common rate'} (target ≤ +3 ms).`);
+  }
+  const naive = sustained('naive-surveillance');
+  if (naive.length) {
+    const bestP99 = Math.min(...naive.map((r) => r.e2e.p99));
+    const naiveAt = naive.filter((r) => r.e2e.p99 <= bestP99).reduce((m, r) => Math.max(m, r.achieved), 0);
+    const naiveMax = naive.reduce((m, r) => Math.max(m, r.achieved), 0);
+    for (const t of [...new Set(rows.filter((r) => r.contender === 'sluice-surveillance').map((r) => r.transport))]) {
+      const atBound = sustained('sluice-surveillance', t).filter((r) => r.e2e.p99 <= bestP99).reduce((m, r) => Math.max(m, r.achieved), 0);
+      const sluiceMax = sustained('sluice-surveillance', t).reduce((m, r) => Math.max(m, r.achieved), 0);
+      out.push(`- Sluice surveillance on ${t} vs the naive service: at the naive service's best end-to-end p99 (${ms(bestP99)} ms, where it carries ${n0(naiveAt)}/s) Sluice sustains ${n0(atBound)}/s = **${(atBound / naiveAt).toFixed(1)}×** (target ≥ 5×); highest sustained rates regardless of latency: ${n0(sluiceMax)}/s vs ${n0(naiveMax)}/s = ${(sluiceMax / naiveMax).toFixed(1)}×.`);
+    }
+  }
+  return out;
+}
+
+export function report(rows: StepResult[], meta: { when: string; machine: string; seconds: number; short: boolean; transports: TransportName[] }): { md: string; svgs: Record<string, string> } {
+  const groups = [...new Set(rows.map((r) => `${r.contender}|${r.transport}`))];
+  const series = (pick: (r: StepResult) => number, filter: (c: string) => boolean = () => true) => groups.filter((g) => filter(g.split('|')[0])).map((g) => {
+    const [c, t] = g.split('|') as [ContenderKind, TransportName];
+    return { name: label(c, t), dashed: c.includes('passthrough'), points: rows.filter((r) => r.contender === c && r.transport === t).map((r) => [r.rate, pick(r)] as [number, number]) };
+  });
+  const svgs = {
+    'latency-p99.svg': lineChart({ title: 'End-to-end p99 latency against offered rate', xLabel: 'offered events/s', yLabel: 'p99 ms (intended send → output consumed)', logX: true, logY: true, series: series((r) => r.e2e.p99) }),
+    'latency-p50.svg': lineChart({ title: 'End-to-end p50 latency against offered rate', xLabel: 'offered events/s', yLabel: 'p50 ms', logX: true, logY: true, series: series((r) => r.e2e.p50) }),
+    'throughput.svg': lineChart({ title: 'Achieved against offered rate', xLabel: 'offered events/s', yLabel: 'achieved events/s', logX: true, logY: true, series: series((r) => r.achieved) }),
+  };
+  const md = [
+    `# Load test${meta.short ? ' (short form)' : ''}`, '',
+    `Generated by \`npm run loadtest${meta.short ? ' -- --short' : ''}\` on ${meta.when}. Machine: ${meta.machine}. Transports: ${meta.transports.join(', ')}.`,
+    `Each step: fresh topics (input 3 partitions), the contender started as its own process and warmed up until outputs flow, then an open-loop generator produces order events at the offered rate for ${meta.seconds} s (each stamped with its intended send time; latency is measured from it, so stalls are not hidden), and a consumer pairs every output with its input by seq. Saturated = not every input got its output within 10 s of quiet, achieved < 90% of offered, or p99 > 1 s; stepping stops at the first saturated rate. The broker, the generator and the contender share the machine's cores.`,
+    '', '## Targets', '', ...verdicts(rows), '',
+    '## Every step', '',
+    '| contender | offered /s | achieved /s | outputs | e2e p50 ms | e2e p99 ms | e2e p99.9 ms | e2e max ms | in-engine p50 ms | in-engine p99 ms | peak RSS MiB | generator behind ms | |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
+    ...rows.map((r) => `| ${label(r.contender, r.transport)} | ${n0(r.rate)} | ${n0(r.achieved)} | ${n0(r.received)}/${n0(r.sent)} | ${ms(r.e2e.p50)} | ${ms(r.e2e.p99)} | ${ms(r.e2e.p999)} | ${ms(r.e2e.max)} | ${ms(r.inEngine?.p50)} | ${ms(r.inEngine?.p99)} | ${Math.round(r.peakRssMiB)} | ${ms(r.generatorLagMs)} | ${r.saturated ? 'saturated' : ''} |`),
+    '', '## Plots', '', ...Object.keys(svgs).map((f) => `![${f}](${meta.short ? '' : 'RESULTS-'}${f})`), '',
+    '"In engine" is what the contender measures itself: for Sluice the runtime\'s ingest → sink histogram (record read from Kafka → handed to the producer), for the naive service message handed over → its send acknowledged. The raw client measures nothing.', '',
+  ].join('\n');
+  return { md, svgs };
+}
+
+async function main() {
+  const { values } = parseArgs({ options: { short: { type: 'boolean', default: false }, seconds: { type: 'string' }, only: { type: 'string' }, out: { type: 'string' } } });
+  const short = values.short!;
+  const seconds = Number(values.seconds ?? (short ? 3 : 10));
+  if (!(seconds > 0)) throw new Error(`--seconds must be a positive number, got ${values.seconds}`);
+  let confluent = true;
+  try { createRequire(import.meta.url)('@confluentinc/kafka-javascript'); } catch { confluent = false; }
+  const transports: TransportName[] = confluent ? ['kafkajs', 'confluent'] : ['kafkajs'];
+  const brokers = await testBrokers();
+  const templates = orderFlowLines({ events: 20_000, seed: 77 }).map((l) => JSON.parse(l) as Record<string, unknown>);
+  const when = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+  const dir = values.out ?? (short ? join(tmpdir(), 'sluice-loadtest', when.replace(/:/g, '')) : new URL(`../../loadtest/results/${when.replace(/:/g, '')}/`, import.meta.url).pathname);
+  mkdirSync(dir, { recursive: true });
+  const rows: StepResult[] = [];
+  for (const plan of plans(short, values.only ? values.only.split(',') : null, transports)) {
+    for (const rate of plan.rates) {
+      const r = await step(brokers, plan, rate, seconds, templates, dir);
+      rows.push(r);
+      if (r.saturated) break;
+    }
+  }
+  const machine = `${cpus().length} × ${cpus()[0]?.model ?? '?'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, Apache Kafka 3.9.1 (KRaft, one broker on this machine), load average before the run ${loadavg()[0].toFixed(2)}`;
+  const { md, svgs } = report(rows, { when, machine, seconds, short, transports: short ? ['kafkajs'] : transports });
+  writeFileSync(join(dir, 'report.md'), md);
+  writeFileSync(join(dir, 'results.json'), JSON.stringify(rows, null, 2));
+  for (const [f, svg] of Object.entries(svgs)) writeFileSync(join(dir, f), svg);
+  if (!short && !values.only) {
+    const root = new URL('../../loadtest/', import.meta.url).pathname;
+    writeFileSync(join(root, 'RESULTS.md'), md);
+    for (const f of Object.keys(svgs)) copyFileSync(join(dir, f), join(root, `RESULTS-${f}`));
+  }
+  process.stdout.write(`\nreport: ${join(dir, 'report.md')}${existsSync(join(dir, 'report.md')) ? '' : ' (not written)'}\n`);
+  process.exit(0);
+}
+
+const isMain = import.meta.url === `file://${process.argv[1]}`;
+if (isMain) main().catch((e) => { console.error(e); process.exit(1); });
