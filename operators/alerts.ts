@@ -87,6 +87,15 @@ export function alerts(cfg: AlertsConfig = {}): OperatorDef<In, AlertSchema, NoS
           }
           if (out) ctx.emit(out.finish({ ...batch.meta, keys: outKeys, headers: undefined, timestamps: undefined }));
         },
+        // the windows and the cooldown move with the key's partition: a restart neither loses a
+        // window's history nor repeats an alert the cooldown had folded
+        snapshot: () => ({ windows: windows.snapshot(), last: [...last] }),
+        restore(s: unknown) {
+          const st = s as { windows: Parameters<KeyedEventWindows['restore']>[0]; last: [string, { at: number; pattern: string }][] };
+          windows.restore(st.windows);
+          last.clear();
+          for (const [k, v] of st.last) last.set(k, v);
+        },
       };
     },
   };

@@ -58,4 +58,14 @@ export class KeyedEventWindows {
     }
     return s;
   }
+
+  /** every key's ring, for checkpoints */
+  snapshot(): [string, number[], number[], number[], number][] {
+    return [...this.#rings].map(([k, w]) => [k, Array.from(w.ts), Array.from(w.kind), Array.from(w.qty), w.n]);
+  }
+
+  restore(state: [string, number[], number[], number[], number][]): void {
+    this.#rings.clear();
+    for (const [k, ts, kind, qty, n] of state) this.#rings.set(k, { ts: Float64Array.from(ts), kind: Uint8Array.from(kind), qty: Float64Array.from(qty), n });
+  }
 }

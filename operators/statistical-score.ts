@@ -60,6 +60,11 @@ export function statisticalScore<I extends In>(cfg: { length?: number; zAlert?: 
           out.length = n;
           ctx.emit(out.finish(batch.meta));
         },
+        snapshot: () => ({ windows: windows.snapshot(), mean: Array.from(mean), vr: Array.from(vr), seen }),
+        restore(s: unknown) {
+          const st = s as { windows: Parameters<KeyedEventWindows['restore']>[0]; mean: number[]; vr: number[]; seen: number };
+          windows.restore(st.windows); mean.set(st.mean); vr.set(st.vr); seen = st.seen;
+        },
       };
     },
   };

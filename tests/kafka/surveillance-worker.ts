@@ -1,0 +1,30 @@
+/**
+ * A surveillance process for the kill-and-replay test: orders topic → surveillance
+ * topology (the statistical scorer: deterministic, so two runs can be compared alert
+ * for alert) → alerts topic, keyed state per partition in a changelog topic,
+ * checkpoints every 200 ms. SIGTERM: stop (state saved, offsets committed); SIGKILL: crash.
+ *
+ *   node dist/tests/kafka/surveillance-worker.js BROKERS IN ALERTS DEAD GROUP
+ * With SLUICE_EOS_TXID set, alerts and offsets commit in Kafka transactions (exactly-once).
+ */
+import { DeadLetterSchema } from '../../src/operator.js';
+import { Runtime } from '../../src/runtime.js';
+import { kafkaChangelog } from '../../src/kafka/changelog.js';
+import { deadLetterHeaders, kafkaSink } from '../../src/kafka/sink.js';
+import { kafkaSource } from '../../src/kafka/source.js';
+import { kafkaTransactions } from '../../src/kafka/exactly-once.js';
+import { AlertSchema, alertJson } from '../../operators/alerts.js';
+import { surveillanceTopology } from '../../topologies/surveillance.js';
+
+const [brokers, input, alerts, dead, groupId] = process.argv.slice(2);
+const conn = { brokers: brokers.split(',') };
+const eos = process.env.SLUICE_EOS_TXID ? { exactlyOnce: kafkaTransactions({ ...conn, transactionalId: process.env.SLUICE_EOS_TXID, transactionTimeoutMs: 15_000 }) } : {};
+const topology = surveillanceTopology({
+  source: kafkaSource({ ...conn, topics: [input], groupId, sessionTimeoutMs: 6000, heartbeatIntervalMs: 500, ...eos }),
+  parse: { format: 'json', contract: 'order-event' },
+  alerts: kafkaSink(AlertSchema, { ...conn, topic: alerts, key: (b, i) => b.columns.symbol[i], serialize: alertJson, ...eos }),
+  deadLetters: kafkaSink(DeadLetterSchema, { ...conn, topic: dead, key: () => null, headers: deadLetterHeaders, ...eos }),
+});
+const rt = new Runtime(topology, { checkpointIntervalMs: 200, stateStore: kafkaChangelog({ ...conn, topic: `${groupId}-changelog` }) });
+process.once('SIGTERM', () => rt.stop({ drain: false }));
+rt.run().then(() => process.exit(0), (e) => { process.stderr.write(`surveillance worker: ${(e as Error).stack}\n`); process.exit(1); });

@@ -1,0 +1,59 @@
+/**
+ * The load test's short form (what CI runs of `npm run loadtest`): the real harness, real
+ * contender processes on the real broker, a few seconds each. It checks the harness
+ * works and loses nothing, not how fast anything is (that is the full run's report).
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import type { StepResult } from '../loadtest/run.js';
+import { report, verdicts } from '../loadtest/run.js';
+import { testBrokers } from './kafka/broker.js';
+
+test('npm run loadtest -- --short: floor, Sluice surveillance and the naive peer each get every input out, paired by seq; report and plots written', async () => {
+  const brokers = await testBrokers();
+  const out = mkdtempSync(join(tmpdir(), 'sluice-lt-'));
+  const child = spawn(process.execPath, [new URL('../loadtest/run.js', import.meta.url).pathname, '--short', '--seconds', '2', '--out', out, '--only', 'sluice-passthrough,sluice-surveillance,naive-surveillance'], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, KAFKA_BROKERS: brokers.join(',') } });
+  let log = '';
+  child.stdout.on('data', (d) => { log += d; });
+  const code = await new Promise((r) => child.once('exit', r));
+  assert.equal(code, 0, log);
+  const rows = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as StepResult[];
+  assert.equal(rows.map((r) => r.contender).sort(), ['naive-surveillance', 'sluice-passthrough', 'sluice-surveillance']);
+  for (const r of rows) {
+    assert.equal(r.received, r.sent, `${r.contender}: every input has its output`);
+    assert.ok(r.e2e.p50 > 0 && r.e2e.p50 <= r.e2e.p99 && r.e2e.p99 <= r.e2e.max, `${r.contender}: percentiles ordered`);
+    assert.ok(r.peakRssMiB > 0, `${r.contender}: peak RSS read`);
+  }
+  assert.ok(rows.find((r) => r.contender === 'sluice-surveillance')!.inEngine, 'the engine reports its own latency');
+  const md = readFileSync(join(out, 'report.md'), 'utf8');
+  assert.match(md, /## Targets/);
+  assert.match(md, /vs the naive service|naive service sustained none/);
+  for (const f of ['latency-p99.svg', 'latency-p50.svg', 'throughput.svg']) assert.match(readFileSync(join(out, f), 'utf8'), /<polyline [^>]*points="[\d.,\s]+"/);
+  process.stdout.write(`\n  load test short form: ${rows.map((r) => `${r.contender} ${r.received}/${r.sent} p99 ${r.e2e.p99.toFixed(1)} ms`).join('; ')}\n`);
+});
+
+test('load-test verdicts: saturation, the pass-through floor and the naive ratio are read from the steps', () => {
+  const row = (contender: StepResult['contender'], rate: number, p99: number, saturated = false, inEngine = 1): StepResult => ({
+    contender, transport: 'kafkajs', rate, seconds: 10, sent: rate * 10, received: rate * 10, achieved: saturated ? rate * 0.5 : rate,
+    e2e: { p50: p99 / 2, p99, p999: p99, max: p99 }, inEngine: { p50: inEngine / 2, p99: inEngine }, peakRssMiB: 100, generatorLagMs: 0, saturated,
+  });
+  const rows = [
+    row('sluice-passthrough', 1000, 10), row('sluice-passthrough', 2000, 12),
+    row('sluice-surveillance', 1000, 12), row('sluice-surveillance', 2000, 20, false, 3), row('sluice-surveillance', 4000, 900, true),
+    row('naive-surveillance', 100, 15), row('naive-surveillance', 200, 40), row('naive-surveillance', 400, 2000, true),
+  ];
+  const v = verdicts(rows).join('\n');
+  assert.match(v, /highest rate sustained 2,000\/s/);
+  assert.match(v, /\*\*not met\*\*/);
+  assert.match(v, /in-engine p99 ≤ 2 ms: 1,000\/s/);
+  assert.match(v, /1,000\/s: \+2\.00 ms, 2,000\/s: \+8\.00 ms/);
+  // naive's best p99 is 15 ms at 100/s; Sluice sustains 1,000/s within 15 ms: 10×
+  assert.match(v, /best end-to-end p99 \(15\.0 ms, where it carries 100\/s\) Sluice sustains 1,000\/s = \*\*10\.0×\*\*/);
+  assert.match(report(rows, { when: 'now', machine: 'test', seconds: 10, short: false, transports: ['kafkajs'] }).md, /\| Sluice surveillance, kafkajs \| 4,000 \| 2,000 \|/);
+});
+
+test.run();
