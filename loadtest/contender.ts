@@ -85,7 +85,7 @@ async function sluiceSurveillance(): Promise<() => Promise<ContenderSummary>> {
   const slot = await openSurveillanceModel();
   const topology = surveillanceTopology({
     source: kafkaSource({ ...conn, topics: [input], groupId }),
-    parse: { format: 'json', contract: 'order-event' }, slot,
+    parse: { format: 'json', contract: 'order-event', maxLineBytes: 65_536, maxEventTimeSkewUs: 86_400e6 }, slot,
     alerts: kafkaSink(AlertSchema, { ...conn, topic: `${output}-alerts`, key: (b, i) => b.columns.symbol[i] }),
     deadLetters: kafkaSink(DeadLetterSchema, { ...conn, topic: `${output}-dead`, key: () => null, headers: deadLetterHeaders }),
     decisions: kafkaSink({ seq: 'f64', score: 'f64', alert: 'f64', symbol: 'str' }, {

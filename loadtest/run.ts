@@ -183,9 +183,10 @@ export function verdicts(rows: StepResult[]): string[] {
   for (const t of [...new Set(rows.filter((r) => r.contender === 'sluice-surveillance').map((r) => r.transport))]) {
     const s = sustained('sluice-surveillance', t);
     const best = s.reduce<StepResult | null>((b, r) => (!b || r.rate > b.rate ? r : b), null);
+    const sat = rows.find((r) => r.contender === 'sluice-surveillance' && r.transport === t && r.saturated);
     const within2 = s.filter((r) => r.inEngine && r.inEngine.p99 <= 2).reduce((m, r) => Math.max(m, r.rate), 0);
-    const floorGap = s.map((r) => { const f = rows.find((x) => x.contender === 'sluice-passthrough' && x.transport === t && x.rate === r.rate); return f ? `${n0(r.rate)}/s: +${ms(r.e2e.p99 - f.e2e.p99)} ms` : null; }).filter(Boolean);
-    out.push(`- Surveillance on ${t}: highest rate sustained ${best ? `${n0(best.rate)}/s (in-engine p99 ${ms(best.inEngine?.p99)} ms, end-to-end p99 ${ms(best.e2e.p99)} ms)` : 'none'} — target ≥ 10,000/s ${best && best.rate >= 10000 ? 'met' : '**not met**'}; highest rate with in-engine p99 ≤ 2 ms: ${within2 ? `${n0(within2)}/s` : 'none'}; end-to-end p99 above the pass-through floor at the same rate: ${floorGap.join(', ') || 'no common rate'} (target ≤ +3 ms).`);
+    const floorGap = s.map((r) => { const f = rows.find((x) => x.contender === 'sluice-passthrough' && x.transport === t && x.rate === r.rate); if (!f) return null; const d = r.e2e.p99 - f.e2e.p99; return `${n0(r.rate)}/s: ${d >= 0 ? '+' : '−'}${ms(Math.abs(d))} ms`; }).filter(Boolean);
+    out.push(`- Surveillance on ${t}: highest rate sustained ${best ? `${n0(best.rate)}/s (in-engine p99 ${ms(best.inEngine?.p99)} ms, end-to-end p99 ${ms(best.e2e.p99)} ms)` : 'none'} — target ≥ 10,000/s ${best && best.rate >= 10000 ? 'met' : '**not met**'}${sat ? ` (offered ${n0(sat.rate)}/s it saturated, carrying ${n0(sat.achieved)}/s)` : ''}; highest rate with in-engine p99 ≤ 2 ms: ${within2 ? `${n0(within2)}/s` : 'none'}; end-to-end p99 above the pass-through floor at the same rate: ${floorGap.join(', ') || 'no common rate'} (target ≤ +3 ms).`);
   }
   const naive = sustained('naive-surveillance');
   if (!naive.length && rows.some((r) => r.contender === 'naive-surveillance')) out.push('- The naive service sustained none of its rates, so there is no best p99 to compare at.');
@@ -229,7 +230,22 @@ export function report(rows: StepResult[], meta: { when: string; machine: string
 }
 
 async function main() {
-  const { values } = parseArgs({ options: { short: { type: 'boolean', default: false }, seconds: { type: 'string' }, only: { type: 'string' }, out: { type: 'string' } } });
+  const { values } = parseArgs({ options: { short: { type: 'boolean', default: false }, seconds: { type: 'string' }, only: { type: 'string' }, out: { type: 'string' }, report: { type: 'string' } } });
+  if (values.report) {
+    // re-render a finished run's report from its results.json (same figures, current report code)
+    const dir = values.report;
+    const rows = JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')) as StepResult[];
+    const old = readFileSync(join(dir, 'report.md'), 'utf8');
+    const when = /on (\S+Z)\./.exec(old)?.[1] ?? '?', machine = /Machine: (.*?)\. Transports/.exec(old)?.[1] ?? '?';
+    const { md, svgs } = report(rows, { when, machine, seconds: rows[0]?.seconds ?? 10, short: false, transports: [...new Set(rows.map((r) => r.transport))] });
+    writeFileSync(join(dir, 'report.md'), md);
+    for (const [f, svg] of Object.entries(svgs)) writeFileSync(join(dir, f), svg);
+    const root = new URL('../../loadtest/', import.meta.url).pathname;
+    writeFileSync(join(root, 'RESULTS.md'), md);
+    for (const f of Object.keys(svgs)) copyFileSync(join(dir, f), join(root, `RESULTS-${f}`));
+    process.stdout.write(`re-rendered ${join(dir, 'report.md')} and loadtest/RESULTS.md\n`);
+    return;
+  }
   const short = values.short!;
   const seconds = Number(values.seconds ?? (short ? 3 : 10));
   if (!(seconds > 0)) throw new Error(`--seconds must be a positive number, got ${values.seconds}`);

@@ -19,10 +19,17 @@ import { DeadLetterSchema, type OperatorContext, type OperatorDef } from '../src
 export type InputContract = 'order-event' | 'behavior-event';
 type OutputOfContract<C extends InputContract> = C extends 'order-event' ? OrderSchema : BehaviorSchema;
 
+/**
+ * maxEventTimeSkewUs: reject (SLUICE_ERR_EVENT_TIME) a record whose event time is further
+ * than this from its partition's newest accepted one — a timestamp decades off would
+ * otherwise drag the watermark forward and make every later record late, or poison
+ * time-decayed state. The first batch of a partition is judged against its median.
+ */
+interface ParseCommon { maxLineBytes?: number; maxEventTimeSkewUs?: number }
 export type ParseConfig<C extends InputContract> =
-  | { format: 'json'; contract: C; maxLineBytes?: number }
-  | { format: 'csv'; contract: C; columns?: string[]; header?: boolean; delimiter?: string; maxLineBytes?: number }
-  | { format: 'lobster'; contract?: C; symbol: string; dateUs: number; venue?: string; participant?: string; maxLineBytes?: number };
+  | ({ format: 'json'; contract: C } & ParseCommon)
+  | ({ format: 'csv'; contract: C; columns?: string[]; header?: boolean; delimiter?: string } & ParseCommon)
+  | ({ format: 'lobster'; contract?: C; symbol: string; dateUs: number; venue?: string; participant?: string } & ParseCommon);
 
 export const ParseSides = { dead: DeadLetterSchema } as const;
 type ParseSides = typeof ParseSides;
@@ -51,23 +58,28 @@ const fillBehavior: Filler<BehaviorSchema> = (o, c, i) => {
  * finite numbers. Only the contract's numeric fields are checked: extra fields are
  * passed over, not used.
  */
-function checkFinite(o: Record<string, unknown>, numeric: string[]): void {
+function checkFinite(o: Record<string, unknown>, numeric: string[], integers: Set<string>): void {
   for (let j = 0; j < numeric.length; j++) {
     const v = o[numeric[j]];
-    if (typeof v === 'number' && !Number.isFinite(v)) throw new BadRecord(DeadLetterCode.NON_FINITE, `field '${numeric[j]}' is not a finite number`);
+    if (typeof v !== 'number') continue;
+    if (!Number.isFinite(v)) throw new BadRecord(DeadLetterCode.NON_FINITE, `field '${numeric[j]}' is not a finite number`);
+    // 1e300 passes JSON Schema's "integer"; beyond 2^53 no integer is exact, so no size or id means what it says
+    if (integers.has(numeric[j]) && Math.abs(v) > Number.MAX_SAFE_INTEGER) throw new BadRecord(DeadLetterCode.SCHEMA, `field '${numeric[j]}' = ${v} is beyond the exact integer range (2^53)`);
   }
 }
 
 const LOBSTER_TYPES: Record<string, string> = { '1': 'NEW', '2': 'CANCEL', '3': 'CANCEL', '4': 'EXEC', '5': 'EXEC', '6': 'EXEC', '7': 'HALT' };
 
 export function parse<C extends InputContract = 'order-event'>(config: ParseConfig<C>): OperatorDef<RawSchema, OutputOfContract<C>, ParseSides> & { keyed: false } {
-  const known = new Set(['format', 'contract', 'columns', 'header', 'delimiter', 'maxLineBytes', 'symbol', 'dateUs', 'venue', 'participant']);
+  const known = new Set(['format', 'contract', 'columns', 'header', 'delimiter', 'maxLineBytes', 'maxEventTimeSkewUs', 'symbol', 'dateUs', 'venue', 'participant']);
   for (const k of Object.keys(config)) if (!known.has(k)) throw new ConfigError(`parse: unknown option '${k}'`);
   if (!['json', 'csv', 'lobster'].includes(config.format)) throw new ConfigError(`parse: options.format must be 'json', 'csv' or 'lobster', got '${String(config.format)}'`);
   const contract: InputContract = config.contract ?? 'order-event';
   if (contract !== 'order-event' && contract !== 'behavior-event') throw new ConfigError(`parse: options.contract must be 'order-event' or 'behavior-event', got '${String(contract)}'`);
   const maxLine = config.maxLineBytes ?? 1 << 20;
   if (!Number.isInteger(maxLine) || maxLine <= 0) throw new ConfigError(`parse: options.maxLineBytes must be a positive integer, got ${maxLine}`);
+  const skew = config.maxEventTimeSkewUs;
+  if (skew !== undefined && !(skew > 0)) throw new ConfigError(`parse: options.maxEventTimeSkewUs must be > 0, got ${String(skew)}`);
   if (config.format === 'lobster') {
     if (contract !== 'order-event') throw new ConfigError("parse: format 'lobster' yields 'order-event' records only");
     if (typeof config.symbol !== 'string' || !config.symbol) throw new ConfigError('parse: options.symbol is required for LOBSTER files (they do not name it)');
@@ -82,11 +94,14 @@ export function parse<C extends InputContract = 'order-event'>(config: ParseConf
   const fill = (contract === 'order-event' ? fillOrder : fillBehavior) as unknown as Filler<OutputOfContract<C>>;
   const props = (contractSchema(contract).properties ?? {}) as Record<string, { type?: string }>;
   const numeric = Object.keys(props).filter((k) => props[k].type === 'number' || props[k].type === 'integer');
+  const integers = new Set(Object.keys(props).filter((k) => props[k].type === 'integer'));
 
   return {
     kind: 'parse', output, sides: ParseSides, keyed: false,
     create() {
       const validate = contractValidator(contract);
+      /** per partition: the newest event time accepted (the reference for maxEventTimeSkewUs) */
+      const newest = new Map<number, number>();
       let csvHeader: string[] | undefined = config.format === 'csv' ? config.columns : undefined;
       const delim = config.format === 'csv' ? (config.delimiter ?? ',') : ',';
       const toObject = (line: string, offset: number): Record<string, unknown> | null => {
@@ -123,6 +138,13 @@ export function parse<C extends InputContract = 'order-event'>(config: ParseConf
           const outTimes: number[] | undefined = timestamp[0] > 0 ? [] : undefined;
           let dead: BatchBuilder<DeadLetterSchema> | undefined;
           let n = 0;
+          const part = batch.meta.partition;
+          let ref = newest.get(part);
+          if (skew !== undefined && ref === undefined) {
+            // a partition's first batch: judge it against its median event time, not its first record
+            const ts = value.map((l) => Number(/"ts"\s*:\s*(-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)/.exec(l)?.[1])).filter(Number.isFinite).sort((a, b) => a - b);
+            if (ts.length) ref = ts[ts.length >> 1];
+          }
           for (let i = 0; i < batch.length; i++) {
             const line = value[i];
             try {
@@ -131,8 +153,13 @@ export function parse<C extends InputContract = 'order-event'>(config: ParseConf
               if (line.length === 0 || (config.format !== 'json' && line.trim() === '')) continue; // blank lines carry nothing
               const o = toObject(line, offset[i]);
               if (o === null) continue;
-              checkFinite(o, numeric);
+              checkFinite(o, numeric, integers);
               if (!validate(o)) throw new BadRecord(DeadLetterCode.SCHEMA, describeSchemaError(validate.errors));
+              if (skew !== undefined) {
+                const t = o.ts as number;
+                if (ref !== undefined && Math.abs(t - ref) > skew) throw new BadRecord(DeadLetterCode.EVENT_TIME, `event time ${t} is ${((t - ref) / 86_400e6).toFixed(1)} days from the partition's ${ref} (maxEventTimeSkewUs ${skew})`);
+                if (ref === undefined || t > ref) ref = t;
+              }
               if (outHeaders) outHeaders.push(inHeaders![i]);
               if (outTimes) outTimes.push(timestamp[i]);
               fill(o, out.columns, n++);
@@ -142,6 +169,7 @@ export function parse<C extends InputContract = 'order-event'>(config: ParseConf
               dead.push({ stage: ctx.stage, code: e.code, reason: e.reason, payload: truncate(line), origin: `${batch.meta.source ?? `partition ${batch.meta.partition}`}${batch.meta.source ? '@' : ' offset '}${offset[i]}`, at: ctx.clock.now() });
             }
           }
+          if (ref !== undefined && skew !== undefined) newest.set(part, ref);
           out.length = n;
           const meta = { ...batch.meta, headers: outHeaders, timestamps: outTimes };
           if (!outHeaders) delete meta.headers;

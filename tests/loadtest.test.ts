@@ -51,6 +51,7 @@ test('load-test verdicts: saturation, the pass-through floor and the naive ratio
   assert.match(v, /\*\*not met\*\*/);
   assert.match(v, /in-engine p99 ≤ 2 ms: 1,000\/s/);
   assert.match(v, /1,000\/s: \+2\.00 ms, 2,000\/s: \+8\.00 ms/);
+  assert.match(v, /offered 4,000\/s it saturated, carrying 2,000\/s/);
   // naive's best p99 is 15 ms at 100/s; Sluice sustains 1,000/s within 15 ms: 10×
   assert.match(v, /best end-to-end p99 \(15\.0 ms, where it carries 100\/s\) Sluice sustains 1,000\/s = \*\*10\.0×\*\*/);
   assert.match(report(rows, { when: 'now', machine: 'test', seconds: 10, short: false, transports: ['kafkajs'] }).md, /\| Sluice surveillance, kafkajs \| 4,000 \| 2,000 \|/);

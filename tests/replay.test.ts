@@ -76,7 +76,7 @@ test('surveillance killed with SIGKILL at random points and restarted gives the 
   for (let i = 0; i < sim.events.length; i += 2000) await p.send({ topic: input, messages: sim.events.slice(i, i + 2000).map((e) => ({ key: e.symbol, value: JSON.stringify(e) })) });
   await p.disconnect();
   const straight = await run(input, []);
-  assert.ok(straight.alerts.length > 20, `the flow raises alerts: ${straight.alerts.length}`);
+  assert.ok(straight.alerts.length >= 10, `the flow raises alerts: ${straight.alerts.length}`);
   assert.equal(new Set(straight.alerts).size, straight.alerts.length, 'a straight run has no duplicates');
   const r = rng(Number(process.env.REPLAY_SEED ?? 8));
   const kills = [0, 1, 2].map(() => Math.round((0.1 + r() * 0.8) * 100) / 100).sort();
@@ -85,7 +85,7 @@ test('surveillance killed with SIGKILL at random points and restarted gives the 
   const missing = [...want].filter((a) => !got.has(a)), extra = [...got].filter((a) => !want.has(a));
   assert.equal(missing.length, 0, `alerts missing after the kills: ${missing.slice(0, 3).join(' | ')}`);
   assert.equal(extra.length, 0, `alerts the straight run did not raise: ${extra.slice(0, 3).join(' | ')}`);
-  process.stdout.write(`\n  replay: ${want.size} alerts; SIGKILL once ${kills.map((k) => `${k * 100}%`).join(', ')} of the input was committed; same set, ${killed.alerts.length - got.size} duplicates (at-least-once)\n`);
+  process.stdout.write(`\n  replay: ${want.size} alerts; SIGKILL once ${kills.map((k) => `${Math.round(k * 100)}%`).join(', ')} of the input was committed; same set, ${killed.alerts.length - got.size} duplicates (at-least-once)\n`);
 });
 
 test.run();

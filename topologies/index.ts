@@ -156,7 +156,8 @@ async function surveillance(o: RunOptions): Promise<PreparedRun> {
     episodesNote = episodes;
   }
   const slot = await openSurveillanceModel();
-  const parseCfg = { format: 'json', contract: 'order-event' } as const;
+  // order events are ~250 B: a 64 KiB message is hostile; an event time a day from its partition's is bogus
+  const parseCfg = { format: 'json', contract: 'order-event', maxLineBytes: 65_536, maxEventTimeSkewUs: 86_400e6 } as const;
   const stats = new SurveillanceStats();
   if (o.kafka) {
     const k = o.kafka;

@@ -25,6 +25,8 @@ const topology = surveillanceTopology({
   alerts: kafkaSink(AlertSchema, { ...conn, topic: alerts, key: (b, i) => b.columns.symbol[i], serialize: alertJson, ...eos }),
   deadLetters: kafkaSink(DeadLetterSchema, { ...conn, topic: dead, key: () => null, headers: deadLetterHeaders, ...eos }),
 });
-const rt = new Runtime(topology, { checkpointIntervalMs: 200, stateStore: kafkaChangelog({ ...conn, topic: `${groupId}-changelog` }) });
+// SLUICE_NO_CHANGELOG=1 restarts without the keyed state: the negative control for the replay test
+const store = process.env.SLUICE_NO_CHANGELOG ? {} : { stateStore: kafkaChangelog({ ...conn, topic: `${groupId}-changelog` }) };
+const rt = new Runtime(topology, { checkpointIntervalMs: 200, ...store });
 process.once('SIGTERM', () => rt.stop({ drain: false }));
 rt.run().then(() => process.exit(0), (e) => { process.stderr.write(`surveillance worker: ${(e as Error).stack}\n`); process.exit(1); });
