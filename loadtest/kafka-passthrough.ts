@@ -9,18 +9,16 @@
  *    HdrHistogram.
  *
  *   npm run loadtest:kafka   (KAFKA_BROKERS to use an existing cluster; else a local broker is started)
- * Writes loadtest/RESULTS-kafka.md.
+ * Writes loadtest/RESULTS-kafka.md. The contenders run as their own processes (the ones
+ * `npm run loadtest` uses); the committed RESULTS-kafka.md predates that and ran them in
+ * this process, so its throughput excludes a process start.
  */
+import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { build as hdr } from 'hdr-histogram-js';
 import { Kafka, logLevel, Partitioners, type Consumer, type Producer } from 'kafkajs';
-import { RawSchema } from '../src/io.js';
-import { Runtime } from '../src/runtime.js';
-import { TopologyBuilder } from '../src/topology.js';
-import { kafkaSink } from '../src/kafka/sink.js';
-import { kafkaSource } from '../src/kafka/source.js';
-import { createTransport } from '../src/kafka/transport.js';
 import type { TransportName } from '../src/kafka/config.js';
 import { orderFlowLines } from '../src/demo/orderflow.js';
 import { createTopics, testBrokers, topicName } from '../tests/kafka/broker.js';
@@ -32,42 +30,20 @@ const now = () => performance.timeOrigin * 1000 + performance.now() * 1000; // Â
 
 interface Contender { name: string; start(brokers: string[], input: string, output: string): Promise<() => Promise<void>> }
 
-function sluice(transport: TransportName): Contender {
+/**
+ * A pass-through contender as its own process (loadtest/contender.ts, shared with
+ * `npm run loadtest`): Sluice source â†’ sink, or the raw client doing the same by hand.
+ */
+function contender(kind: 'sluice-passthrough' | 'raw-passthrough', transport: TransportName): Contender {
   return {
-    name: `Sluice on ${transport}`,
+    name: kind === 'sluice-passthrough' ? `Sluice on ${transport}` : `raw ${transport} by hand`,
     async start(brokers, input, output) {
-      const t = new TopologyBuilder('passthrough');
-      t.source('in', kafkaSource({ brokers, transport, topics: [input], groupId: topicName('sluice') }))
-        .to('out', kafkaSink(RawSchema, { brokers, transport, topic: output, key: (b, i) => b.columns.key[i] || null, serialize: (b, i) => b.columns.value[i] }));
-      const rt = new Runtime(t.build(), { checkpointIntervalMs: 1000, sourceBatchSize: 1024 });
-      const running = rt.run();
-      return async () => { rt.stop(); await running; };
-    },
-  };
-}
-
-function raw(transport: TransportName): Contender {
-  return {
-    name: `raw ${transport} by hand`,
-    async start(brokers, input, output) {
-      // the same client settings Sluice uses, driven by hand: consume a batch, produce it, commit
-      const t = createTransport({ brokers, transport });
-      const producer = t.producer({ acks: -1 });
-      const sendOptions = t.sendOptions({ acks: -1 });
-      const c = t.consumer({ groupId: topicName('raw'), fromBeginning: true, maxWaitMs: 20, maxBytesPerPartition: 256 * 1024, sessionTimeoutMs: 10_000, heartbeatIntervalMs: 1_000, onAssignment: () => {} });
-      await producer.connect();
-      await c.consumer.connect();
-      await c.subscribe([input]);
-      await c.consumer.run({
-        ...c.runOptions,
-        eachBatch: async ({ batch, resolveOffset }) => {
-          await producer.send({ topic: output, messages: batch.messages.map((m) => ({ key: m.key, value: m.value })), ...sendOptions });
-          resolveOffset(batch.messages[batch.messages.length - 1].offset);
-          await c.consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: String(Number(batch.lastOffset()) + 1) }]);
-        },
+      const child = spawn(process.execPath, [new URL('./contender.js', import.meta.url).pathname, kind, transport, brokers.join(','), input, output, topicName(kind), join(tmpdir(), `${topicName('pt')}.json`)], { stdio: ['ignore', 'pipe', 'inherit'] });
+      await new Promise<void>((resolve, reject) => {
+        child.stdout!.on('data', (d: Buffer) => { if (d.toString().includes('ready')) resolve(); });
+        child.once('exit', (code) => reject(new Error(`${kind} exited with ${code} before it was ready`)));
       });
-      const consumer = c.consumer;
-      return async () => { await consumer.disconnect(); await producer.disconnect(); };
+      return async () => { child.kill('SIGTERM'); await new Promise((r) => (child.exitCode !== null ? r(null) : child.once('exit', r))); };
     },
   };
 }
@@ -144,7 +120,7 @@ async function main() {
   const lines = orderFlowLines({ events: N, seed: 9 });
   const rows: string[] = [];
   for (const tr of transports) {
-    for (const c of [raw(tr), sluice(tr)]) {
+    for (const c of [contender('raw-passthrough', tr), contender('sluice-passthrough', tr)]) {
       process.stdout.write(`${c.name}: throughput...`);
       const tp = await throughput(brokers, c, lines);
       process.stdout.write(` ${Math.round(tp)}/s; latency...`);

@@ -78,7 +78,7 @@ async function main() {
     await sleep(5000);
     const start = Math.floor(Date.now() / 1000);
     const t0 = performance.now();
-    for (let i = 0; performance.now() - t0 < SECONDS * 1000;) {
+    for (let i = 0, shown = 0; performance.now() - t0 < SECONDS * 1000;) {
       const due = Math.floor(((performance.now() - t0) / 1000) * 800);
       const msgs = [];
       for (; i < due && i < sim.events.length; i++) {
@@ -87,7 +87,8 @@ async function main() {
       }
       if (msgs.length) await producer.send({ topic: orders, messages: msgs });
       await sleep(50);
-      if (Math.round((performance.now() - t0) / 1000) % 30 === 0) process.stdout.write(`\r  live workload: ${Math.round((performance.now() - t0) / 1000)} / ${SECONDS} s   `);
+      const elapsed = Math.floor((performance.now() - t0) / 1000);
+      if (elapsed >= shown + 30) { shown = elapsed; process.stdout.write(`  live workload: ${elapsed} / ${SECONDS} s\n`); }
     }
     await producer.disconnect();
     const end = Math.floor(Date.now() / 1000);

@@ -12,10 +12,10 @@ import { Runtime } from '../src/runtime.js';
 import { collectSink, countSink } from '../src/sinks.js';
 import { memorySource } from '../src/sources.js';
 import { simulate } from '../src/sim/market.js';
+import { rng } from '../src/demo/orderflow.js';
 import type { AlertSchema } from '../operators/alerts.js';
 import { surveillanceTopology } from '../topologies/surveillance.js';
 
-function rng(seed: number) { let s = seed >>> 0; return () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32); }
 
 type Mutation = { kind: string; code: string; make: (good: Record<string, unknown>, r: () => number) => string };
 const j = (o: unknown) => JSON.stringify(o);

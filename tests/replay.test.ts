@@ -11,6 +11,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
 import { simulate } from '../src/sim/market.js';
+import { rng } from '../src/demo/orderflow.js';
 import { createTopics, readTopic, testBrokers, topicName } from './kafka/broker.js';
 
 let brokers: string[] = [];
@@ -19,8 +20,6 @@ test.before(async () => { brokers = await testBrokers(); });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const exited = (c: ChildProcess) => new Promise<number | null>((r) => (c.exitCode !== null || c.signalCode !== null ? r(c.exitCode) : c.once('exit', (code) => r(code))));
 
-/** a seeded generator for the kill times, so a failure can be replayed */
-function rng(seed: number) { let s = seed >>> 0; return () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32); }
 
 /** records of `topic` the group has committed, and the topic's size */
 async function progress(group: string, topic: string): Promise<{ committed: number; total: number }> {
