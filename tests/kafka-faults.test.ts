@@ -4,7 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
 import { orderFlowLines } from '../src/demo/orderflow.js';
-import { createTopics, readTopic, testBrokers, topicName } from './kafka/broker.js';
+import { createTopics, readTopic, restartTestBroker, testBrokers, topicName } from './kafka/broker.js';
 
 let brokers: string[] = [];
 test.before(async () => { brokers = await testBrokers(); });
@@ -30,9 +30,15 @@ async function countOut(topic: string): Promise<number> {
   return offs.reduce((n, o) => n + Number(o.high), 0);
 }
 
+/** poll until cond holds; a poll that throws (the broker still electing leaders after a restart) counts as not yet */
 async function waitFor(cond: () => Promise<boolean>, timeoutMs: number, what: string) {
   const end = Date.now() + timeoutMs;
-  while (!(await cond())) { if (Date.now() > end) throw new Error(`timed out waiting for ${what}`); await new Promise((r) => setTimeout(r, 100)); }
+  let last: unknown;
+  for (;;) {
+    try { if (await cond()) return; } catch (e) { last = e; }
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 const seqs = (rows: { value: string }[]) => rows.map((r) => JSON.parse(r.value).seq as number);
@@ -139,6 +145,32 @@ test(`${transport}: rebalance with keyed state: window state moves with its part
   assert.equal(wrong.length, 0, `windows with a wrong final count: ${wrong.slice(0, 5).join('; ')}`);
   assert.ok(beforeLeave < rows.length, 'windows were still being emitted after the first process left');
   process.stdout.write(`  ${transport} stateful rebalance test: ${expected.size} windows, all final counts exact (${rows.length} rows incl. updates; ${beforeLeave} before the first process left)\n`);
+});
+
+test(`${transport}: the broker restarted mid-run: the worker rides it out, every input gets its output; recovery time measured`, async () => {
+  const [input, output, dlq, group] = [topicName('b-in'), topicName('b-out'), topicName('b-dlq'), topicName('b-group')];
+  await createTopics(brokers, [{ topic: input, numPartitions: 3 }, { topic: output, numPartitions: 3 }, { topic: dlq, numPartitions: 1 }]);
+  const lines = orderFlowLines({ events: 6000, seed: 15 });
+  const first = lines.slice(0, 3000), rest = lines.slice(3000);
+  await produceSlowly(input, first, 300, 0);
+  const w = worker([input, output, dlq, group, transport]);
+  await waitFor(async () => (await countOut(output)) >= 1000, 60_000, 'outputs before the restart');
+  const r = await restartTestBroker(2000);
+  if (!r) { w.kill('SIGTERM'); await exited(w); process.stdout.write('  (external cluster: the broker-restart test cannot restart it)\n'); return; }
+  // recovery: the first output after the broker is back (the first half was not all processed before the restart)
+  let atUp = 0;
+  await waitFor(async () => { atUp = await countOut(output); return true; }, 30_000, 'partition leaders after the restart');
+  let recoveredAt = 0;
+  const recovered = waitFor(async () => { if ((await countOut(output)) > atUp) recoveredAt = performance.now(); return recoveredAt > 0; }, 120_000, 'an output after the restart');
+  await produceSlowly(input, rest, 300, 0);
+  await recovered;
+  const out = await untilEveryInputHasOutput(output, lines.length);
+  assert.equal(w.exitCode, null, 'the worker kept running through the outage');
+  w.kill('SIGTERM');
+  assert.equal(await exited(w), 0);
+  const got = seqs(out);
+  assert.equal(new Set(got).size, lines.length, 'every input has its output');
+  process.stdout.write(`  ${transport} broker restart: down ${((r.upAt - r.downAt) / 1000).toFixed(1)} s; first output ${((recoveredAt - r.upAt) / 1000).toFixed(1)} s after the broker was back; ${lines.length} inputs, ${got.length - new Set(got).size} duplicates\n`);
 });
 
 test(`${transport}: keyed state saved ahead of the committed offset (a commit the rebalance rejected) is not counted twice`, async () => {

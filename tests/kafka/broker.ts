@@ -14,6 +14,8 @@ import { brokersFromEnv } from '../../src/kafka/config.js';
 const root = new URL('../../../', import.meta.url).pathname;
 let shared: Promise<string[]> | null = null;
 let child: ChildProcess | null = null;
+/** how the broker this process started was started, to start it again */
+let started: { port: number; dir: string } | null = null;
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -50,24 +52,51 @@ async function start(): Promise<string[]> {
   if (fetched.status !== 0) throw new Error('scripts/kafka.sh fetch failed: could not fetch the Kafka jars from Maven Central');
   const port = await portPairFree();
   const dir = mkdtempSync(join(tmpdir(), 'sluice-kafka-'));
-  const log = openSync(join(dir, 'broker.log'), 'a');
-  child = spawn('bash', [join(root, 'scripts/kafka.sh'), 'start', String(port), dir], { stdio: ['ignore', log, log] });
-  child.unref(); // the broker must not keep the test process alive; exit kills it
+  started = { port, dir };
+  launch();
   // one broker for every suite of this process; it goes when the process does (its data with it)
   process.once('exit', () => {
     try { child?.kill('SIGKILL'); } catch { /* gone */ }
     try { rmSync(dir, { recursive: true, force: true }); } catch { /* best effort */ }
   });
   const brokers = [`127.0.0.1:${port}`];
+  await untilUp(brokers);
+  return brokers;
+}
+
+function launch(): void {
+  const { port, dir } = started!;
+  const log = openSync(join(dir, 'broker.log'), 'a');
+  child = spawn('bash', [join(root, 'scripts/kafka.sh'), 'start', String(port), dir], { stdio: ['ignore', log, log] });
+  child.unref(); // the broker must not keep the test process alive; exit kills it
+}
+
+async function untilUp(brokers: string[]): Promise<void> {
   const admin = new Kafka({ brokers, clientId: 'sluice-test-probe', logLevel: logLevel.NOTHING, retry: { retries: 0 } }).admin();
   const deadline = Date.now() + 90_000;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`the test broker exited (code ${child.exitCode}); see ${join(dir, 'broker.log')}`);
-    try { await admin.connect(); await admin.describeCluster(); await admin.disconnect(); break; } catch { /* not up yet */ }
-    if (Date.now() > deadline) throw new Error(`the test broker did not come up in 90 s; see ${join(dir, 'broker.log')}`);
-    await new Promise((r) => setTimeout(r, 500));
+    if (child!.exitCode !== null) throw new Error(`the test broker exited (code ${child!.exitCode}); see ${join(started!.dir, 'broker.log')}`);
+    try { await admin.connect(); await admin.describeCluster(); await admin.disconnect(); return; } catch { /* not up yet */ }
+    if (Date.now() > deadline) throw new Error(`the test broker did not come up in 90 s; see ${join(started!.dir, 'broker.log')}`);
+    await new Promise((r) => setTimeout(r, 200));
   }
-  return brokers;
+}
+
+/**
+ * Stop the broker this process started (SIGTERM: a clean shutdown), leave it down for
+ * `downMs`, start it again on the same port and data, and resolve once it answers.
+ * Returns when it went down and when it was back (ms, performance.now()). Null when the
+ * tests use an external cluster (KAFKA_BROKERS), which they cannot restart.
+ */
+export async function restartTestBroker(downMs: number): Promise<{ downAt: number; upAt: number } | null> {
+  await testBrokers();
+  if (!started || !child) return null;
+  await stopTestBroker();
+  const downAt = performance.now();
+  await new Promise((r) => setTimeout(r, downMs));
+  launch();
+  await untilUp([`127.0.0.1:${started.port}`]);
+  return { downAt, upAt: performance.now() };
 }
 
 /** Stop the broker this process started (suites leave it running for each other; exit kills it). */
