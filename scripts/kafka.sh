@@ -59,8 +59,65 @@ PROPS
   exec java "${jvm[@]}" -cp "$lib/*" kafka.Kafka "$dir/server.properties"
 }
 
+# A broker with a SASL_SSL listener (SCRAM-SHA-256 over TLS) on PORT+2 beside PLAINTEXT on
+# PORT, for the security tests: a self-signed certificate for localhost / 127.0.0.1 is made
+# in DIR (DIR/ca.pem is what clients trust), and the SCRAM user SLUICE_SCRAM_USER with
+# password SLUICE_SCRAM_PASSWORD is created when the storage is formatted.
+start_secure() {
+  local port="$1" dir="$2"
+  local cport=$((port + 1)) sport=$((port + 2))
+  : "${SLUICE_SCRAM_USER:?set SLUICE_SCRAM_USER}" "${SLUICE_SCRAM_PASSWORD:?set SLUICE_SCRAM_PASSWORD}"
+  fetch
+  mkdir -p "$dir"
+  local storepass="sluice-test-store"
+  if [ ! -f "$dir/broker.p12" ]; then
+    keytool -genkeypair -alias broker -keyalg RSA -keysize 2048 -validity 3650 -dname "CN=localhost" \
+      -ext "SAN=dns:localhost,ip:127.0.0.1" -keystore "$dir/broker.p12" -storetype PKCS12 -storepass "$storepass" -keypass "$storepass" >&2
+    keytool -exportcert -rfc -alias broker -keystore "$dir/broker.p12" -storetype PKCS12 -storepass "$storepass" > "$dir/ca.pem"
+  fi
+  cat > "$dir/server.properties" <<PROPS
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:${cport}
+listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${cport},SASL_SSL://127.0.0.1:${sport}
+advertised.listeners=PLAINTEXT://127.0.0.1:${port},SASL_SSL://127.0.0.1:${sport}
+controller.listener.names=CONTROLLER
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL
+inter.broker.listener.name=PLAINTEXT
+sasl.enabled.mechanisms=SCRAM-SHA-256
+listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+ssl.keystore.type=PKCS12
+ssl.keystore.location=${dir}/broker.p12
+ssl.keystore.password=${storepass}
+ssl.key.password=${storepass}
+log.dirs=${dir}/data
+num.partitions=1
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=4
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+transaction.state.log.num.partitions=4
+group.initial.rebalance.delay.ms=0
+auto.create.topics.enable=false
+PROPS
+  cat > "$dir/log4j.properties" <<'PROPS'
+log4j.rootLogger=WARN, stderr
+log4j.appender.stderr=org.apache.log4j.ConsoleAppender
+log4j.appender.stderr.Target=System.err
+log4j.appender.stderr.layout=org.apache.log4j.PatternLayout
+log4j.appender.stderr.layout.ConversionPattern=[kafka %d{HH:mm:ss}] %p %m%n
+PROPS
+  local jvm=(-Xms256m -Xmx512m -XX:+UseG1GC -Djava.awt.headless=true "-Dlog4j.configuration=file:${dir}/log4j.properties")
+  if [ ! -f "$dir/data/meta.properties" ]; then
+    java "${jvm[@]}" -cp "$lib/*" kafka.tools.StorageTool format -t "sluice-secure-cluster-1" -c "$dir/server.properties" --ignore-formatted \
+      --add-scram "SCRAM-SHA-256=[name=${SLUICE_SCRAM_USER},password=${SLUICE_SCRAM_PASSWORD}]" >&2
+  fi
+  exec java "${jvm[@]}" -cp "$lib/*" kafka.Kafka "$dir/server.properties"
+}
+
 case "${1:-}" in
   fetch) fetch ;;
   start) shift; start "$@" ;;
-  *) echo "usage: scripts/kafka.sh fetch | start [PORT] [DIR]" >&2; exit 2 ;;
+  start-secure) shift; start_secure "$@" ;;
+  *) echo "usage: scripts/kafka.sh fetch | start [PORT] [DIR] | start-secure PORT DIR" >&2; exit 2 ;;
 esac

@@ -119,11 +119,22 @@ function kafkajsTransport(c: KafkaConnection): Transport {
 
 function confluentTransport(KafkaCtor: new (cfg: object) => Kafka, c: KafkaConnection): Transport {
   const kafkaJS: Record<string, unknown> = { brokers: c.brokers, clientId: c.clientId ?? 'sluice', logLevel: logLevel.WARN };
-  if (c.ssl) kafkaJS.ssl = c.ssl;
+  const rdkafka: Record<string, unknown> = {};
+  if (c.ssl) {
+    // this client takes `ssl: true` only; certificates go to librdkafka's own properties
+    kafkaJS.ssl = true;
+    if (typeof c.ssl === 'object') {
+      const pem = (v: unknown) => (Array.isArray(v) ? v : [v]).map(String).join('\n');
+      if (c.ssl.ca) rdkafka['ssl.ca.pem'] = pem(c.ssl.ca);
+      if (c.ssl.cert) rdkafka['ssl.certificate.pem'] = pem(c.ssl.cert);
+      if (c.ssl.key) rdkafka['ssl.key.pem'] = pem(c.ssl.key);
+      if (c.ssl.rejectUnauthorized === false) rdkafka['enable.ssl.certificate.verification'] = false;
+    }
+  }
   if (c.sasl) kafkaJS.sasl = c.sasl;
   if (c.connectionTimeoutMs) kafkaJS.connectionTimeout = c.connectionTimeoutMs;
   if (c.requestTimeoutMs) kafkaJS.requestTimeout = c.requestTimeoutMs;
-  const kafka = new KafkaCtor({ kafkaJS });
+  const kafka = new KafkaCtor({ kafkaJS, ...rdkafka });
   return {
     name: 'confluent',
     kafka,

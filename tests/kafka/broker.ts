@@ -25,6 +25,18 @@ function freePort(): Promise<number> {
   });
 }
 
+/** a free port whose next `n − 1` ports are free too (a broker's listeners sit side by side) */
+export async function freePortPair(n = 2): Promise<number> {
+  for (;;) {
+    const p = await freePort();
+    let ok = true;
+    for (let k = 1; k < n && ok; k++) {
+      ok = await new Promise<boolean>((resolve) => { const s = createServer(); s.once('error', () => resolve(false)); s.listen(p + k, '127.0.0.1', () => s.close(() => resolve(true))); });
+    }
+    if (ok) return p;
+  }
+}
+
 async function portPairFree(): Promise<number> {
   for (;;) {
     const p = await freePort();
