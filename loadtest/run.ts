@@ -44,6 +44,9 @@ export interface StepResult {
   peakRssMiB: number;
   /** most the generator fell behind its schedule, ms */
   generatorLagMs: number;
+  /** inputs without output when the generator stopped, and how fast that backlog drained (outputs/s) */
+  backlogAtEnd?: number;
+  drainPerSec?: number;
   saturated: boolean;
 }
 
@@ -61,7 +64,7 @@ const WARM_BASE = 1_000_000_000;
 let liveChild: ChildProcess | null = null;
 process.once('exit', () => { try { liveChild?.kill('SIGKILL'); } catch { /* gone */ } }); // warm-up events carry seq ≥ this; they are not measured
 
-function plans(short: boolean, only: string[] | null, transports: TransportName[]): Plan[] {
+function plans(short: boolean, only: string[] | null, transports: TransportName[], rates: number[] | null): Plan[] {
   const out: Plan[] = [];
   for (const transport of transports) {
     out.push({ contender: 'sluice-passthrough', transport, rates: short ? [1000] : [1000, 2000, 5000, 10000, 20000] });
@@ -69,7 +72,7 @@ function plans(short: boolean, only: string[] | null, transports: TransportName[
     out.push({ contender: 'sluice-surveillance', transport, rates: short ? [500] : [500, 1000, 2000, 4000, 7000, 10000] });
   }
   out.push({ contender: 'naive-surveillance', transport: 'kafkajs', rates: short ? [200] : [100, 200, 400, 800, 1600] });
-  return out.filter((p) => !only || only.includes(p.contender)).filter((p) => !short || p.transport === 'kafkajs');
+  return out.filter((p) => !only || only.includes(p.contender)).filter((p) => !short || p.transport === 'kafkajs').map((p) => (rates ? { ...p, rates } : p));
 }
 
 function peakRssMiB(pid: number | undefined): number {
@@ -148,6 +151,7 @@ async function step(brokers: string[], plan: Plan, rate: number, seconds: number
     await sleep(1);
   }
   await Promise.all(inFlight);
+  const sendEnd = nowUs(), receivedAtEnd = received;
   // drain: until every input has its output, or nothing arrives for 10 s
   for (let last = received, quiet = Date.now(); received < total && Date.now() - quiet < 10_000; await sleep(100)) {
     if (received !== last) { last = received; quiet = Date.now(); }
@@ -167,7 +171,9 @@ async function step(brokers: string[], plan: Plan, rate: number, seconds: number
   const r: StepResult = {
     contender: plan.contender, transport: plan.transport, rate, seconds, sent: total, received, achieved: Math.min(achieved, rate * 1.05), e2e,
     inEngine: summary.inEngine ? { p50: summary.inEngine.p50 / 1000, p99: summary.inEngine.p99 / 1000 } : null,
-    peakRssMiB: rss, generatorLagMs: genLag, saturated: received < total || achieved < 0.9 * rate || e2e.p99 > 1000,
+    peakRssMiB: rss, generatorLagMs: genLag,
+    backlogAtEnd: total - receivedAtEnd, drainPerSec: lastArrival > sendEnd && received > receivedAtEnd ? (received - receivedAtEnd) / ((lastArrival - sendEnd) / 1e6) : 0,
+    saturated: received < total || achieved < 0.9 * rate || e2e.p99 > 1000,
   };
   process.stdout.write(`${process.stdout.isTTY ? '\r' : ''}  ${label(plan.contender, plan.transport)} @ ${rate.toLocaleString('en-US')}/s: ${received.toLocaleString('en-US')}/${total.toLocaleString('en-US')} out, achieved ${Math.round(r.achieved).toLocaleString('en-US')}/s, e2e p50 ${e2e.p50.toFixed(1)} / p99 ${e2e.p99.toFixed(1)} ms${r.inEngine ? `, in-engine p99 ${r.inEngine.p99.toFixed(2)} ms` : ''}${r.saturated ? ' — saturated' : ''}        \n`);
   return r;
@@ -220,9 +226,9 @@ export function report(rows: StepResult[], meta: { when: string; machine: string
     `Each step: fresh topics (input 3 partitions), the contender started as its own process and warmed up until outputs flow, then an open-loop generator produces order events at the offered rate for ${meta.seconds} s (each stamped with its intended send time; latency is measured from it, so stalls are not hidden), and a consumer pairs every output with its input by seq. Saturated = not every input got its output within 10 s of quiet, achieved < 90% of offered, or p99 > 1 s; stepping stops at the first saturated rate. The broker, the generator and the contender share the machine's cores.`,
     '', '## Targets', '', ...verdicts(rows), '',
     '## Every step', '',
-    '| contender | offered /s | achieved /s | outputs | e2e p50 ms | e2e p99 ms | e2e p99.9 ms | e2e max ms | in-engine p50 ms | in-engine p99 ms | peak RSS MiB | generator behind ms | |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
-    ...rows.map((r) => `| ${label(r.contender, r.transport)} | ${n0(r.rate)} | ${n0(r.achieved)} | ${n0(r.received)}/${n0(r.sent)} | ${ms(r.e2e.p50)} | ${ms(r.e2e.p99)} | ${ms(r.e2e.p999)} | ${ms(r.e2e.max)} | ${ms(r.inEngine?.p50)} | ${ms(r.inEngine?.p99)} | ${Math.round(r.peakRssMiB)} | ${ms(r.generatorLagMs)} | ${r.saturated ? 'saturated' : ''} |`),
+    '| contender | offered /s | achieved /s | outputs | e2e p50 ms | e2e p99 ms | e2e p99.9 ms | e2e max ms | in-engine p50 ms | in-engine p99 ms | peak RSS MiB | generator behind ms | backlog at end | drained /s | |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
+    ...rows.map((r) => `| ${label(r.contender, r.transport)} | ${n0(r.rate)} | ${n0(r.achieved)} | ${n0(r.received)}/${n0(r.sent)} | ${ms(r.e2e.p50)} | ${ms(r.e2e.p99)} | ${ms(r.e2e.p999)} | ${ms(r.e2e.max)} | ${ms(r.inEngine?.p50)} | ${ms(r.inEngine?.p99)} | ${Math.round(r.peakRssMiB)} | ${ms(r.generatorLagMs)} | ${r.backlogAtEnd === undefined ? '–' : n0(r.backlogAtEnd)} | ${r.drainPerSec ? n0(r.drainPerSec) : '–'} | ${r.saturated ? 'saturated' : ''} |`),
     '', '## Plots', '', ...Object.keys(svgs).map((f) => `![${f}](${meta.short ? '' : 'RESULTS-'}${f})`), '',
     '"In engine" is what the contender measures itself: for Sluice the runtime\'s ingest → sink histogram (record read from Kafka → handed to the producer), for the naive service message handed over → its send acknowledged. The raw client measures nothing.', '',
   ].join('\n');
@@ -230,7 +236,7 @@ export function report(rows: StepResult[], meta: { when: string; machine: string
 }
 
 async function main() {
-  const { values } = parseArgs({ options: { short: { type: 'boolean', default: false }, seconds: { type: 'string' }, only: { type: 'string' }, out: { type: 'string' }, report: { type: 'string' } } });
+  const { values } = parseArgs({ options: { short: { type: 'boolean', default: false }, seconds: { type: 'string' }, only: { type: 'string' }, out: { type: 'string' }, report: { type: 'string' }, rates: { type: 'string' }, name: { type: 'string' } } });
   if (values.report) {
     // re-render a finished run's report from its results.json (same figures, current report code)
     const dir = values.report;
@@ -259,7 +265,9 @@ async function main() {
   mkdirSync(dir, { recursive: true });
   const rows: StepResult[] = [];
   const failures: string[] = [];
-  for (const plan of plans(short, values.only ? values.only.split(',') : null, transports)) {
+  const rates = values.rates ? values.rates.split(',').map(Number) : null;
+  if (rates && !rates.every((r) => r > 0)) throw new Error(`--rates must list positive rates, got ${values.rates}`);
+  for (const plan of plans(short, values.only ? values.only.split(',') : null, transports, rates)) {
     for (const rate of plan.rates) {
       let r: StepResult;
       try { r = await step(brokers, plan, rate, seconds, templates, dir); } catch (e) {
@@ -278,10 +286,12 @@ async function main() {
   writeFileSync(join(dir, 'report.md'), md);
   writeFileSync(join(dir, 'results.json'), JSON.stringify(rows, null, 2));
   for (const [f, svg] of Object.entries(svgs)) writeFileSync(join(dir, f), svg);
-  if (!short && !values.only) {
+  // the full run is the committed RESULTS.md; a named run (--name overload) is RESULTS-overload.md
+  if (!short && (!values.only || values.name)) {
     const root = new URL('../../loadtest/', import.meta.url).pathname;
-    writeFileSync(join(root, 'RESULTS.md'), md);
-    for (const f of Object.keys(svgs)) copyFileSync(join(dir, f), join(root, `RESULTS-${f}`));
+    const base = values.name ? `RESULTS-${values.name}` : 'RESULTS';
+    writeFileSync(join(root, `${base}.md`), md.replaceAll('](RESULTS-', `](${base}-`));
+    for (const f of Object.keys(svgs)) copyFileSync(join(dir, f), join(root, `${base}-${f}`));
   }
   process.stdout.write(`\nreport: ${join(dir, 'report.md')}${existsSync(join(dir, 'report.md')) ? '' : ' (not written)'}\n`);
   process.exit(failures.length ? 1 : 0);
