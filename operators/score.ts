@@ -205,15 +205,17 @@ class ScoreOperator {
       Object.fromEntries(specs.map((s, j) => [s.name, { data: arrays[j], dims: [n, ...s.shape.slice(1)] }]));
     const shadow = this.cfg.slot.shadow;
     const shadowRun = shadow ? shadow.run(feeds(dst.map((a) => a.slice()))) : undefined;
+    // the inputs are transferred to the worker: keep a copy for the retry, since a worker
+    // thread that dies mid-batch cannot hand them back (re-encoding would advance keyed state twice)
+    const kept = dst.map((a) => a.slice());
     const t0 = performance.now();
     const first = live.run(feeds(dst));
     first.then(
       (r) => { this.#batcher.latency.observe(n, (performance.now() - t0) * 1000); return r; },
-      (e: { feeds?: Record<string, WireTensor> }) => {
-        // retry once, on whatever version is live now, with the inputs the worker handed back
+      () => {
+        // retry once, on whatever version is live now
         this.retries++;
-        if (!e.feeds) throw e;
-        return this.cfg.slot.live.run(e.feeds).then((r) => ({ ...r, retriedOn: this.cfg.slot.live }));
+        return this.cfg.slot.live.run(feeds(kept)).then((r) => ({ ...r, retriedOn: this.cfg.slot.live }));
       },
     ).then(
       (r: InferResult & { retriedOn?: InferencePool }) => this.#complete(rowsP, rowsI, r, (r.retriedOn ?? live).id),

@@ -223,6 +223,37 @@ test('a failing batch is retried once, then its records go to dead letters; the 
   } finally { await slot.close(); }
 });
 
+test('a worker thread that dies mid-batch is replaced; its batch is retried on the new worker; nothing is lost', async () => {
+  const slot = await ModelSlot.open(fixtures.load('lookup', '1'), { workers: 1, warmup: [1, 4] });
+  try {
+    const S = { a: 'f64', b: 'f64', c: 'f64', d: 'f64' } as const;
+    const rows = Array.from({ length: 2000 }, (_, i) => ({ a: i % 10, b: i, c: 0, d: 0 }));
+    // the worker thread is killed from outside (as an out-of-memory kill or a native crash
+    // would end it) while a batch is in flight on it
+    const threads = () => (slot.live as unknown as { piscina: { threads: { terminate(): Promise<number> }[] } }).piscina.threads;
+    let killed = 0;
+    const t = new TopologyBuilder('crash');
+    const sink = collectSink<never>();
+    const dead = collectSink<never>();
+    const scored = t.source('in', memorySource(S, [rows], { batchSize: 10 }))
+      .filter('killer', (c, i) => {
+        if (!killed && c.b[i] >= 500 && slot.live.running > 0) { killed = c.b[i]; void threads()[0].terminate(); }
+        return true;
+      })
+      .via('score', score({ slot, encoder: columnsEncoder(slot.live.model.manifest), policy: { kind: 'deadline', maxBatch: 4 } }));
+    scored.to('out', sink as never);
+    scored.side('dead').to('dead-letters', dead as never);
+    await new Runtime(t.build()).run();
+    assert.ok(killed > 0, 'a worker was killed with a batch in flight');
+    const out = sink.rows() as unknown as { a: number; b: number; score: number }[];
+    assert.is(dead.rows().length, 0, 'the failed batch was retried, not dead-lettered');
+    assert.is(out.length, rows.length, 'every record scored');
+    assert.ok(out.every((r) => Math.abs(r.score - r.a / 10) < 1e-6), 'with the right scores');
+    assert.ok(out.every((r, i) => r.b === i), 'in order');
+    assert.is(threads().length, 1, 'the pool is back to its one worker');
+  } finally { await slot.close(); }
+});
+
 test('backpressure: a full scoring queue stops its input; nothing is dropped', async () => {
   const rows = orderRows(3000, 5);
   const slot = await ModelSlot.open(registry.load('participant-profile', '1'), OPTS);
