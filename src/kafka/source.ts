@@ -65,6 +65,8 @@ export interface KafkaSourceStats {
   maxBuffered: number;
   /** records skipped because a partition's restored state already included them */
   skippedIncluded: number;
+  /** times the consumer was rejoined after a crash the client would not restart from */
+  restarts: number;
 }
 
 export function kafkaSource(o: KafkaSourceOptions): SourceDef<RawSchema> & { transportName(): string; stats: KafkaSourceStats } {
@@ -74,7 +76,7 @@ export function kafkaSource(o: KafkaSourceOptions): SourceDef<RawSchema> & { tra
   const cap = o.maxBufferedPerPartition ?? 4096;
   if (!Number.isInteger(cap) || cap <= 0) throw new ConfigError(`kafkaSource: options.maxBufferedPerPartition must be a positive integer, got ${cap}`);
   let transportName = 'kafkajs';
-  const stats: KafkaSourceStats = { assignments: 0, backpressureEvents: 0, maxBuffered: 0, skippedIncluded: 0 };
+  const stats: KafkaSourceStats = { assignments: 0, backpressureEvents: 0, maxBuffered: 0, skippedIncluded: 0, restarts: 0 };
   return {
     kind: 'kafka-source',
     output: RawSchema,
@@ -94,6 +96,7 @@ export function kafkaSource(o: KafkaSourceOptions): SourceDef<RawSchema> & { tra
       await c.consumer.connect();
       await c.subscribe(o.topics);
       await reader.start();
+      reader.restartAfterCrash(() => c.subscribe(o.topics));
       return reader;
     },
   };
@@ -182,6 +185,36 @@ class KafkaReader implements SourceReader<RawSchema>, KafkaSourceView {
     // not fetched yet: the fetch loop skips offsets up to b.last (counted as offsets: a gap may hold markers)
     if (from - 1 > b.last) { this.stats.skippedIncluded += from - 1 - b.last; b.last = from - 1; }
     if (b.next === null || Number(b.next) < from) b.next = String(from);
+  }
+
+  /**
+   * kafkajs stops a consumer for good after a "non-retriable" crash — e.g. no group
+   * coordinator while a broker restarts — and restarts it only after retriable ones.
+   * Here it rejoins after any crash, every second until it succeeds, so a broker outage
+   * pauses the source instead of ending it; rejoining resumes from the committed offsets
+   * (records already buffered are skipped by offset).
+   */
+  restartAfterCrash(resubscribe: () => Promise<void>): void {
+    const events = (this.consumer as { events?: { CRASH?: string } }).events;
+    if (!events?.CRASH) return; // librdkafka reconnects by itself
+    this.consumer.on(events.CRASH as never, (e: { payload: { error: Error; restart: boolean } }) => {
+      if (e.payload.restart || this.#closed) return;
+      process.stderr.write(`sluice: source '${this.name}': consumer stopped (${e.payload.error.message}); rejoining\n`);
+      const attempt = async (): Promise<void> => {
+        if (this.#closed) return;
+        try {
+          await this.consumer.disconnect().catch(() => undefined);
+          await this.consumer.connect();
+          await resubscribe();
+          await this.start();
+          this.stats.restarts++;
+        } catch (err) {
+          process.stderr.write(`sluice: source '${this.name}': rejoin failed (${(err as Error).message}); retrying in 1 s\n`);
+          setTimeout(() => { void attempt(); }, 1000);
+        }
+      };
+      setTimeout(() => { void attempt(); }, 1000);
+    });
   }
 
   async start(): Promise<void> {
