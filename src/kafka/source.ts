@@ -195,8 +195,11 @@ class KafkaReader implements SourceReader<RawSchema>, KafkaSourceView {
    * (records already buffered are skipped by offset).
    */
   restartAfterCrash(resubscribe: () => Promise<void>): void {
-    const events = (this.consumer as { events?: { CRASH?: string } }).events;
-    if (!events?.CRASH) return; // librdkafka reconnects by itself
+    // kafkajs only: librdkafka reconnects by itself, and its consumer's `events` getter throws
+    if (this.backpressure !== 'pause') return;
+    let events: { CRASH?: string } | undefined;
+    try { events = (this.consumer as { events?: { CRASH?: string } }).events; } catch { return; }
+    if (!events?.CRASH) return;
     this.consumer.on(events.CRASH as never, (e: { payload: { error: Error; restart: boolean } }) => {
       if (e.payload.restart || this.#closed) return;
       process.stderr.write(`sluice: source '${this.name}': consumer stopped (${e.payload.error.message}); rejoining\n`);
