@@ -12,6 +12,7 @@
  * Feature definitions match models/tools/recmodel.py (action codes, value feature).
  */
 import type { Batch } from '../src/batch.js';
+import { partitionName } from '../src/partitioned.js';
 import { ConfigError } from '../src/errors.js';
 import type { BehaviorSchema } from '../src/contracts.js';
 import type { ModelManifest } from '../src/inference/registry.js';
@@ -33,7 +34,9 @@ export function valueFeature(action: string, value: number): number {
   return Math.min(1, Math.max(0, v));
 }
 
-interface UserState { rows: number[]; ev: number[]; lastTs: number }
+/** partition: the source partition the user's events come from (its state moves with it) */
+interface UserState { rows: number[]; ev: number[]; lastTs: number; partition: string }
+type SavedUser = { items: string[]; ev: number[]; lastTs: number };
 
 export class UserSequenceEncoder implements Encoder<BehaviorSchema> {
   readonly widths: readonly number[];
@@ -66,7 +69,8 @@ export class UserSequenceEncoder implements Encoder<BehaviorSchema> {
     const c = batch.columns;
     const user = c.userId[row], action = c.action[row], ts = c.ts[row];
     let s = this.#users.get(user);
-    if (!s) { s = { rows: [], ev: [], lastTs: NaN }; this.#users.set(user, s); }
+    if (!s) { s = { rows: [], ev: [], lastTs: NaN, partition: '' }; this.#users.set(user, s); }
+    s.partition = partitionName(batch.meta);
     const item = this.catalogue.rowOf(c.itemId[row]);
     if (item === 0) this.unknownItems++;
     const gapS = Number.isFinite(s.lastTs) ? Math.max(0, (ts - s.lastTs) / 1e6) : 0;
@@ -93,17 +97,37 @@ export class UserSequenceEncoder implements Encoder<BehaviorSchema> {
     return { items, actions };
   }
 
+  #saved(s: UserState): SavedUser { return { items: s.rows.map((r) => this.catalogue.ids[r]), ev: [...s.ev], lastTs: s.lastTs }; }
+  #loaded(s: SavedUser, partition: string): UserState {
+    return { rows: s.items.map((id) => this.catalogue.rowOf(id)), ev: [...s.ev], lastTs: s.lastTs ?? NaN, partition };
+  }
+
   /** per user: item ids (not rows: rows differ between catalogues), event features, last time */
   snapshot(): unknown {
-    const out: Record<string, { items: string[]; ev: number[]; lastTs: number }> = {};
-    for (const [u, s] of this.#users) out[u] = { items: s.rows.map((r) => this.catalogue.ids[r]), ev: s.ev, lastTs: s.lastTs };
+    const out: Record<string, SavedUser> = {};
+    for (const [u, s] of this.#users) out[u] = this.#saved(s);
     return out;
   }
 
   restore(state: unknown): void {
     this.#users.clear();
-    for (const [u, s] of Object.entries(state as Record<string, { items: string[]; ev: number[]; lastTs: number }>)) {
-      this.#users.set(u, { rows: s.items.map((id) => this.catalogue.rowOf(id)), ev: [...s.ev], lastTs: s.lastTs ?? NaN });
-    }
+    for (const [u, s] of Object.entries(state as Record<string, SavedUser>)) this.#users.set(u, this.#loaded(s, ''));
+  }
+
+  /** the same, grouped by source partition, so each partition's users move with it (Kafka rebalances, restarts) */
+  snapshotPartitions(): Record<string, unknown> {
+    const out: Record<string, Record<string, SavedUser>> = {};
+    for (const [u, s] of this.#users) (out[s.partition] ??= {})[u] = this.#saved(s);
+    return out;
+  }
+
+  /** the partition is ours, with this saved state (null: fresh): its users so far are replaced */
+  adoptPartition(name: string, state: unknown): void {
+    this.dropPartition(name);
+    if (state && typeof state === 'object') for (const [u, s] of Object.entries(state as Record<string, SavedUser>)) this.#users.set(u, this.#loaded(s, name));
+  }
+
+  dropPartition(name: string): void {
+    for (const [u, s] of this.#users) if (s.partition === name) this.#users.delete(u);
   }
 }

@@ -17,10 +17,10 @@ import { PER_RECORD, type Batch, type Schema } from './batch.js';
 import { systemClock, type Clock } from './clock.js';
 import { ConfigError, OperatorError, SluiceError } from './errors.js';
 import type { SinkWriter, SourceDef, SourceReader } from './io.js';
-import type { Operator, OperatorContext, OperatorHooks, SideSchemas } from './operator.js';
+import { isShedding, type Operator, type OperatorContext, type OperatorHooks, type SheddingOperator, type SideSchemas } from './operator.js';
 import { Edge, ItemKind, type Item } from './queue.js';
 import type { NodeSpec, Topology } from './topology.js';
-import { POSITION_KEY, PartitionedOperator, type PartitionStateStore } from './partitioned.js';
+import { POSITION_KEY, PartitionedOperator, isPartitionScoped, type PartitionScoped, type PartitionStateStore } from './partitioned.js';
 
 export interface RuntimeOptions {
   /** processing-time clock; default the system clock */
@@ -74,7 +74,7 @@ export interface RuntimeView {
   watermarks: { stage: string; watermark: number }[];
   /** per source: partitions it reads and how many of them are idle (no records for partitionIdleTimeoutUs) */
   partitions: { stage: string; partitions: number; idle: number }[];
-  /** records dropped without output, by stage and reason (partition-moved: read before a rebalance, re-read by the new owner) */
+  /** records dropped without output, by stage and reason (partition-moved: read before a rebalance, re-read by the new owner; shed: load shedding, when configured) */
   dropped: { stage: string; reason: string; records: number }[];
   /** wall-clock ms since run() started */
   uptimeMs: number;
@@ -112,6 +112,8 @@ export interface RunSummary {
   /** largest number of records held on any edge */
   maxQueuedRecords: number;
   checkpoints: number;
+  /** records dropped on purpose, by stage and reason (only those above 0) */
+  dropped: { stage: string; reason: string; records: number }[];
 }
 
 const DEFAULTS = { queueCapacity: 8192, sourceBatchSize: 1024, partitionIdleTimeoutUs: 5_000_000, tickMs: 20 };
@@ -385,7 +387,10 @@ export class Runtime {
       edges: this.#edges.map((e) => ({ from: e.from, to: e.to, records: e.records, capacity: e.capacity })),
       watermarks: this.#ops.map((o) => ({ stage: o.stage, watermark: o.watermark })),
       partitions: this.#sources.map((s) => ({ stage: s.spec.name, partitions: s.reader?.partitions().length ?? 0, idle: s.idle.size })),
-      dropped: this.#partitioned().map(({ stage, op }) => ({ stage, reason: 'partition-moved', records: op.droppedRecords })),
+      dropped: [
+        ...this.#partitioned().map(({ stage, op }) => ({ stage, reason: 'partition-moved', records: op.droppedRecords })),
+        ...this.#ops.filter((o) => isShedding(o.op)).map((o) => ({ stage: o.stage, reason: 'shed', records: (o.op as unknown as SheddingOperator).shedRecords })),
+      ],
       uptimeMs: this.#started ? performance.now() - this.#started : 0,
       now: this.#clock.now(),
       checkpoints: this.#completedCheckpoints,
@@ -402,8 +407,8 @@ export class Runtime {
     if (codes) for (let i = 0; i < batch.length; i++) this.#observer.deadLettered(stage, codes[i]);
   }
 
-  #partitioned(): { stage: string; op: PartitionedOperator }[] {
-    return this.#ops.filter((o) => o.op instanceof PartitionedOperator).map((o) => ({ stage: o.stage, op: o.op as unknown as PartitionedOperator }));
+  #partitioned(): { stage: string; op: PartitionScoped }[] {
+    return this.#ops.filter((o) => isPartitionScoped(o.op)).map((o) => ({ stage: o.stage, op: o.op as unknown as PartitionScoped }));
   }
 
   async #adoptPartitions(names: string[], epoch: number): Promise<Map<string, string>> {
@@ -450,6 +455,10 @@ export class Runtime {
     this.#onCheckpoint = options.onCheckpoint;
     this.#store = options.stateStore;
     this.#observer = options.observer;
+    this.#store?.bindCheckpoints?.((id) => {
+      if (id >= 0) { const c = this.#checkpoints.get(id); return c ? this.#partitionStates(c.cp) : null; }
+      return this.#partitionStates(this.#finalState());
+    });
     if (this.#restore && this.#restore.topology !== topology.name) {
       throw new ConfigError(`runtime: checkpoint belongs to topology '${this.#restore.topology}', not '${topology.name}'`);
     }
@@ -514,12 +523,7 @@ export class Runtime {
       await finished;
       // a clean end: every output is written and acknowledged, so the final state and positions commit
       if (!this.#failed && !this.#aborted) {
-        if (this.#store) {
-          const cp: Checkpoint = { id: -1, topology: this.#topology.name, sources: {}, operators: {} };
-          for (const s of this.#sources) cp.sources[s.spec.name] = s.reader.position();
-          for (const o of this.#ops) if (o.op instanceof PartitionedOperator) cp.operators[o.stage] = o.op.snapshot();
-          await this.#store.save(this.#partitionStates(cp));
-        }
+        if (this.#store) await this.#store.save(this.#partitionStates(this.#finalState()));
         for (const s of this.#sources) await s.reader.commit?.(s.reader.position());
       }
       await this.#store?.close?.();
@@ -560,6 +564,14 @@ export class Runtime {
   }
   #aborted = false;
 
+  /** keyed state and source positions now, at a clean end (everything processed) */
+  #finalState(): Checkpoint {
+    const cp: Checkpoint = { id: -1, topology: this.#topology.name, sources: {}, operators: {} };
+    for (const s of this.#sources) cp.sources[s.spec.name] = s.reader.position();
+    for (const { stage, op } of this.#partitioned()) cp.operators[stage] = op.snapshot();
+    return cp;
+  }
+
   /** Take a consistent checkpoint of source positions and operator state. */
   checkpoint(): Promise<Checkpoint> {
     const id = this.#nextCheckpoint++;
@@ -582,7 +594,9 @@ export class Runtime {
   /** @internal called by stages when a barrier passes them */
   recordState(id: number, stage: string, state: unknown): void {
     const c = this.#checkpoints.get(id);
-    if (c && state !== undefined) c.cp.operators[stage] = state;
+    // a copy taken now: operators may hand out their live structures (arrays they keep
+    // mutating), and the checkpoint is serialized only when it completes, records later
+    if (c && state !== undefined) c.cp.operators[stage] = structuredClone(state);
   }
 
   summary(): RunSummary {
@@ -598,6 +612,7 @@ export class Runtime {
       latency,
       maxQueuedRecords: Math.max(0, ...this.#edges.map((e) => e.maxRecords)),
       checkpoints: this.#completedCheckpoints,
+      dropped: this.view().dropped.filter((d) => d.records > 0),
     };
   }
 
