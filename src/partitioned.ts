@@ -28,6 +28,34 @@ export interface PartitionStateStore {
   load(partitions: string[]): Promise<Map<string, Record<string, unknown>>>;
   save(states: Map<string, Record<string, unknown>>): Promise<void>;
   close?(): Promise<void>;
+  /**
+   * A transactional store writes each checkpoint's state inside the output transaction
+   * instead of in save(): the runtime hands it the snapshot per checkpoint id (−1: the
+   * final state at a clean end; null: no such checkpoint).
+   */
+  bindCheckpoints?(snapshot: (id: number) => Map<string, Record<string, unknown>> | null): void;
+}
+
+/**
+ * An operator whose state is kept per source partition, so the runtime can save it per
+ * partition, load it when the group hands this process a partition, and drop it when the
+ * partition goes (PartitionedOperator for keyed operators; scoring with a sequence encoder).
+ */
+export interface PartitionScoped {
+  /** partitions this process gave up: their records are dropped and their state never saved */
+  readonly revoked: Set<string>;
+  /** records dropped because their partition moved (the new owner, or a re-read, processes them) */
+  readonly droppedRecords: number;
+  /** partition name → that partition's state */
+  snapshot(): Record<string, unknown>;
+  /** the partition is (again) ours from `epoch` on, with this saved state (undefined/null: fresh) */
+  adopt(name: string, state: unknown, epoch: number): void;
+  drop(name: string): void;
+}
+
+export function isPartitionScoped(op: unknown): op is PartitionScoped {
+  const o = op as Partial<PartitionScoped> | null;
+  return !!o && o.revoked instanceof Set && typeof o.adopt === 'function' && typeof o.drop === 'function';
 }
 
 type Op = Operator<Schema, Schema, SideSchemas>;
@@ -37,7 +65,7 @@ export function partitionName(meta: { source?: string; partition: number }): str
   return meta.source ?? `partition-${meta.partition}`;
 }
 
-export class PartitionedOperator implements Op {
+export class PartitionedOperator implements Op, PartitionScoped {
   readonly #instances = new Map<string, { op: Op; epoch: number }>();
   /** partitions this process gave up: their records are dropped and their state never saved */
   readonly revoked = new Set<string>();

@@ -11,13 +11,19 @@ import { ConfigError } from '../errors.js';
 import type { PartitionStateStore } from '../partitioned.js';
 import { validateConnection, type KafkaConnection } from './config.js';
 import { createTransport } from './transport.js';
+import type { KafkaTransactions } from './exactly-once.js';
 
 export interface KafkaChangelogOptions extends KafkaConnection {
   topic: string;
+  /**
+   * Exactly-once: write each checkpoint's state inside the output transaction, so state,
+   * outputs and offsets commit or abort together (readers of the changelog read committed)
+   */
+  exactlyOnce?: KafkaTransactions;
 }
 
 export function kafkaChangelog(o: KafkaChangelogOptions): PartitionStateStore {
-  validateConnection(o, 'kafkaChangelog', ['topic']);
+  validateConnection(o, 'kafkaChangelog', ['topic', 'exactlyOnce']);
   if (typeof o.topic !== 'string' || !o.topic) throw new ConfigError('kafkaChangelog: options.topic is required');
   // the store always talks through kafkajs: it needs assign-free whole-topic reads, which both clients offer this way
   const { kafka } = createTransport({ ...o, transport: 'kafkajs' });
@@ -36,11 +42,23 @@ export function kafkaChangelog(o: KafkaChangelogOptions): PartitionStateStore {
     await producer.connect();
   })());
 
+  const messagesOf = (states: Map<string, Record<string, unknown>>) => [...states].map(([name, value]) => ({ key: name, value: JSON.stringify(value) }));
+  const eos = o.exactlyOnce;
   return {
+    ...(eos ? {
+      bindCheckpoints(snapshot: (id: number) => Map<string, Record<string, unknown>> | null) {
+        eos.beforeCommit(async (id, send) => {
+          const states = snapshot(id);
+          if (!states || states.size === 0) return;
+          await ensure();
+          await send(o.topic, messagesOf(states));
+        });
+      },
+    } : {}),
     async save(states) {
-      if (states.size === 0) return;
+      if (states.size === 0 || eos) return; // exactly-once: written in the transaction (bindCheckpoints)
       await ensure();
-      await producer!.send({ topic: o.topic, acks: -1, messages: [...states].map(([name, value]) => ({ key: name, value: JSON.stringify(value) })) });
+      await producer!.send({ topic: o.topic, acks: -1, messages: messagesOf(states) });
     },
     async load(names) {
       await ensure();
@@ -59,6 +77,15 @@ export function kafkaChangelog(o: KafkaChangelogOptions): PartitionStateStore {
       const left = new Map(end);
       await new Promise<void>((resolve, reject) => {
         const check = () => { if ([...left.values()].every((v) => v <= 0)) resolve(); };
+        // reading committed records only, the reader stops at the last stable offset, and
+        // transaction markers take offsets no message has: a fetch that returns nothing
+        // after data, or several in a row before any (a topic of markers and aborted records
+        // only), means the topic is read to its (stable) end
+        let fetched = 0, empty = 0;
+        reader.on(reader.events.FETCH, (e: { payload: { numberOfBatches: number } }) => {
+          if (e.payload.numberOfBatches > 0) { fetched++; empty = 0; return; }
+          if (fetched > 0 || ++empty >= 5) setTimeout(resolve, 0);
+        });
         reader.run({
           eachMessage: async ({ partition, message }) => {
             const k = message.key?.toString();

@@ -41,6 +41,7 @@ export class KafkaTransactions {
   #arrived = new Map<number, { n: number; waiters: { resolve: () => void; reject: (e: unknown) => void }[] }>();
   #positions = new Map<number, Offsets>();
   #finalPosition: (() => Offsets | null) | null = null;
+  #beforeCommit: ((id: number, send: (topic: string, messages: Message[]) => Promise<void>) => Promise<void>) | null = null;
   /** serializes sends and commits: a commit never interleaves with a send */
   #chain: Promise<unknown> = Promise.resolve();
   committed = 0;
@@ -64,6 +65,12 @@ export class KafkaTransactions {
   /** the source records, per checkpoint, the offsets to commit with it */
   recordPosition(id: number, consumer: Consumer, groupId: string, offsets: Record<string, string>): void { this.#positions.set(id, { consumer, groupId, offsets }); }
   finalPosition(get: () => Offsets | null): void { this.#finalPosition = get; }
+  /**
+   * Called inside each transaction just before its offsets and commit, with the
+   * checkpoint id (−1: the final one at a clean end): a transactional state store writes
+   * the checkpoint's keyed state here, so state, outputs and offsets commit together.
+   */
+  beforeCommit(fn: (id: number, send: (topic: string, messages: Message[]) => Promise<void>) => Promise<void>): void { this.#beforeCommit = fn; }
 
   send(topic: string, messages: Message[]): Promise<void> {
     return this.#serial(async () => {
@@ -83,23 +90,24 @@ export class KafkaTransactions {
       this.#arrived.delete(id);
       const pos = this.#positions.get(id) ?? null;
       for (const k of this.#positions.keys()) if (k <= id) this.#positions.delete(k);
-      this.#commit(pos).then(() => a.waiters.forEach((w) => w.resolve()), (e) => a.waiters.forEach((w) => w.reject(e)));
+      this.#commit(pos, id).then(() => a.waiters.forEach((w) => w.resolve()), (e) => a.waiters.forEach((w) => w.reject(e)));
     });
   }
 
   /** a sink closed after a clean end: the last transaction commits with the final offsets */
   async closeSink(): Promise<void> {
     if (++this.#closed < this.#sinks) return;
-    await this.#commit(this.#finalPosition?.() ?? null);
+    await this.#commit(this.#finalPosition?.() ?? null, -1);
     await this.#producer?.disconnect();
   }
 
-  #commit(pos: Offsets | null): Promise<void> {
+  #commit(pos: Offsets | null, id: number): Promise<void> {
     return this.#serial(async () => {
       const hasOffsets = pos && Object.keys(pos.offsets).length > 0;
       if (!this.#txn && !hasOffsets) return;
       this.#txn ??= await this.#producer!.transaction();
       try {
+        if (this.#beforeCommit) { const txn = this.#txn; await this.#beforeCommit(id, async (topic, messages) => { await txn.send({ topic, messages }); }); }
         if (hasOffsets) {
           const topics = new Map<string, { partition: number; offset: string }[]>();
           for (const [k, offset] of Object.entries(pos!.offsets)) {
