@@ -33,6 +33,7 @@ import type { InferencePool } from '../src/inference/pool.js';
 import type { ModelManifest } from '../src/inference/registry.js';
 import type { ModelSlot } from '../src/inference/slot.js';
 import type { InferResult, WireTensor } from '../src/inference/worker.js';
+import { partitionName, type PartitionScoped } from '../src/partitioned.js';
 
 export const ScoreColumns = {
   score: 'f64', label: 'str', labelProb: 'f64', model: 'str', shadowScore: 'f64', shadowModel: 'str',
@@ -52,6 +53,14 @@ export interface Encoder<I extends Schema> {
   encode(batch: Batch<I>, row: number, dst: Float32Array[], at: number): void | Record<string, Float32Array>;
   snapshot?(): unknown;
   restore?(state: unknown): void;
+  /**
+   * Keyed state grouped by source partition (partition name → state), so it can move with
+   * its partition through a state store; with these, the scoring stage's state is
+   * saved, loaded and dropped per partition like a keyed operator's.
+   */
+  snapshotPartitions?(): Record<string, unknown>;
+  adoptPartition?(name: string, state: unknown): void;
+  dropPartition?(name: string): void;
 }
 
 /** Encoder for a model over plain feature columns: the manifest's feature order and normalization. */
@@ -126,7 +135,9 @@ export function score<I extends Schema>(cfg: ScoreConfig<I>): OperatorDef<I, Sco
     output: (input: Schema) => ({ ...input, ...ScoreColumns }) as Scored<I>,
     sides: ScoreSides,
     keyed: false as const,
-    create: () => new ScoreOperator(cfg as unknown as ScoreConfig<Schema>, policy, maxPending, scoreOutput) as never,
+    create: () => (cfg.encoder.snapshotPartitions
+      ? new PartitionScopedScoreOperator(cfg as unknown as ScoreConfig<Schema>, policy, maxPending, scoreOutput)
+      : new ScoreOperator(cfg as unknown as ScoreConfig<Schema>, policy, maxPending, scoreOutput)) as never,
   };
 }
 
@@ -143,7 +154,7 @@ class ScoreOperator {
   readonly #classes: string[];
   retries = 0;
 
-  constructor(private readonly cfg: ScoreConfig<Schema>, policy: ReturnType<typeof resolvePolicy>, private readonly maxPending: number, private readonly scoreOutput: string) {
+  constructor(protected readonly cfg: ScoreConfig<Schema>, policy: ReturnType<typeof resolvePolicy>, private readonly maxPending: number, private readonly scoreOutput: string) {
     this.#classes = cfg.slot.live.model.manifest.classes ?? [];
     this.#batcher = new MicroBatcher(policy, new LatencyModel(cfg.slot.live.warmupUs), {
       now: () => performance.now() * 1000,
@@ -321,4 +332,44 @@ class ScoreOperator {
 
   snapshot(): unknown { return this.cfg.encoder.snapshot?.() ?? null; }
   restore(state: unknown): void { if (state !== null) this.cfg.encoder.restore?.(state); }
+}
+
+/**
+ * Scoring whose encoder keeps per-partition state (a user's sequence): the runtime saves,
+ * loads and drops that state per source partition as it does a keyed operator's
+ * (PartitionScoped), and records read before a partition moved are dropped as there.
+ */
+class PartitionScopedScoreOperator extends ScoreOperator implements PartitionScoped {
+  readonly revoked = new Set<string>();
+  readonly #epochs = new Map<string, number>();
+  droppedRecords = 0;
+
+  override process(batch: Batch<Schema>, ctx: OperatorContext<Schema, typeof ScoreSides>): void {
+    const name = partitionName(batch.meta);
+    if (this.revoked.has(name) || (batch.meta.epoch ?? 0) < (this.#epochs.get(name) ?? 0)) { this.droppedRecords += batch.length; return; }
+    super.process(batch, ctx);
+  }
+
+  override snapshot(): Record<string, unknown> {
+    const all = this.enc.snapshotPartitions!();
+    for (const name of this.revoked) delete all[name];
+    return all;
+  }
+
+  override restore(state: unknown): void {
+    if (state && typeof state === 'object') for (const [name, s] of Object.entries(state as Record<string, unknown>)) this.adopt(name, s, 0);
+  }
+
+  adopt(name: string, state: unknown, epoch: number): void {
+    this.revoked.delete(name);
+    this.#epochs.set(name, epoch);
+    this.enc.adoptPartition?.(name, state ?? null);
+  }
+
+  drop(name: string): void {
+    this.revoked.add(name);
+    this.enc.dropPartition?.(name);
+  }
+
+  get enc(): Encoder<Schema> { return this.cfg.encoder; }
 }

@@ -17,7 +17,7 @@ import type { ParseConfig } from '../operators/parse.js';
 import { demoTopology, DemoWindowSchema, type DemoWindow } from './demo.js';
 import { kafkaSource } from '../src/kafka/source.js';
 import { deadLetterHeaders, kafkaSink } from '../src/kafka/sink.js';
-import { kafkaTransactions } from '../src/kafka/exactly-once.js';
+import { kafkaTransactions, type KafkaTransactions } from '../src/kafka/exactly-once.js';
 import { kafkaChangelog } from '../src/kafka/changelog.js';
 import type { PartitionStateStore } from '../src/partitioned.js';
 import { simulate } from '../src/sim/market.js';
@@ -64,6 +64,20 @@ export interface RunOptions {
   /** personalization: item catalogue and user profiles (JSON lines) */
   catalogue?: string;
   profiles?: string;
+  /** personalization: load shedding, events more than this behind processing time are dropped (ms; off when unset) */
+  shedAfterMs?: number;
+}
+
+/**
+ * How a Kafka run delivers: keyed state (windows, rolling statistics, thresholds, user
+ * sequences) moves with its partition through the compacted topic <group>-changelog;
+ * with a transactional id, outputs, offsets and that state commit in one transaction.
+ */
+function kafkaDelivery(k: KafkaRunOptions): { eos: { exactlyOnce?: KafkaTransactions }; stateStore: PartitionStateStore; delivery: Record<string, string> } {
+  const conn = { brokers: k.brokers, transport: k.transport };
+  const eos = k.transactionalId ? { exactlyOnce: kafkaTransactions({ ...conn, transactionalId: k.transactionalId }) } : {};
+  const stateStore = kafkaChangelog({ ...conn, topic: `${k.groupId}-changelog`, ...eos });
+  return { eos, stateStore, delivery: { delivery: k.transactionalId ? `exactly-once (transactional id ${k.transactionalId})` : 'at-least-once', 'keyed state': `changelog ${k.groupId}-changelog` } };
 }
 
 export interface PreparedRun {
@@ -115,17 +129,14 @@ function demo(o: RunOptions): PreparedRun {
   if (o.kafka) {
     const k = o.kafka;
     const conn = { brokers: k.brokers, transport: k.transport };
-    const eos = k.transactionalId ? { exactlyOnce: kafkaTransactions({ ...conn, transactionalId: k.transactionalId }) } : {};
+    const { eos, stateStore, delivery } = kafkaDelivery(k);
     const topology = demoTopology({
       source: kafkaSource({ ...conn, topics: [k.inputTopic], groupId: k.groupId, ...eos }),
       parse: parseCfg,
       output: kafkaSink(DemoWindowSchema, { ...conn, topic: k.outputTopic, ...eos }),
       deadLetters: kafkaSink(DeadLetterSchema, { ...conn, topic: k.deadLetterTopic, key: () => null, headers: deadLetterHeaders, ...eos }),
     });
-    // keyed state moves with its partition through a compacted changelog (at-least-once mode;
-    // under exactly-once, state stays local to the process for now)
-    const stateStore = k.transactionalId ? undefined : kafkaChangelog({ ...conn, topic: `${k.groupId}-changelog` });
-    return { topology, drainOnStop: false, runtime: { checkpointIntervalMs: 1000, ...(stateStore ? { stateStore } : {}) }, describe: () => ({ input: `kafka ${k.inputTopic} (group ${k.groupId}, ${k.transport})`, 'windows out': `kafka ${k.outputTopic}`, 'dead letters': `kafka ${k.deadLetterTopic}`, delivery: k.transactionalId ? 'exactly-once' : 'at-least-once', 'keyed state': stateStore ? `changelog ${k.groupId}-changelog` : 'local' }) };
+    return { topology, drainOnStop: false, runtime: { checkpointIntervalMs: 1000, stateStore }, describe: () => ({ input: `kafka ${k.inputTopic} (group ${k.groupId}, ${k.transport})`, 'windows out': `kafka ${k.outputTopic}`, 'dead letters': `kafka ${k.deadLetterTopic}`, ...delivery }) };
   }
   const out: SinkDef<DemoWindow> & { count?: number } = o.output === 'none' ? countSink<DemoWindow>() : jsonLinesSink(DemoWindowSchema, { path: o.output });
   const dead = o.deadLetters === 'none' ? countSink<DeadLetterSchema>() : jsonLinesSink(DeadLetterSchema, { path: o.deadLetters });
@@ -162,15 +173,16 @@ async function surveillance(o: RunOptions): Promise<PreparedRun> {
   if (o.kafka) {
     const k = o.kafka;
     const conn = { brokers: k.brokers, transport: k.transport };
+    const { eos, stateStore, delivery } = kafkaDelivery(k);
     const topology = surveillanceTopology({
-      source: kafkaSource({ ...conn, topics: [k.inputTopic], groupId: k.groupId }),
+      source: kafkaSource({ ...conn, topics: [k.inputTopic], groupId: k.groupId, ...eos }),
       parse: parseCfg, slot, stats,
       // every instance reads every verdict: its own group per process
       ...(k.feedbackTopic ? { feedback: kafkaSource({ ...conn, topics: [k.feedbackTopic], groupId: `${k.groupId}-feedback-${process.pid}-${Date.now()}` }) } : {}),
-      alerts: kafkaSink(AlertSchema, { ...conn, topic: k.outputTopic, key: (b, i) => b.columns.symbol[i], serialize: alertJson }),
-      deadLetters: kafkaSink(DeadLetterSchema, { ...conn, topic: k.deadLetterTopic, key: () => null, headers: deadLetterHeaders }),
+      alerts: kafkaSink(AlertSchema, { ...conn, topic: k.outputTopic, key: (b, i) => b.columns.symbol[i], serialize: alertJson, ...eos }),
+      deadLetters: kafkaSink(DeadLetterSchema, { ...conn, topic: k.deadLetterTopic, key: () => null, headers: deadLetterHeaders, ...eos }),
     });
-    return { topology, drainOnStop: false, runtime: { checkpointIntervalMs: 1000 }, close: () => slot.close(), registerMetrics: (r) => registerSurveillanceMetrics(r, stats, topology.name), describe: () => ({ input: `kafka ${k.inputTopic}`, 'alerts out': `kafka ${k.outputTopic}`, 'dead letters': `kafka ${k.deadLetterTopic}`, model: slot.version }) };
+    return { topology, drainOnStop: false, runtime: { checkpointIntervalMs: 1000, stateStore }, close: () => slot.close(), registerMetrics: (r) => registerSurveillanceMetrics(r, stats, topology.name), describe: () => ({ input: `kafka ${k.inputTopic}`, 'alerts out': `kafka ${k.outputTopic}`, 'dead letters': `kafka ${k.deadLetterTopic}`, model: slot.version, ...delivery }) };
   }
   const pace = o.speed === 'max' ? undefined : { speedup: o.speed, timeOf: timeOfJsonTs };
   const out: SinkDef<AlertSchema> & { count?: number } = o.output === 'none' ? countSink<AlertSchema>() : jsonLinesSink(AlertSchema, { path: o.output, serialize: alertJson });
@@ -250,21 +262,23 @@ async function personalization(o: RunOptions): Promise<PreparedRun> {
   }
   const rec = await openRecommender({ family: 'movielens' });
   const stats = new PushFeedback();
+  const shed = o.shedAfterMs !== undefined ? { shed: { maxAgeMs: o.shedAfterMs } } : {};
   try {
     if (o.kafka) {
       const k = o.kafka;
       const conn = { brokers: k.brokers, transport: k.transport };
       // catalogue, profiles and feedback are shared state: every instance reads all of each (its own group)
       const side = (topic: string, what: string) => kafkaSource({ ...conn, topics: [topic], groupId: `${k.groupId}-${what}-${process.pid}-${Date.now()}` });
+      const { eos, stateStore, delivery } = kafkaDelivery(k);
       const topology = personalizationTopology({
-        events: kafkaSource({ ...conn, topics: [k.inputTopic], groupId: k.groupId }), recommender: rec, feedbackStats: stats,
+        events: kafkaSource({ ...conn, topics: [k.inputTopic], groupId: k.groupId, ...eos }), recommender: rec, feedbackStats: stats, ...shed,
         ...(k.catalogueTopic ? { catalogue: side(k.catalogueTopic, 'catalogue') } : {}),
         ...(k.profilesTopic ? { profiles: side(k.profilesTopic, 'profiles') } : {}),
         ...(k.feedbackTopic ? { feedback: side(k.feedbackTopic, 'feedback') } : {}),
-        pushes: kafkaSink(PushSchema, { ...conn, topic: k.outputTopic, key: (b, i) => b.columns.userId[i], serialize: pushLine }),
-        deadLetters: kafkaSink(DeadLetterSchema, { ...conn, topic: k.deadLetterTopic, key: () => null, headers: deadLetterHeaders }),
+        pushes: kafkaSink(PushSchema, { ...conn, topic: k.outputTopic, key: (b, i) => b.columns.userId[i], serialize: pushLine, ...eos }),
+        deadLetters: kafkaSink(DeadLetterSchema, { ...conn, topic: k.deadLetterTopic, key: () => null, headers: deadLetterHeaders, ...eos }),
       });
-      return { topology, drainOnStop: false, runtime: { checkpointIntervalMs: 1000 }, close: () => rec.close(), registerMetrics: (r) => registerPushFeedbackMetrics(r, stats, topology.name), describe: () => ({ input: `kafka ${k.inputTopic}`, 'pushes out': `kafka ${k.outputTopic}`, 'dead letters': `kafka ${k.deadLetterTopic}`, model: rec.slot.version, catalogue: `${rec.catalogue.size} items` }) };
+      return { topology, drainOnStop: false, runtime: { checkpointIntervalMs: 1000, stateStore }, close: () => rec.close(), registerMetrics: (r) => registerPushFeedbackMetrics(r, stats, topology.name), describe: () => ({ input: `kafka ${k.inputTopic}`, 'pushes out': `kafka ${k.outputTopic}`, 'dead letters': `kafka ${k.deadLetterTopic}`, model: rec.slot.version, catalogue: `${rec.catalogue.size} items`, ...delivery }) };
     }
     const pace = o.speed === 'max' ? undefined : { speedup: o.speed, timeOf: timeOfJsonTs };
     const out: SinkDef<PushSchema> = o.output === 'none' ? countSink<PushSchema>() : jsonLinesSink(PushSchema, { path: o.output, serialize: pushLine });
@@ -274,7 +288,7 @@ async function personalization(o: RunOptions): Promise<PreparedRun> {
     if (catalogue) await rec.catalogue.upsert(validLines(catalogue, 'item-catalogue', (it) => !Array.isArray(it.vector) || it.vector.length === rec.catalogue.extraWidth) as never);
     if (profiles) for (const p of validLines(profiles, 'user-profile')) rec.profiles.put(p as never);
     const topology = personalizationTopology({
-      events: linesSource({ paths, ...(pace ? { pace } : {}) }), recommender: rec, pushes: out, deadLetters: dead, feedbackStats: stats,
+      events: linesSource({ paths, ...(pace ? { pace } : {}) }), recommender: rec, pushes: out, deadLetters: dead, feedbackStats: stats, ...shed,
       ...(catalogue ? { catalogue: linesSource({ paths: [catalogue] }) } : {}),
       ...(profiles ? { profiles: linesSource({ paths: [profiles] }) } : {}),
       ...(o.feedback ? { feedback: linesSource({ paths: [o.feedback] }) } : {}),
