@@ -1,6 +1,6 @@
 /**
- * Kafka sink: each batch is sent as one produce request and acknowledged (acks=all by
- * default) before the runtime writes the next, so a completed checkpoint means every
+ * Kafka sink: each batch is sent (in requests of at most maxRequestBytes) and acknowledged
+ * (acks=all by default) before the runtime writes the next, so a completed checkpoint means every
  * output before it is durable — which is what lets the source commit its offsets.
  *
  *   alerts.to('alerts-out', kafkaSink(AlertSchema, { brokers, topic: 'alerts', key: (b, i) => b.columns.symbol[i] }))
@@ -28,10 +28,35 @@ export interface KafkaSinkOptions<S extends Schema> extends KafkaConnection {
   compression?: 'none' | 'gzip';
   /** write inside the topology's Kafka transactions (exactly-once) */
   exactlyOnce?: KafkaTransactions;
+  /**
+   * most bytes (keys, values, headers) per produce request (default 512 KiB): coalesced
+   * writes are split so no record batch passes the broker's message.max.bytes (1 MiB by
+   * default), which would reject the whole send
+   */
+  maxRequestBytes?: number;
+}
+
+type OutMessage = { key: string | null; value: string; headers?: IHeaders; timestamp?: string };
+
+/** consecutive runs of messages of at most `maxBytes` each (a larger message goes alone: the broker then says why) */
+export function chunksBySize<M extends OutMessage>(messages: M[], maxBytes: number): M[][] {
+  const out: M[][] = [];
+  let cur: M[] = [], bytes = 0;
+  for (const m of messages) {
+    let size = 70 + Buffer.byteLength(m.value) + (m.key ? Buffer.byteLength(m.key) : 0); // 70: a record's framing, generously
+    if (m.headers) for (const [k, v] of Object.entries(m.headers)) size += k.length + (v === undefined ? 0 : Buffer.byteLength(String(v))) + 8;
+    if (cur.length && bytes + size > maxBytes) { out.push(cur); cur = []; bytes = 0; }
+    cur.push(m);
+    bytes += size;
+  }
+  if (cur.length) out.push(cur);
+  return out;
 }
 
 export function kafkaSink<S extends Schema>(schema: S, o: KafkaSinkOptions<S>): SinkDef<S> & { transportName(): string } {
-  validateConnection(o, 'kafkaSink', ['topic', 'key', 'serialize', 'headers', 'acks', 'compression', 'exactlyOnce']);
+  validateConnection(o, 'kafkaSink', ['topic', 'key', 'serialize', 'headers', 'acks', 'compression', 'exactlyOnce', 'maxRequestBytes']);
+  const maxBytes = o.maxRequestBytes ?? 512 * 1024;
+  if (!Number.isInteger(maxBytes) || maxBytes < 1024) throw new ConfigError(`kafkaSink: options.maxRequestBytes must be an integer ≥ 1024, got ${String(o.maxRequestBytes)}`);
   if (typeof o.topic !== 'string' || !o.topic) throw new ConfigError('kafkaSink: options.topic is required');
   if (o.acks !== undefined && o.acks !== -1 && o.acks !== 1) throw new ConfigError('kafkaSink: options.acks must be -1 (all) or 1');
   if (o.compression !== undefined && o.compression !== 'none' && o.compression !== 'gzip') throw new ConfigError("kafkaSink: options.compression must be 'none' or 'gzip' (others need codec packages)");
@@ -44,12 +69,12 @@ export function kafkaSink<S extends Schema>(schema: S, o: KafkaSinkOptions<S>): 
       const value = o.serialize ?? ((b: Batch<S>, i: number) => str(b.row(i)));
       const key = o.key ?? ((b: Batch<S>, i: number) => b.meta.keys?.[i] ?? null);
       const messagesOf = (b: Batch<S>) => {
-        const messages = new Array(b.length);
+        const messages = new Array<OutMessage>(b.length);
         // input headers and record times carried through record-wise stages go out again
         const inHeaders = b.meta.headers;
         const inTimes = b.meta.timestamps;
         for (let i = 0; i < b.length; i++) {
-          const m: { key: string | null; value: string; headers?: IHeaders; timestamp?: string } = { key: key(b, i), value: value(b, i) };
+          const m: OutMessage = { key: key(b, i), value: value(b, i) };
           const carried = inHeaders?.[i];
           if (carried || o.headers) m.headers = { ...(carried ?? {}), ...(o.headers ? o.headers(b, i) : {}) };
           if (inTimes && inTimes[i] > 0) m.timestamp = String(Math.round(inTimes[i] / 1000));
@@ -61,7 +86,7 @@ export function kafkaSink<S extends Schema>(schema: S, o: KafkaSinkOptions<S>): 
       if (eos) {
         await eos.joinSink();
         return {
-          write: (b: Batch<S>) => eos.send(o.topic, messagesOf(b)),
+          write: async (b: Batch<S>) => { for (const part of chunksBySize(messagesOf(b), maxBytes)) await eos.send(o.topic, part); },
           checkpoint: (id: number) => eos.barrier(id),
           close: () => eos.closeSink(),
         };
@@ -75,7 +100,7 @@ export function kafkaSink<S extends Schema>(schema: S, o: KafkaSinkOptions<S>): 
       // Writes accepted while a send is in flight are coalesced into the next send: one
       // sender, sends in order, so per-partition order holds and each acks=all round trip
       // carries everything that arrived meanwhile.
-      let pending: { messages: unknown[]; waiters: { resolve: () => void; reject: (e: unknown) => void }[] } | null = null;
+      let pending: { messages: OutMessage[]; waiters: { resolve: () => void; reject: (e: unknown) => void }[] } | null = null;
       let sending = false;
       const pump = async () => {
         sending = true;
@@ -83,7 +108,7 @@ export function kafkaSink<S extends Schema>(schema: S, o: KafkaSinkOptions<S>): 
           const { messages, waiters } = pending;
           pending = null;
           try {
-            await producer.send({ topic: o.topic, messages: messages as never, ...sendOptions });
+            for (const part of chunksBySize(messages, maxBytes)) await producer.send({ topic: o.topic, messages: part as never, ...sendOptions });
             for (const w of waiters) w.resolve();
           } catch (e) {
             kafkaObserver()?.produceFailed(ctx.name, o.topic);
