@@ -13,9 +13,6 @@ import { brokersFromEnv } from '../../src/kafka/config.js';
 
 const root = new URL('../../../', import.meta.url).pathname;
 let shared: Promise<string[]> | null = null;
-let child: ChildProcess | null = null;
-/** how the broker this process started was started, to start it again */
-let started: { port: number; dir: string } | null = null;
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -51,9 +48,11 @@ export function testBrokers(): Promise<string[]> {
   return shared;
 }
 
-async function start(): Promise<string[]> {
-  const env = brokersFromEnv();
-  if (env) return env;
+/** a broker process this test process started: its ports, data directory and JVM */
+interface BrokerProc { port: number; dir: string; child: ChildProcess | null }
+let sharedProc: BrokerProc | null = null;
+
+function prerequisites(): void {
   const missing: string[] = [];
   if (spawnSync('java', ['-version']).status !== 0) missing.push('Java 17 (apt-get install openjdk-17-jre-headless)');
   if (spawnSync('mvn', ['-v']).status !== 0) missing.push('Maven (apt-get install maven)');
@@ -62,60 +61,77 @@ async function start(): Promise<string[]> {
   }
   const fetched = spawnSync('bash', [join(root, 'scripts/kafka.sh'), 'fetch'], { stdio: ['ignore', 'inherit', 'inherit'] });
   if (fetched.status !== 0) throw new Error('scripts/kafka.sh fetch failed: could not fetch the Kafka jars from Maven Central');
-  const port = await portPairFree();
-  const dir = mkdtempSync(join(tmpdir(), 'sluice-kafka-'));
-  started = { port, dir };
-  launch();
-  // one broker for every suite of this process; it goes when the process does (its data with it)
+}
+
+/** start a broker on free loopback ports with its own data directory; killed when the process exits */
+async function startProc(): Promise<BrokerProc> {
+  prerequisites();
+  const b: BrokerProc = { port: await portPairFree(), dir: mkdtempSync(join(tmpdir(), 'sluice-kafka-')), child: null };
+  launch(b);
   process.once('exit', () => {
-    try { child?.kill('SIGKILL'); } catch { /* gone */ }
-    try { rmSync(dir, { recursive: true, force: true }); } catch { /* best effort */ }
+    try { b.child?.kill('SIGKILL'); } catch { /* gone */ }
+    try { rmSync(b.dir, { recursive: true, force: true }); } catch { /* best effort */ }
   });
-  const brokers = [`127.0.0.1:${port}`];
-  await untilUp(brokers);
-  return brokers;
+  await untilUp(b);
+  return b;
 }
 
-function launch(): void {
-  const { port, dir } = started!;
-  const log = openSync(join(dir, 'broker.log'), 'a');
-  child = spawn('bash', [join(root, 'scripts/kafka.sh'), 'start', String(port), dir], { stdio: ['ignore', log, log] });
-  child.unref(); // the broker must not keep the test process alive; exit kills it
+async function start(): Promise<string[]> {
+  const env = brokersFromEnv();
+  if (env) return env;
+  sharedProc = await startProc();
+  return [`127.0.0.1:${sharedProc.port}`];
 }
 
-async function untilUp(brokers: string[]): Promise<void> {
-  const admin = new Kafka({ brokers, clientId: 'sluice-test-probe', logLevel: logLevel.NOTHING, retry: { retries: 0 } }).admin();
+function launch(b: BrokerProc): void {
+  const log = openSync(join(b.dir, 'broker.log'), 'a');
+  b.child = spawn('bash', [join(root, 'scripts/kafka.sh'), 'start', String(b.port), b.dir], { stdio: ['ignore', log, log] });
+  b.child.unref(); // the broker must not keep the test process alive; exit kills it
+}
+
+async function untilUp(b: BrokerProc): Promise<void> {
+  const admin = new Kafka({ brokers: [`127.0.0.1:${b.port}`], clientId: 'sluice-test-probe', logLevel: logLevel.NOTHING, retry: { retries: 0 } }).admin();
   const deadline = Date.now() + 90_000;
   for (;;) {
-    if (child!.exitCode !== null) throw new Error(`the test broker exited (code ${child!.exitCode}); see ${join(started!.dir, 'broker.log')}`);
+    if (b.child!.exitCode !== null) throw new Error(`the test broker exited (code ${b.child!.exitCode}); see ${join(b.dir, 'broker.log')}`);
     try { await admin.connect(); await admin.describeCluster(); await admin.disconnect(); return; } catch { /* not up yet */ }
-    if (Date.now() > deadline) throw new Error(`the test broker did not come up in 90 s; see ${join(started!.dir, 'broker.log')}`);
+    if (Date.now() > deadline) throw new Error(`the test broker did not come up in 90 s; see ${join(b.dir, 'broker.log')}`);
     await new Promise((r) => setTimeout(r, 200));
   }
 }
 
+async function stopProc(b: BrokerProc): Promise<void> {
+  const c = b.child;
+  if (!c || c.exitCode !== null) return;
+  await new Promise<void>((resolve) => { c.once('exit', () => resolve()); c.kill('SIGTERM'); setTimeout(() => { try { c.kill('SIGKILL'); } catch { /* gone */ } }, 10_000); });
+}
+
 /**
- * Stop the broker this process started (SIGTERM: a clean shutdown), leave it down for
- * `downMs`, start it again on the same port and data, and resolve once it answers.
- * Returns when it went down and when it was back (ms, performance.now()). Null when the
- * tests use an external cluster (KAFKA_BROKERS), which they cannot restart.
+ * A broker of its own for a test that restarts it, so the suite's shared broker is never
+ * disturbed (a restart left later librdkafka suites stalled on the shared one). Null when
+ * the tests use an external cluster (KAFKA_BROKERS), which they cannot restart.
  */
-export async function restartTestBroker(downMs: number): Promise<{ downAt: number; upAt: number } | null> {
-  await testBrokers();
-  if (!started || !child) return null;
-  await stopTestBroker();
-  const downAt = performance.now();
-  await new Promise((r) => setTimeout(r, downMs));
-  launch();
-  await untilUp([`127.0.0.1:${started.port}`]);
-  return { downAt, upAt: performance.now() };
+export async function startPrivateBroker(): Promise<{ brokers: string[]; restart(downMs: number): Promise<{ downAt: number; upAt: number }>; stop(): Promise<void> } | null> {
+  if (brokersFromEnv()) return null;
+  const b = await startProc();
+  return {
+    brokers: [`127.0.0.1:${b.port}`],
+    /** stop it (SIGTERM: a clean shutdown), leave it down for `downMs`, start it again on the same port and data; when it went down and was back (performance.now()) */
+    async restart(downMs) {
+      await stopProc(b);
+      const downAt = performance.now();
+      await new Promise((r) => setTimeout(r, downMs));
+      launch(b);
+      await untilUp(b);
+      return { downAt, upAt: performance.now() };
+    },
+    async stop() { await stopProc(b); try { rmSync(b.dir, { recursive: true, force: true }); } catch { /* best effort */ } },
+  };
 }
 
 /** Stop the broker this process started (suites leave it running for each other; exit kills it). */
 export async function stopTestBroker(): Promise<void> {
-  if (!child || child.exitCode !== null) return;
-  const c = child;
-  await new Promise<void>((resolve) => { c.once('exit', () => resolve()); c.kill('SIGTERM'); setTimeout(() => { try { c.kill('SIGKILL'); } catch { /* gone */ } }, 10_000); });
+  if (sharedProc) await stopProc(sharedProc);
 }
 
 let topicSeq = 0;
