@@ -40,6 +40,9 @@ Options:
                       personalization: behaviour on pushed items (impressions, clicks)
   --catalogue FILE    personalization: item catalogue, JSON lines (item-catalogue contract)
   --profiles FILE     personalization: user profiles, JSON lines (user-profile contract)
+  --shed-after-ms N   personalization: load shedding (off by default): drop events more
+                      than N ms behind the clock before the model; counted in
+                      sluice_dropped_records_total{reason="shed"} and the summary
                       {"participant","symbol","verdict":"true_positive"|"false_positive"}
 Kafka (instead of files):
   --brokers LIST      bootstrap servers, host:port[,host:port] (or KAFKA_BROKERS)
@@ -100,6 +103,7 @@ export async function main(argv: string[]): Promise<number> {
         'catalogue-topic': { type: 'string' },
         profiles: { type: 'string' },
         'profiles-topic': { type: 'string' },
+        'shed-after-ms': { type: 'string' },
         'metrics-port': { type: 'string' },
         'metrics-host': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
@@ -164,7 +168,9 @@ export async function main(argv: string[]): Promise<number> {
       ...(v.feedback ? { feedback: v.feedback } : {}),
       ...(v.catalogue ? { catalogue: v.catalogue } : {}),
       ...(v.profiles ? { profiles: v.profiles } : {}),
+      ...(v['shed-after-ms'] !== undefined ? { shedAfterMs: positiveInt('shed-after-ms', v['shed-after-ms'], 0) } : {}),
     };
+    if (v['shed-after-ms'] !== undefined && name !== 'personalization') throw new ConfigError('--shed-after-ms applies to the personalization topology only (surveillance never sheds: a dropped order can hide manipulation)');
     if ((v.feedback || v['feedback-topic']) && name !== 'surveillance' && name !== 'personalization') throw new ConfigError('--feedback and --feedback-topic apply to the surveillance and personalization topologies');
     if ((v.catalogue || v['catalogue-topic'] || v.profiles || v['profiles-topic']) && name !== 'personalization') throw new ConfigError('--catalogue and --profiles (and their topics) apply to the personalization topology');
     const run = await entry.prepare(opts);

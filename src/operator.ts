@@ -71,6 +71,15 @@ export interface Operator<I extends Schema, O extends Schema, Sides extends Side
   process(batch: Batch<I>, ctx: OperatorContext<O, Sides>): void;
 }
 
+/** An operator instance that drops records on purpose (load shedding) and counts them; metrics read the count. */
+export interface SheddingOperator {
+  readonly shedRecords: number;
+}
+
+export function isShedding(op: unknown): op is SheddingOperator {
+  return typeof (op as SheddingOperator | null)?.shedRecords === 'number';
+}
+
 /** Two inputs (joins, alignment): each input has its own process method. */
 export interface JoinOperator<L extends Schema, R extends Schema, O extends Schema, Sides extends SideSchemas = NoSides> extends OperatorHooks<O, Sides> {
   processLeft(batch: Batch<L>, ctx: OperatorContext<O, Sides>): void;

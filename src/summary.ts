@@ -11,6 +11,7 @@ export function formatSummary(s: RunSummary, extra: Record<string, string | numb
   lines.push(`\n── sluice: topology '${s.topology}' finished in ${(s.wallMs / 1000).toFixed(2)} s`);
   lines.push(`   events in        ${fmt(events)}  (${fmt(events / (s.wallMs / 1000))} events/s wall clock)`);
   for (const [k, v] of Object.entries(extra)) lines.push(`   ${k.padEnd(16)} ${typeof v === 'number' ? fmt(v) : v}`);
+  for (const d of s.dropped ?? []) lines.push(`   dropped          ${fmt(d.records)} at '${d.stage}' (${d.reason})`);
   lines.push(`   max queued       ${fmt(s.maxQueuedRecords)} records on one edge;  checkpoints ${s.checkpoints}`);
   lines.push('');
   lines.push('   stage                     kind           in        out       busy ms   records/s busy   backpressured ms');

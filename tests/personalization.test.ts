@@ -235,4 +235,23 @@ test('feedback on pushes: clicks on pushed items counted per model, with their r
   assert.match(text, `sluice_push_impressions{topology="personalization",model="${rec.slot.version}"} 1`);
 });
 
+test('load shedding (off by default): stale events dropped before the model and counted; fresh ones pushed', async () => {
+  const now = Date.now() * 1000;
+  const stale = history(4, 6); // event times in 2001: far behind the clock
+  const fresh = Array.from({ length: 24 }, (_, k) => ev(`f${k % 4}`, String(1 + ((k * 13) % 300)), now - 1_000_000 + k));
+  const events = stale.flatMap((l, i) => [l, fresh[i]]);
+  const pushes = collectSink<PushSchema>(), dead = collectSink<DeadLetterSchema>();
+  const topology = personalizationTopology({ events: memorySource(RawSchema, [raw(events)], { batchSize: 16 }), recommender: rec, pushes, deadLetters: dead, shed: { maxAgeMs: 60_000 } });
+  const rt = new Runtime(topology);
+  const metrics = new SluiceMetrics(topology.name);
+  metrics.attach(rt);
+  const summary = await rt.run();
+  assert.equal(pushes.rows().length, fresh.length, 'one push per fresh event');
+  assert.ok(pushes.rows().every((p) => p.userId.startsWith('f')), 'no push for a shed event');
+  assert.equal(dead.rows().length, 0, 'shedding is not an error');
+  assert.equal(summary.dropped, [{ stage: 'shed', reason: 'shed', records: stale.length }]);
+  assert.match(await metrics.registry.metrics(), `sluice_dropped_records_total{topology="personalization",stage="shed",reason="shed"} ${stale.length}`);
+  assert.throws(() => personalizationTopology({ events: memorySource(RawSchema, [[]]), recommender: rec, pushes, deadLetters: dead, shed: { maxAgeMs: -1 } }), /maxAgeMs must be a positive number/);
+});
+
 test.run();

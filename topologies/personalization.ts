@@ -26,6 +26,7 @@ import { ProfileStore, type UserProfile } from '../src/personalization/profiles.
 import { PushFeedback } from '../src/personalization/feedback.js';
 import { parse } from '../operators/parse.js';
 import { parseJsonRecords, type JsonRecordSchema } from '../operators/parse-json.js';
+import { shedStale } from '../operators/shed.js';
 import { watermarks } from '../operators/watermarks.js';
 import { score } from '../operators/score.js';
 import { UserSequenceEncoder } from '../operators/user-sequence.js';
@@ -80,6 +81,12 @@ export interface PersonalizationOptions {
   maxPerTag?: number;
   policy?: BatchPolicy;
   maxOutOfOrdernessUs?: number;
+  /**
+   * Load shedding, off unless set: events whose event time is more than `maxAgeMs` behind
+   * processing time are dropped before the model (counted as
+   * sluice_dropped_records_total{reason="shed"}); a shed event never enters its user's sequence
+   */
+  shed?: { maxAgeMs: number };
 }
 
 export function personalizationTopology(o: PersonalizationOptions): Topology {
@@ -87,8 +94,8 @@ export function personalizationTopology(o: PersonalizationOptions): Topology {
   const r = o.recommender;
   const parsed = t.source('events', o.events).via('parse', parse({ format: 'json', contract: 'behavior-event' }));
   const encoder = new UserSequenceEncoder(r.slot.live.model.manifest, r.catalogue, r.profiles);
-  const scored = parsed
-    .via('watermarks', watermarks<BehaviorSchema>({ timestamp: 'ts', maxOutOfOrdernessUs: o.maxOutOfOrdernessUs ?? 5_000_000 }))
+  const timed = parsed.via('watermarks', watermarks<BehaviorSchema>({ timestamp: 'ts', maxOutOfOrdernessUs: o.maxOutOfOrdernessUs ?? 5_000_000 }));
+  const scored = (o.shed ? timed.via('shed', shedStale<BehaviorSchema>({ maxAgeMs: o.shed.maxAgeMs })) : timed)
     .keyBy('by-user', (c, i) => c.userId[i])
     .via('user-encoder', score({ slot: r.slot, encoder, scoreOutput: 'user', keepOutputs: ['user', 'attention'], policy: o.policy ?? { kind: 'deadline', budgetMs: 2 } }));
   const pushes = scored
