@@ -44,10 +44,13 @@ async function stateVsOffsets(group: string, topic: string): Promise<StateVsOffs
   const admin = new Kafka({ brokers, logLevel: logLevel.NOTHING }).admin();
   await admin.connect();
   let committed: Map<string, string>;
+  let hasChangelog: boolean;
   try {
     const [c] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
     committed = new Map(c.partitions.filter((x) => Number(x.offset) >= 0).map((x) => [`${topic}/${x.partition}`, x.offset]));
+    hasChangelog = (await admin.listTopics()).includes(`${group}-changelog`);
   } finally { await admin.disconnect(); }
+  if (!hasChangelog) return []; // SLUICE_NO_CHANGELOG (negative control), or killed before its first save
   const state = new Map<string, string>();
   for (const r of await readTopic(brokers, `${group}-changelog`, 1e9, 2_000)) {
     const pos = (JSON.parse(r.value) as Record<string, unknown>)['@position'];
@@ -67,7 +70,7 @@ test.after(() => { for (const c of live) c.kill('SIGKILL'); });
  * commits (SLUICE_CRASH_AFTER_COMMIT), the moment state written after the transaction
  * would be lost: a kill from outside lands there only by chance.
  */
-async function run(input: string, kills: number[], exactlyOnce = false, worker = 'surveillance-worker', extraEnv: Record<string, string> = {}): Promise<{ alerts: string[]; restarts: number; checks: StateVsOffset[] }> {
+async function run(input: string, kills: number[], exactlyOnce = false, worker = 'surveillance-worker', extraEnv: Record<string, string> = {}): Promise<{ alerts: string[]; restarts: number; midStream: number; checks: StateVsOffset[] }> {
   const [alerts, dead, group] = [topicName('rp-out'), topicName('rp-dead'), topicName('rp-group')];
   await createTopics(brokers, [{ topic: alerts, numPartitions: 1 }, { topic: dead, numPartitions: 1 }]);
   // exactly-once: one stable transactional id for the process slot, so a restart fences the killed one
@@ -85,7 +88,7 @@ async function run(input: string, kills: number[], exactlyOnce = false, worker =
     c.stdout!.on('data', (d: Buffer) => { out += d.toString(); if (out.includes('ready\n')) resolve(); });
     c.once('exit', (code, sig) => reject(new Error(`worker exited before it was ready: ${code ?? sig}`)));
   });
-  let restarts = 0;
+  let restarts = 0, midStream = 0;
   const checks: StateVsOffset[] = [];
   const deadline = Date.now() + 180_000;
   for (const f of kills) {
@@ -113,6 +116,8 @@ async function run(input: string, kills: number[], exactlyOnce = false, worker =
     w.kill('SIGKILL');
     await exited(w);
     checks.push(...await stateVsOffsets(group, input));
+    const after = await progress(group, input);
+    if (after.committed < after.total) midStream++; // the next process picks up a partly done input
     restarts++;
   }
   const last = start();
@@ -135,7 +140,7 @@ async function run(input: string, kills: number[], exactlyOnce = false, worker =
     delete o.emittedAt;
     if (Array.isArray(o.items)) o.items = (o.items as { score: number }[]).map((it) => ({ ...it, score: Math.round(it.score * 1e4) / 1e4 }));
     return JSON.stringify(o);
-  }), restarts, checks };
+  }), restarts, midStream, checks };
 }
 
 let input = '';
@@ -155,6 +160,7 @@ test('surveillance killed with SIGKILL at random points and restarted gives the 
   const r = rng(Number(process.env.REPLAY_SEED ?? 8));
   const kills = [0, 1, 2].map(() => Math.round((0.1 + r() * 0.8) * 100) / 100).sort();
   const killed = await run(input, kills);
+  assert.ok(killed.midStream >= 2, `at least two kills left input to replay: ${killed.midStream}`);
   const want = new Set(straight.alerts), got = new Set(killed.alerts);
   const missing = [...want].filter((a) => !got.has(a)), extra = [...got].filter((a) => !want.has(a));
   assert.equal(missing.length, 0, `alerts missing after the kills: ${missing.slice(0, 3).join(' | ')}`);
@@ -195,12 +201,14 @@ async function behaviourTopic(users: number, perUser: number): Promise<string> {
 }
 
 test('personalization killed with SIGKILL at random points and restarted gives the same pushes as a straight run (users\' sequences move through the changelog)', async () => {
-  const events = await behaviourTopic(60, 40);
-  const straightPushes = await run(events, [], false, 'personalization-worker');
-  assert.equal(straightPushes.alerts.length, 2400, 'one push per event');
+  const events = await behaviourTopic(60, 100);
+  const slow = { SLUICE_TEST_READ_DELAY_MS: '5' };
+  const straightPushes = await run(events, [], false, 'personalization-worker', slow);
+  assert.equal(straightPushes.alerts.length, 6000, 'one push per event');
   const r = rng(Number(process.env.REPLAY_SEED ?? 10));
   const kills = [0, 1, 2].map(() => Math.round((0.1 + r() * 0.8) * 100) / 100).sort();
-  const killed = await run(events, kills, false, 'personalization-worker');
+  const killed = await run(events, kills, false, 'personalization-worker', slow);
+  assert.ok(killed.midStream >= 2, `at least two kills left input to replay: ${killed.midStream}`);
   const want = new Set(straightPushes.alerts), got = new Set(killed.alerts);
   const missing = [...want].filter((a) => !got.has(a));
   const idOf = (p: string) => { const o = JSON.parse(p) as { ts: number; userId: string }; return `${o.userId}@${o.ts}`; };

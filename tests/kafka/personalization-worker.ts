@@ -14,6 +14,7 @@ import { Runtime } from '../../src/runtime.js';
 import { kafkaChangelog } from '../../src/kafka/changelog.js';
 import { deadLetterHeaders, kafkaSink } from '../../src/kafka/sink.js';
 import { kafkaSource } from '../../src/kafka/source.js';
+import type { RawSchema, SourceDef } from '../../src/io.js';
 import { PushSchema, pushLine } from '../../operators/rank.js';
 import { openRecommender, personalizationTopology } from '../../topologies/personalization.js';
 
@@ -27,8 +28,22 @@ await rec.catalogue.upsert(Array.from({ length: 300 }, (_, k) => {
   const g = GENRES[(k + 1) % GENRES.length];
   return { itemId: String(k + 1), text: `Film number ${k + 1} | ${g}`, tags: [g], vector: extra.map((f) => (f === `genre=${g}` ? 1 : 0)) };
 }));
+// the engine takes a few thousand events in well under one checkpoint interval; the replay
+// test slows its reads (SLUICE_TEST_READ_DELAY_MS before each read of at most 16 records) so
+// its kills land mid-stream, with checkpoints in between
+const events = kafkaSource({ ...conn, topics: [input], groupId, sessionTimeoutMs: 6000, heartbeatIntervalMs: 500 });
+const delayMs = Number(process.env.SLUICE_TEST_READ_DELAY_MS ?? 0);
+const slowed: SourceDef<RawSchema> = delayMs > 0 ? {
+  ...events,
+  async open(ctx) {
+    const reader = await events.open(ctx);
+    const read = async (max: number) => { await new Promise((r) => setTimeout(r, delayMs)); return reader.read(Math.min(max, 16)); };
+    // a proxy, not a copy: the reader's methods use its private fields
+    return new Proxy(reader, { get: (t, k) => (k === 'read' ? read : typeof (t as never)[k] === 'function' ? ((t as never)[k] as (...a: unknown[]) => unknown).bind(t) : (t as never)[k]) });
+  },
+} : events;
 const topology = personalizationTopology({
-  events: kafkaSource({ ...conn, topics: [input], groupId, sessionTimeoutMs: 6000, heartbeatIntervalMs: 500 }),
+  events: slowed,
   recommender: rec,
   pushes: kafkaSink(PushSchema, { ...conn, topic: pushes, key: (b, i) => b.columns.userId[i], serialize: pushLine }),
   deadLetters: kafkaSink(DeadLetterSchema, { ...conn, topic: dead, key: () => null, headers: deadLetterHeaders }),
