@@ -20,6 +20,17 @@ fetch() {
   touch "$lib/.complete"
 }
 
+# the broker logs warnings and errors only, to stderr, one line each
+write_log4j() {
+  cat > "$1/log4j.properties" <<'PROPS'
+log4j.rootLogger=WARN, stderr
+log4j.appender.stderr=org.apache.log4j.ConsoleAppender
+log4j.appender.stderr.Target=System.err
+log4j.appender.stderr.layout=org.apache.log4j.PatternLayout
+log4j.appender.stderr.layout.ConversionPattern=[kafka %d{HH:mm:ss}] %p %m%n
+PROPS
+}
+
 start() {
   local port="${1:-9092}" dir="${2:-$root/.kafka/run-${1:-9092}}"
   local cport=$((port + 1))
@@ -45,13 +56,7 @@ group.initial.rebalance.delay.ms=0
 auto.create.topics.enable=false
 log.flush.interval.messages=9223372036854775807
 PROPS
-  cat > "$dir/log4j.properties" <<'PROPS'
-log4j.rootLogger=WARN, stderr
-log4j.appender.stderr=org.apache.log4j.ConsoleAppender
-log4j.appender.stderr.Target=System.err
-log4j.appender.stderr.layout=org.apache.log4j.PatternLayout
-log4j.appender.stderr.layout.ConversionPattern=[kafka %d{HH:mm:ss}] %p %m%n
-PROPS
+  write_log4j "$dir"
   local jvm=(-Xms256m -Xmx768m -XX:+UseG1GC -Djava.awt.headless=true "-Dlog4j.configuration=file:${dir}/log4j.properties")
   if [ ! -f "$dir/data/meta.properties" ]; then
     java "${jvm[@]}" -cp "$lib/*" kafka.tools.StorageTool format -t "sluice-test-cluster-01" -c "$dir/server.properties" --ignore-formatted >&2
@@ -100,13 +105,7 @@ transaction.state.log.num.partitions=4
 group.initial.rebalance.delay.ms=0
 auto.create.topics.enable=false
 PROPS
-  cat > "$dir/log4j.properties" <<'PROPS'
-log4j.rootLogger=WARN, stderr
-log4j.appender.stderr=org.apache.log4j.ConsoleAppender
-log4j.appender.stderr.Target=System.err
-log4j.appender.stderr.layout=org.apache.log4j.PatternLayout
-log4j.appender.stderr.layout.ConversionPattern=[kafka %d{HH:mm:ss}] %p %m%n
-PROPS
+  write_log4j "$dir"
   local jvm=(-Xms256m -Xmx512m -XX:+UseG1GC -Djava.awt.headless=true "-Dlog4j.configuration=file:${dir}/log4j.properties")
   if [ ! -f "$dir/data/meta.properties" ]; then
     java "${jvm[@]}" -cp "$lib/*" kafka.tools.StorageTool format -t "sluice-secure-cluster-1" -c "$dir/server.properties" --ignore-formatted \

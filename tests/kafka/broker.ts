@@ -34,15 +34,6 @@ export async function freePortPair(n = 2): Promise<number> {
   }
 }
 
-async function portPairFree(): Promise<number> {
-  for (;;) {
-    const p = await freePort();
-    // the controller listens on port + 1
-    const ok = await new Promise<boolean>((resolve) => { const s = createServer(); s.once('error', () => resolve(false)); s.listen(p + 1, '127.0.0.1', () => s.close(() => resolve(true))); });
-    if (ok) return p;
-  }
-}
-
 export function testBrokers(): Promise<string[]> {
   shared ??= start();
   return shared;
@@ -66,7 +57,7 @@ function prerequisites(): void {
 /** start a broker on free loopback ports with its own data directory; killed when the process exits */
 async function startProc(): Promise<BrokerProc> {
   prerequisites();
-  const b: BrokerProc = { port: await portPairFree(), dir: mkdtempSync(join(tmpdir(), 'sluice-kafka-')), child: null };
+  const b: BrokerProc = { port: await freePortPair(), dir: mkdtempSync(join(tmpdir(), 'sluice-kafka-')), child: null };
   launch(b);
   process.once('exit', () => {
     try { b.child?.kill('SIGKILL'); } catch { /* gone */ }
