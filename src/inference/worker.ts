@@ -102,7 +102,15 @@ async function init(): Promise<(task: InferTask) => Promise<unknown>> {
   const { threadId } = await import('node:worker_threads');
   const info: WorkerInfo = { provider, ...(fellBack ? { fellBack } : {}), warmupUs, threadId };
 
+  // Fault injection for tests: SLUICE_TEST_THREAD_EXIT_AT=N ends this thread when its Nth
+  // inference task arrives, as an out-of-memory kill or a native crash would, with the task
+  // in flight. Outside run() on purpose: a thread terminated inside onnxruntime's run()
+  // aborts the whole process (NOTES-runtime), which no engine can recover from.
+  const exitAt = Number(process.env.SLUICE_TEST_THREAD_EXIT_AT ?? 0);
+  let tasks = 0;
+
   return async (task: InferTask) => {
+    if (task.op !== 'info' && exitAt > 0 && ++tasks === exitAt) process.exit(1); // in a worker thread: ends the thread only
     if (task.op === 'info') {
       if (task.holdMs) await new Promise((r) => setTimeout(r, task.holdMs));
       return info;
