@@ -35,7 +35,7 @@ export function parseJsonRecords(cfg: {
           if (why) { code = DeadLetterCode.SCHEMA; reason = `${cfg.contract}: ${why}`; }
           if (code) {
             dead ??= new BatchBuilder(DeadLetterSchema, 4);
-            dead.push({ stage: ctx.stage, code, reason, payload: line.slice(0, 4096), origin: `${batch.meta.source ?? 'partition ' + batch.meta.partition} offset ${batch.columns.offset[i]}`, at: ctx.clock.now() });
+            dead.push({ stage: ctx.stage, code, reason, payload: line.slice(0, 4096), payloadEncoding: 'utf8', origin: `${batch.meta.source ?? 'partition ' + batch.meta.partition} offset ${batch.columns.offset[i]}`, at: ctx.clock.now() });
             continue;
           }
           out.push({ key: String((o as Record<string, unknown>)[cfg.keyField]), json: line });

@@ -33,7 +33,6 @@ test('every kind of bad record is dead-lettered with a code and a reason naming 
     [json({ ...good }).replace('101.5', '1e999'), 'SLUICE_ERR_NON_FINITE', /field 'price' is not a finite number/],
     ['[1,2,3]', 'SLUICE_ERR_SCHEMA', /must be a JSON object/],
     ['null', 'SLUICE_ERR_SCHEMA', /must be a JSON object/],
-    [json({ ...good, venue: 'bad\uFFFD' }), 'SLUICE_ERR_ENCODING', /invalid UTF-8/],
     [json({ ...good, pad: 'x'.repeat(2000) }), 'SLUICE_ERR_RECORD_TOO_LARGE', /exceeds maxLineBytes 1000/],
   ];
   const lines = cases.flatMap(([l]) => [l, json(good)]);
@@ -46,7 +45,32 @@ test('every kind of bad record is dead-lettered with a code and a reason naming 
     assert.equal(dead[i].origin, `partition 0 offset ${2 * i}`);
     assert.equal(dead[i].stage, 'test-parse');
   });
-  assert.ok((dead[10].payload as string).length < 1100, 'large payloads are truncated in dead letters');
+  // dead letters keep the whole record (up to 64 KiB) so it can be recovered and replayed
+  assert.equal(dead[9].payload, lines[18]);
+  assert.equal(dead[9].payloadEncoding, 'utf8');
+});
+
+test('U+FFFD is a valid character; a leading byte-order mark is not part of the record', () => {
+  const { out, dead } = run([json({ ...good, venue: 'bad\uFFFD' }), '\uFEFF' + json(good)]);
+  assert.equal(dead, []);
+  assert.equal(out.map((r) => r.venue), ['bad\uFFFD', 'XLIT']);
+});
+
+test('records the source could not hand over as text (invalid UTF-8, tombstones) are dead-lettered with their original bytes', () => {
+  const h = new OperatorHarness(parse({ format: 'json', contract: 'order-event' }));
+  const b = rawLines(['', json(good), '']);
+  const bytes = Buffer.from([0x7b, 0xff, 0xfe, 0x7d]);
+  h.push(b.withMeta({ rawIssues: [
+    { code: 'SLUICE_ERR_ENCODING', reason: 'invalid UTF-8', payload: bytes.toString('base64'), payloadEncoding: 'base64' },
+    null,
+    { code: 'SLUICE_ERR_EMPTY_RECORD', reason: 'tombstone: the record has a null value', payload: '', payloadEncoding: 'utf8' },
+  ] }));
+  const dead = h.side('dead');
+  assert.equal(h.output().length, 1);
+  assert.equal(dead.map((d) => d.code), ['SLUICE_ERR_ENCODING', 'SLUICE_ERR_EMPTY_RECORD']);
+  assert.equal(Buffer.from(dead[0].payload as string, 'base64'), bytes);
+  assert.equal(dead[0].payloadEncoding, 'base64');
+  assert.equal(dead[1].origin, 'partition 0 offset 2');
 });
 
 test('CSV with a header, quoted cells and a wrong column count', () => {

@@ -15,17 +15,26 @@ import { BehaviorSchema, contractSchema, contractValidator, describeSchemaError,
 import { ConfigError, DeadLetterCode } from '../src/errors.js';
 import type { RawSchema } from '../src/io.js';
 import { DeadLetterSchema, type OperatorContext, type OperatorDef } from '../src/operator.js';
+import { EventTimeGuard, type GuardSink } from './event-time-guard.js';
 
 export type InputContract = 'order-event' | 'behavior-event';
 type OutputOfContract<C extends InputContract> = C extends 'order-event' ? OrderSchema : BehaviorSchema;
 
 /**
- * maxEventTimeSkewUs: reject (SLUICE_ERR_EVENT_TIME) a record whose event time is further
- * than this from its partition's newest accepted one — a timestamp decades off would
- * otherwise drag the watermark forward and make every later record late, or poison
- * time-decayed state. The first batch of a partition is judged against its median.
+ * maxEventTimeSkewUs: guard each partition's event time (operators/event-time-guard.ts):
+ * a record further than this from the partition's newest accepted time is held until
+ * `confirmJumpAfter` records agree with it (a weekend gap) or a record fits the old time
+ * again (then it is dead-lettered, SLUICE_ERR_EVENT_TIME). A timestamp decades off would
+ * otherwise drag the watermark forward and make every later record late.
  */
-interface ParseCommon { maxLineBytes?: number; maxEventTimeSkewUs?: number }
+interface ParseCommon {
+  maxLineBytes?: number;
+  maxEventTimeSkewUs?: number;
+  /** records far from the partition's event time that must agree before it jumps there (default 8) */
+  confirmJumpAfter?: number;
+  /** reject event times further than this ahead of the processing clock (live flow only; off by default) */
+  maxAheadOfClockUs?: number;
+}
 export type ParseConfig<C extends InputContract> =
   | ({ format: 'json'; contract: C } & ParseCommon)
   | ({ format: 'csv'; contract: C; columns?: string[]; header?: boolean; delimiter?: string } & ParseCommon)
@@ -71,7 +80,7 @@ function checkFinite(o: Record<string, unknown>, numeric: string[], integers: Se
 const LOBSTER_TYPES: Record<string, string> = { '1': 'NEW', '2': 'CANCEL', '3': 'CANCEL', '4': 'EXEC', '5': 'EXEC', '6': 'EXEC', '7': 'HALT' };
 
 export function parse<C extends InputContract = 'order-event'>(config: ParseConfig<C>): OperatorDef<RawSchema, OutputOfContract<C>, ParseSides> & { keyed: false } {
-  const known = new Set(['format', 'contract', 'columns', 'header', 'delimiter', 'maxLineBytes', 'maxEventTimeSkewUs', 'symbol', 'dateUs', 'venue', 'participant']);
+  const known = new Set(['format', 'contract', 'columns', 'header', 'delimiter', 'maxLineBytes', 'maxEventTimeSkewUs', 'confirmJumpAfter', 'maxAheadOfClockUs', 'symbol', 'dateUs', 'venue', 'participant']);
   for (const k of Object.keys(config)) if (!known.has(k)) throw new ConfigError(`parse: unknown option '${k}'`);
   if (!['json', 'csv', 'lobster'].includes(config.format)) throw new ConfigError(`parse: options.format must be 'json', 'csv' or 'lobster', got '${String(config.format)}'`);
   const contract: InputContract = config.contract ?? 'order-event';
@@ -96,12 +105,25 @@ export function parse<C extends InputContract = 'order-event'>(config: ParseConf
   const numeric = Object.keys(props).filter((k) => props[k].type === 'number' || props[k].type === 'integer');
   const integers = new Set(Object.keys(props).filter((k) => props[k].type === 'integer'));
 
+  const confirm = config.confirmJumpAfter ?? 8;
+  if (!Number.isInteger(confirm) || confirm < 1) throw new ConfigError(`parse: options.confirmJumpAfter must be a positive integer, got ${String(confirm)}`);
+  const ahead = config.maxAheadOfClockUs;
+  if (ahead !== undefined && !(ahead > 0)) throw new ConfigError(`parse: options.maxAheadOfClockUs must be > 0, got ${String(ahead)}`);
+  if (ahead !== undefined && skew === undefined) throw new ConfigError('parse: options.maxAheadOfClockUs needs options.maxEventTimeSkewUs');
+
   return {
     kind: 'parse', output, sides: ParseSides, keyed: false,
+    // the event-time guard's reference and held records belong to the source partition
+    partitionState: skew !== undefined,
     create() {
       const validate = contractValidator(contract);
-      /** per partition: the newest event time accepted (the reference for maxEventTimeSkewUs) */
-      const newest = new Map<number, number>();
+      /** per partition: the event-time guard (reference and held records) */
+      const guards = new Map<number, EventTimeGuard<Held>>();
+      const guardOf = (p: number) => {
+        let g = guards.get(p);
+        if (!g) { g = new EventTimeGuard<Held>({ skewUs: skew!, confirm, ...(ahead !== undefined ? { maxAheadOfClockUs: ahead } : {}) }); guards.set(p, g); }
+        return g;
+      };
       let csvHeader: string[] | undefined = config.format === 'csv' ? config.columns : undefined;
       const delim = config.format === 'csv' ? (config.delimiter ?? ',') : ',';
       const toObject = (line: string, offset: number): Record<string, unknown> | null => {
@@ -121,6 +143,7 @@ export function parse<C extends InputContract = 'order-event'>(config: ParseConf
             const name = csvHeader[j]; const cell = cells[j];
             if (cell === '') continue;
             const t = props[name]?.type;
+            // decimal numbers only: hex, binary and octal literals are not numbers here
             o[name] = t === 'integer' || t === 'number' ? (/^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(cell.trim()) ? Number(cell) : cell) : cell;
           }
           return o;
@@ -128,62 +151,99 @@ export function parse<C extends InputContract = 'order-event'>(config: ParseConf
         return lobsterToOrder(line, config as Extract<ParseConfig<C>, { format: 'lobster' }>);
       };
 
+      /** builds one process() call's outputs; held records released now land here too */
+      class Out implements GuardSink<Held> {
+        out: BatchBuilder<OutputOfContract<C>>;
+        headers: (Record<string, string> | null)[] = [];
+        times: number[] = [];
+        dead: BatchBuilder<DeadLetterSchema> | undefined;
+        n = 0;
+        constructor(cap: number, readonly stage: string, readonly now: number) { this.out = new BatchBuilder(output, cap); }
+        accept(h: Held): void {
+          this.out.reserve(1);
+          this.headers.push(h.header); this.times.push(h.time);
+          fill(h.o, this.out.columns, this.n++);
+          this.out.length = this.n;
+        }
+        reject(h: Held, reason: string): void { this.deadLetter(DeadLetterCode.EVENT_TIME, reason, h.line, 'utf8', h.origin); }
+        deadLetter(code: string, reason: string, payload: string, enc: 'utf8' | 'base64', origin: string): void {
+          this.dead ??= new BatchBuilder(DeadLetterSchema, 8);
+          this.dead.push({ stage: this.stage, code, reason, payload: truncate(payload), payloadEncoding: enc, origin, at: this.now });
+        }
+        finish(meta: Batch<RawSchema>['meta'], ctx: OperatorContext<OutputOfContract<C>, ParseSides>, withHeaders: boolean, withTimes: boolean): void {
+          const m: Batch<RawSchema>['meta'] = { ...originOnly(meta) };
+          if (withHeaders) m.headers = this.headers;
+          if (withTimes) m.timestamps = this.times;
+          ctx.emit(this.out.finish(m));
+          if (this.dead) ctx.emitSide('dead', this.dead.finish(originOnly(meta)));
+        }
+      }
+      const originOf = (meta: Batch<RawSchema>['meta'], offset: number) => `${meta.source ?? `partition ${meta.partition}`}${meta.source ? '@' : ' offset '}${offset}`;
+      let anyHeaders = false, anyTimes = false;
+
       return {
         process(batch: Batch<RawSchema>, ctx: OperatorContext<OutputOfContract<C>, ParseSides>) {
           const { value, offset, timestamp } = batch.columns;
-          const out = new BatchBuilder(output, batch.length);
+          const meta = batch.meta;
+          const inHeaders = meta.headers;
+          const issues = meta.rawIssues;
           // source timestamps and headers follow the records that parse (Kafka: record time, headers)
-          const inHeaders = batch.meta.headers;
-          const outHeaders: (Record<string, string> | null)[] | undefined = inHeaders ? [] : undefined;
-          const outTimes: number[] | undefined = timestamp[0] > 0 ? [] : undefined;
-          let dead: BatchBuilder<DeadLetterSchema> | undefined;
-          let n = 0;
-          const part = batch.meta.partition;
-          let ref = newest.get(part);
-          if (skew !== undefined && ref === undefined) {
-            // a partition's first batch: judge it against its median event time, not its first record
-            const ts = value.map((l) => Number(/"ts"\s*:\s*(-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)/.exec(l)?.[1])).filter(Number.isFinite).sort((a, b) => a - b);
-            if (ts.length) ref = ts[ts.length >> 1];
-          }
+          if (inHeaders) anyHeaders = true;
+          if (timestamp[0] > 0) anyTimes = true;
+          const guard = skew !== undefined ? guardOf(meta.partition) : undefined;
+          const o = new Out(batch.length + (guard?.held ?? 0), ctx.stage, ctx.clock.now());
           for (let i = 0; i < batch.length; i++) {
-            const line = value[i];
+            const issue = issues?.[i];
+            if (issue) { o.deadLetter(issue.code, issue.reason, issue.payload, issue.payloadEncoding, originOf(meta, offset[i])); continue; }
+            let line = value[i];
             try {
               if (line.length > maxLine) throw new BadRecord(DeadLetterCode.TOO_LARGE, `record of ${line.length} bytes exceeds maxLineBytes ${maxLine}`);
-              if (line.includes('\uFFFD')) throw new BadRecord(DeadLetterCode.ENCODING, 'invalid UTF-8 (bytes decoded to U+FFFD)');
+              // a byte-order mark opens some files' first line: it is not part of the record
+              if (line.charCodeAt(0) === 0xfeff) line = line.slice(1);
               if (line.length === 0 || (config.format !== 'json' && line.trim() === '')) continue; // blank lines carry nothing
-              const o = toObject(line, offset[i]);
-              if (o === null) continue;
-              checkFinite(o, numeric, integers);
-              if (!validate(o)) throw new BadRecord(DeadLetterCode.SCHEMA, describeSchemaError(validate.errors));
-              if (skew !== undefined) {
-                const t = o.ts as number;
-                if (ref !== undefined && Math.abs(t - ref) > skew) throw new BadRecord(DeadLetterCode.EVENT_TIME, `event time ${t} is ${((t - ref) / 86_400e6).toFixed(1)} days from the partition's ${ref} (maxEventTimeSkewUs ${skew})`);
-                if (ref === undefined || t > ref) ref = t;
-              }
-              if (outHeaders) outHeaders.push(inHeaders![i]);
-              if (outTimes) outTimes.push(timestamp[i]);
-              fill(o, out.columns, n++);
+              const rec = toObject(line, offset[i]);
+              if (rec === null) continue;
+              checkFinite(rec, numeric, integers);
+              if (!validate(rec)) throw new BadRecord(DeadLetterCode.SCHEMA, describeSchemaError(validate.errors));
+              const held: Held = { o: rec, line, offset: offset[i], header: inHeaders?.[i] ?? null, time: timestamp[i], origin: originOf(meta, offset[i]) };
+              if (guard) guard.offer(rec.ts as number, held, ctx.clock.now(), o);
+              else o.accept(held);
             } catch (e) {
               if (!(e instanceof BadRecord)) throw e;
-              dead ??= new BatchBuilder(DeadLetterSchema, 8);
-              dead.push({ stage: ctx.stage, code: e.code, reason: e.reason, payload: truncate(line), origin: `${batch.meta.source ?? `partition ${batch.meta.partition}`}${batch.meta.source ? '@' : ' offset '}${offset[i]}`, at: ctx.clock.now() });
+              o.deadLetter(e.code, e.reason, line, 'utf8', originOf(meta, offset[i]));
             }
           }
-          if (ref !== undefined && skew !== undefined) newest.set(part, ref);
-          out.length = n;
-          const meta = { ...batch.meta, headers: outHeaders, timestamps: outTimes };
-          if (!outHeaders) delete meta.headers;
-          if (!outTimes) delete meta.timestamps;
-          ctx.emit(out.finish(meta));
-          if (dead) ctx.emitSide('dead', dead.finish(originOnly(batch.meta)));
+          guard?.endOfBatch(o);
+          o.finish(meta, ctx, anyHeaders, anyTimes);
+        },
+        close(ctx: OperatorContext<OutputOfContract<C>, ParseSides>) {
+          // end of input: records held around an unconfirmed jump are rejected, with their origin
+          for (const [p, g] of guards) {
+            if (g.held === 0) continue;
+            const o = new Out(g.held, ctx.stage, ctx.clock.now());
+            g.finish(o);
+            o.finish({ partition: p, ingestTime: ctx.ingestTime }, ctx, anyHeaders, anyTimes);
+          }
+        },
+        snapshot: () => ({ guards: [...guards].map(([p, g]) => [p, g.snapshot()]), anyHeaders, anyTimes }),
+        restore(s: unknown) {
+          const st = s as { guards: [number, ReturnType<EventTimeGuard<Held>['snapshot']>][]; anyHeaders: boolean; anyTimes: boolean };
+          guards.clear();
+          for (const [p, g] of st.guards) guardOf(p).restore(g);
+          anyHeaders = st.anyHeaders; anyTimes = st.anyTimes;
         },
       };
     },
   };
 }
 
+/** a valid record the event-time guard may hold back */
+interface Held { o: Record<string, unknown>; line: string; offset: number; header: Record<string, string> | null; time: number; origin: string }
+
+/** dead letters keep the whole record up to 64 KiB, so it can be replayed from them */
+const MAX_PAYLOAD = 65_536;
 function truncate(s: string): string {
-  return s.length <= 1024 ? s : `${s.slice(0, 1024)}…(${s.length} chars)`;
+  return s.length <= MAX_PAYLOAD ? s : `${s.slice(0, MAX_PAYLOAD)}…(${s.length} chars)`;
 }
 
 /** RFC 4180 cells: quoted cells may hold the delimiter and doubled quotes */

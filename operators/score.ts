@@ -303,7 +303,7 @@ class ScoreOperator {
       if (why === undefined) { keep.push(i); continue; }
       const [code, reason] = why.split('\u0000');
       dead ??= new BatchBuilder(DeadLetterSchema, 8);
-      dead.push({ stage: ctx.stage, code, reason, payload: JSON.stringify(b.row(i)).slice(0, 4096), origin: `${b.meta.source ?? `partition ${b.meta.partition}`}`, at: ctx.clock.now() });
+      dead.push({ stage: ctx.stage, code, reason, payload: JSON.stringify(b.row(i)).slice(0, 4096), payloadEncoding: 'utf8', origin: `${b.meta.source ?? `partition ${b.meta.partition}`}`, at: ctx.clock.now() });
     }
     if (dead) ctx.emitSide('dead', dead.finish(originOnly(b.meta)));
     if (keep.length === 0) return;

@@ -103,7 +103,7 @@ export function parseFeedback(): OperatorDef<{ value: 'str'; offset: 'f64' }, ty
           const ok = o !== null && typeof o === 'object' && typeof o.participant === 'string' && typeof o.symbol === 'string' && (o.verdict === 'true_positive' || o.verdict === 'false_positive');
           if (!ok) {
             dead ??= new BatchBuilder(DeadLetterSchema, 4);
-            dead.push({ stage: ctx.stage, code: o === null ? DeadLetterCode.MALFORMED_JSON : DeadLetterCode.SCHEMA, reason: o === null ? 'feedback is not JSON' : 'feedback needs participant, symbol (strings) and verdict true_positive | false_positive', payload: line.slice(0, 4096), origin: `${batch.meta.source ?? 'partition ' + batch.meta.partition} offset ${batch.columns.offset[i]}`, at: ctx.clock.now() });
+            dead.push({ stage: ctx.stage, code: o === null ? DeadLetterCode.MALFORMED_JSON : DeadLetterCode.SCHEMA, reason: o === null ? 'feedback is not JSON' : 'feedback needs participant, symbol (strings) and verdict true_positive | false_positive', payload: line.slice(0, 4096), payloadEncoding: 'utf8', origin: `${batch.meta.source ?? 'partition ' + batch.meta.partition} offset ${batch.columns.offset[i]}`, at: ctx.clock.now() });
             continue;
           }
           out.push({ key: `${o!.participant as string}|${o!.symbol as string}`, truePositive: o!.verdict === 'true_positive' ? 1 : 0 });

@@ -34,6 +34,12 @@ export interface BatchMeta {
   /** per-record source timestamps (µs; Kafka record time), carried like headers */
   timestamps?: number[];
   /**
+   * Raw batches only: per record, what the source found wrong with the bytes before any
+   * parsing (invalid UTF-8, a tombstone, an over-long line); null for good records.
+   * parse dead-letters these with the original bytes.
+   */
+  rawIssues?: (RawIssue | null)[];
+  /**
    * per-record tensors (model outputs a scoring stage keeps, e.g. a user vector and its
    * attention; candidate lists), carried like headers
    */
@@ -41,11 +47,20 @@ export interface BatchMeta {
 }
 
 /** meta fields holding one entry per record: they follow records through select and concat */
-export const PER_RECORD = ['keys', 'headers', 'timestamps', 'vectors'] as const;
+export const PER_RECORD = ['keys', 'headers', 'timestamps', 'vectors', 'rawIssues'] as const;
+
+/** A raw record the source could not hand over as text (see BatchMeta.rawIssues). */
+export interface RawIssue {
+  code: string;
+  reason: string;
+  /** the original bytes: as text when they are valid UTF-8, else base64 */
+  payload: string;
+  payloadEncoding: 'utf8' | 'base64';
+}
 
 /** meta for new records made from a batch (dead letters, late records): same origin, no per-record fields */
 export function originOnly(meta: BatchMeta): BatchMeta {
-  const { keys: _k, headers: _h, timestamps: _t, vectors: _v, ...rest } = meta;
+  const { keys: _k, headers: _h, timestamps: _t, vectors: _v, rawIssues: _r, ...rest } = meta;
   return rest;
 }
 

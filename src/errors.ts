@@ -57,4 +57,6 @@ export const DeadLetterCode = {
   TOO_LARGE: 'SLUICE_ERR_RECORD_TOO_LARGE',
   ENCODING: 'SLUICE_ERR_ENCODING',
   EVENT_TIME: 'SLUICE_ERR_EVENT_TIME',
+  /** a Kafka record with a null value (a tombstone) or an empty one: no event in it */
+  EMPTY: 'SLUICE_ERR_EMPTY_RECORD',
 } as const;

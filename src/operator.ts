@@ -96,6 +96,12 @@ export interface OperatorDef<I extends Schema, O extends Schema, Sides extends S
   readonly sides: Sides;
   /** true when the operator keeps per-key state and so needs keyed input (keyBy upstream) */
   readonly keyed: boolean;
+  /**
+   * State that belongs to the source partition without being keyed (parse's event-time
+   * guard): with a partition state store it is kept, saved and moved per partition like
+   * keyed state, though no keyBy is needed before it.
+   */
+  readonly partitionState?: boolean;
   create(): Operator<I, O, Sides>;
   /** phantom field carrying the input type (contravariant: a stream may have more fields than the operator reads) */
   readonly __in?: (input: I) => void;
@@ -121,6 +127,8 @@ export const DeadLetterSchema = {
   reason: 'str',
   /** the original payload (raw line / message value), possibly truncated */
   payload: 'str',
+  /** 'utf8': payload is the original text; 'base64': the original bytes were not UTF-8 */
+  payloadEncoding: 'str',
   /** where it came from: source:partition:offset */
   origin: 'str',
   /** processing time of rejection, µs */

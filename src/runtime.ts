@@ -165,7 +165,7 @@ class OpNodeRt extends NodeRt implements OperatorContext<Schema, SideSchemas> {
     super(spec);
     this.stage = spec.name;
     this.keyedOut = spec.keyedOut;
-    this.op = (partitioned && spec.kind === 'op' && spec.def.keyed
+    this.op = (partitioned && spec.kind === 'op' && (spec.def.keyed || spec.def.partitionState)
       ? new PartitionedOperator(() => spec.def.create() as never)
       : spec.def.create()) as OpNodeRt['op'];
   }

@@ -6,8 +6,9 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
-import { Batch, BatchBuilder, batchOf, type Row, type Schema } from './batch.js';
-import { ConfigError, IoError } from './errors.js';
+import { isUtf8 } from 'node:buffer';
+import { Batch, BatchBuilder, batchOf, type RawIssue, type Row, type Schema } from './batch.js';
+import { ConfigError, DeadLetterCode, IoError } from './errors.js';
 import { RawSchema, type SourceDef, type SourceRead, type SourceReader } from './io.js';
 
 /** Records held in memory, one array per partition (tests, small replays). */
@@ -62,7 +63,7 @@ export interface LinesSourceOptions {
   batchSize?: number;
   /** pace the replay by event time; absent = as fast as possible */
   pace?: PaceOptions;
-  /** lines longer than this (bytes) are still delivered; parse dead-letters them (default 1 MiB) */
+  /** lines longer than this (bytes) stop being buffered at the limit and reach parse as a raw issue (its first 64 KiB), which dead-letters them (default 1 MiB) */
   maxLineBytes?: number;
 }
 
@@ -79,6 +80,8 @@ export function linesSource(opts: LinesSourceOptions): SourceDef<RawSchema> {
   if (!Array.isArray(opts.paths) || opts.paths.length === 0) throw new ConfigError('linesSource: options.paths must list at least one file (or "-" for stdin)');
   const batchSize = opts.batchSize ?? 1024;
   if (!Number.isInteger(batchSize) || batchSize <= 0) throw new ConfigError(`linesSource: options.batchSize must be a positive integer, got ${batchSize}`);
+  const maxLineBytes = opts.maxLineBytes ?? 1 << 20;
+  if (!Number.isInteger(maxLineBytes) || maxLineBytes <= 0) throw new ConfigError(`linesSource: options.maxLineBytes must be a positive integer, got ${maxLineBytes}`);
   if (opts.pace && !(opts.pace.speedup > 0)) throw new ConfigError(`linesSource: options.pace.speedup must be > 0, got ${opts.pace.speedup}`);
   return {
     kind: 'lines-source',
@@ -89,55 +92,111 @@ export function linesSource(opts: LinesSourceOptions): SourceDef<RawSchema> {
         try { await stat(p); } catch (e) { throw new IoError(`linesSource: cannot read '${p}': ${(e as Error).message}`, e); }
       }
       const restore = ctx.restoreFrom as { offsets: number[]; next: number } | undefined;
-      const parts = opts.paths.map((path, p) => new LineReader(path === '-' ? process.stdin : createReadStream(path, { highWaterMark: 1 << 20 }), p, restore?.offsets[p] ?? 0));
+      const parts = opts.paths.map((path, p) => new LineReader(path === '-' ? process.stdin : createReadStream(path, { highWaterMark: 1 << 20 }), p, restore?.offsets[p] ?? 0, maxLineBytes));
       return new LinesReader(parts, batchSize, opts.pace, restore?.next ?? 0);
     },
   };
 }
 
+/**
+ * Splits a byte stream into lines. Bytes, not decoded text: a line that is not valid
+ * UTF-8 is handed on as base64 with a raw issue (decoding first would turn it into
+ * U+FFFD and lose the original), and a line longer than maxLineBytes stops being
+ * buffered as soon as it passes the limit (its first 64 KiB are kept for the dead
+ * letter), so an 80 MB line costs 64 KiB, not 80 MB.
+ */
 class LineReader {
   #iter: AsyncIterator<Buffer | string>;
   #lines: string[] = [];
+  #issues: (RawIssue | null)[] = [];
   #head = 0;
-  #rest = '';
+  #rest: Buffer[] = [];
+  #restLen = 0;
   #eof = false;
   /** next line number to deliver */
   offset = 0;
   #skip: number;
-  constructor(readonly stream: Readable, readonly partition: number, skipTo: number) {
-    stream.setEncoding('utf8');
+  #lineNo = 0;
+  constructor(readonly stream: Readable, readonly partition: number, skipTo: number, readonly maxLineBytes: number) {
     this.#iter = stream[Symbol.asyncIterator]();
     this.#skip = skipTo;
   }
   get ended(): boolean { return this.#eof && this.#head >= this.#lines.length; }
   get buffered(): number { return this.#lines.length - this.#head; }
 
+  #push(buf: Buffer, total: number): void {
+    // lines already processed before a restore are skipped unread
+    if (this.#lineNo++ < this.#skip) { this.offset++; return; }
+    let issue: RawIssue | null = null;
+    let text = '';
+    if (total > this.maxLineBytes) {
+      issue = { code: DeadLetterCode.TOO_LARGE, reason: `line of ${total} bytes exceeds maxLineBytes ${this.maxLineBytes} (first ${buf.length} bytes kept)`, ...payloadOf(buf) };
+    } else if (!isUtf8(buf)) {
+      issue = { code: DeadLetterCode.ENCODING, reason: 'invalid UTF-8; the original bytes are in the payload, base64', payload: buf.toString('base64'), payloadEncoding: 'base64' };
+    } else text = buf.toString('utf8');
+    this.#lines.push(text);
+    this.#issues.push(issue);
+  }
+
+  #chunk(chunk: Buffer): void {
+    let pos = 0;
+    for (;;) {
+      const nl = chunk.indexOf(10, pos);
+      const end = nl < 0 ? chunk.length : nl;
+      // keep at most KEEP bytes of a line past the limit; count the rest
+      const piece = chunk.subarray(pos, end);
+      const room = this.#restLen > this.maxLineBytes ? Math.max(0, KEEP - this.#keptLen()) : piece.length;
+      if (room > 0) this.#rest.push(room >= piece.length ? piece : piece.subarray(0, room));
+      this.#restLen += piece.length;
+      if (this.#restLen > this.maxLineBytes) this.#trimRest();
+      if (nl < 0) break;
+      const total = this.#restLen;
+      const line = this.#rest.length === 1 ? this.#rest[0] : Buffer.concat(this.#rest);
+      this.#rest = []; this.#restLen = 0;
+      this.#push(Buffer.from(line), total);
+      pos = nl + 1;
+    }
+  }
+
+  #keptLen(): number { let n = 0; for (const b of this.#rest) n += b.length; return n; }
+  #trimRest(): void {
+    if (this.#keptLen() <= KEEP) return;
+    const all = Buffer.concat(this.#rest);
+    this.#rest = [Buffer.from(all.subarray(0, KEEP))];
+  }
+
   /** make sure some lines are buffered (false at end of file) */
   async fill(): Promise<boolean> {
     while (this.buffered === 0 && !this.#eof) {
+      this.#lines = []; this.#issues = []; this.#head = 0;
       const r = await this.#iter.next();
       if (r.done) {
         this.#eof = true;
-        if (this.#rest.length) { this.#lines = [this.#rest]; this.#head = 0; this.#rest = ''; }
+        if (this.#restLen > 0) { const total = this.#restLen; const line = Buffer.concat(this.#rest); this.#rest = []; this.#restLen = 0; this.#push(line, total); }
       } else {
-        const parts = (this.#rest + (r.value as string)).split('\n');
-        this.#rest = parts.pop()!;
-        this.#lines = parts;
-        this.#head = 0;
+        const v = r.value;
+        this.#chunk(typeof v === 'string' ? Buffer.from(v, 'utf8') : v);
       }
-      // skip lines already processed before a restore
-      while (this.#skip > this.offset && this.buffered > 0) { this.#head++; this.offset++; }
     }
     return this.buffered > 0;
   }
 
-  take(n: number): string[] {
-    const out = this.#lines.slice(this.#head, this.#head + n);
-    this.#head += out.length;
-    return out;
+  take(n: number): { lines: string[]; issues: (RawIssue | null)[] } {
+    const lines = this.#lines.slice(this.#head, this.#head + n);
+    const issues = this.#issues.slice(this.#head, this.#head + n);
+    this.#head += lines.length;
+    return { lines, issues };
   }
   peek(j = 0): string | undefined { return this.#lines[this.#head + j]; }
   close(): void { this.stream.destroy(); }
+}
+
+/** bytes of an over-long line kept for its dead letter */
+const KEEP = 65_536;
+
+/** a raw record's bytes for a dead letter: text when valid UTF-8, else base64 */
+export function payloadOf(buf: Buffer): { payload: string; payloadEncoding: 'utf8' | 'base64' } {
+  return isUtf8(buf) ? { payload: buf.toString('utf8'), payloadEncoding: 'utf8' } : { payload: buf.toString('base64'), payloadEncoding: 'base64' };
 }
 
 class LinesReader implements SourceReader<RawSchema> {
@@ -158,17 +217,19 @@ class LinesReader implements SourceReader<RawSchema> {
       if (!(await part.fill())) { endedPartitions.push(part.partition); continue; }
       let n = Math.min(max, this.batchSize, part.buffered);
       if (this.pace) n = await this.#paced(part, n);
-      const lines = part.take(n);
+      const { lines, issues } = part.take(n);
       const b = new BatchBuilder(RawSchema, lines.length);
       const c = b.columns;
+      let anyIssue = false;
       for (let i = 0; i < lines.length; i++) {
         let line = lines[i];
         if (line.charCodeAt(line.length - 1) === 13) line = line.slice(0, -1); // CRLF files
         c.key[i] = ''; c.value[i] = line; c.offset[i] = part.offset + i; c.timestamp[i] = 0;
+        if (issues[i]) anyIssue = true;
       }
       b.length = lines.length;
       part.offset += lines.length;
-      return { batches: [b.finish({ partition: part.partition, ingestTime: 0 })], endedPartitions, done: false };
+      return { batches: [b.finish({ partition: part.partition, ingestTime: 0, ...(anyIssue ? { rawIssues: issues } : {}) })], endedPartitions, done: false };
     }
     return { batches: [], endedPartitions, done: this.parts.every((p) => p.ended) };
   }

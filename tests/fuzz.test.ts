@@ -6,13 +6,15 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { RawSchema } from '../src/io.js';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { DeadLetterSchema } from '../src/operator.js';
 import { Runtime } from '../src/runtime.js';
 import { collectSink, countSink } from '../src/sinks.js';
-import { memorySource } from '../src/sources.js';
+import { linesSource } from '../src/sources.js';
 import { simulate } from '../src/sim/market.js';
-import { mixCorpus } from '../src/sim/fuzz.js';
+import { corpusBytes, invalidUtf8Bytes, mixCorpus } from '../src/sim/fuzz.js';
 import type { AlertSchema } from '../operators/alerts.js';
 import { surveillanceTopology } from '../topologies/surveillance.js';
 
@@ -24,10 +26,13 @@ test('12,000 malformed messages among 20,000 valid ones: every bad one dead-lett
   for (let i = 0; i < good.length; i += 7) good[i] = { ...good[i], extra: { nested: [1, 2, 3] }, comment: 'ok' };
   const BAD = 12_000;
   const lines = mixCorpus(good, BAD, 99);
+  const file = join(mkdtempSync(join(tmpdir(), 'sluice-fuzz-')), 'corpus.jsonl');
+  writeFileSync(file, corpusBytes(lines));
   const decisions = countSink();
   const dead = collectSink<DeadLetterSchema>();
   const topology = surveillanceTopology({
-    source: memorySource(RawSchema, [lines.map((l, i) => ({ key: '', value: l.value, offset: i, timestamp: 0 }))]),
+    // through a real file and the lines source, so bytes that are not UTF-8 arrive as bytes
+    source: linesSource({ paths: [file], maxLineBytes: 65_536 }),
     parse: { format: 'json', contract: 'order-event', maxLineBytes: 65_536, maxEventTimeSkewUs: 86_400e6 },
     alerts: countSink<AlertSchema>(), deadLetters: dead, decisions: decisions as never,
   });
@@ -46,7 +51,10 @@ test('12,000 malformed messages among 20,000 valid ones: every bad one dead-lett
     perKind.set(l.bad.kind, (perKind.get(l.bad.kind) ?? 0) + 1);
   });
   assert.equal(wrong.length, 0, wrong.slice(0, 5).join('\n'));
-  assert.ok(deadRows.every((d) => d.payload.length <= 1100), 'dead-letter payloads are truncated, not copied whole');
+  // dead letters keep records whole up to 64 KiB (replayable); a megabyte line keeps its first 64 KiB
+  assert.ok(deadRows.every((d) => d.payload.length <= 65_536 + 32), 'dead-letter payloads are bounded');
+  const utf8 = deadRows.filter((d) => d.code === 'SLUICE_ERR_ENCODING');
+  assert.ok(utf8.length > 0 && utf8.every((d) => d.payloadEncoding === 'base64' && Buffer.from(d.payload, 'base64').equals(invalidUtf8Bytes)), 'invalid UTF-8 keeps its original bytes (base64)');
   process.stdout.write(`\n  fuzz: ${BAD} malformed (${[...perKind].map(([k, n]) => `${k} ${n}`).join(', ')}) all dead-lettered with the right code; ${good.length} valid scored\n`);
 });
 

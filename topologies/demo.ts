@@ -59,7 +59,7 @@ export function demoTopology(o: DemoOptions): Topology {
   windows.to('windows-out', o.output);
   // late events become dead letters too: nothing is dropped silently
   const lateAsDead = windows.side('late').map('late-to-dead', DeadLetterSchema, (r) => ({
-    stage: 'window', code: 'SLUICE_ERR_LATE_EVENT', reason: `event ${r.latenessUs} µs behind the watermark, beyond allowed lateness`, payload: r.record, origin: `key ${r.key}`, at: r.ts,
+    stage: 'window', code: 'SLUICE_ERR_LATE_EVENT', reason: `event ${r.latenessUs} µs behind the watermark, beyond allowed lateness`, payload: r.record, payloadEncoding: 'utf8', origin: `key ${r.key}`, at: r.ts,
   }));
   parsed.side('dead').union('all-dead-letters', lateAsDead).to('dead-letters', o.deadLetters);
   return t.build();

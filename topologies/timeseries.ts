@@ -46,7 +46,7 @@ export function parseSeries(): OperatorDef<RawSchema, typeof SeriesSchema, { dea
           const value = valText === '' ? NaN : Number(valText);
           if (!Number.isFinite(ts) || !Number.isFinite(value) || line.split(',').length !== 2) {
             dead ??= new BatchBuilder(DeadLetterSchema, 4);
-            dead.push({ stage: ctx.stage, code: DeadLetterCode.MALFORMED_CSV, reason: !Number.isFinite(ts) ? `timestamp '${tsText}' is neither YYYY-MM-DD HH:MM:SS nor epoch µs` : `expected 'timestamp,value' with a finite number, got '${line.slice(0, 80)}'`, payload: line.slice(0, 4096), origin: `${batch.meta.source ?? 'partition ' + batch.meta.partition} line ${batch.columns.offset[i] + 1}`, at: ctx.clock.now() });
+            dead.push({ stage: ctx.stage, code: DeadLetterCode.MALFORMED_CSV, reason: !Number.isFinite(ts) ? `timestamp '${tsText}' is neither YYYY-MM-DD HH:MM:SS nor epoch µs` : `expected 'timestamp,value' with a finite number, got '${line.slice(0, 80)}'`, payload: line.slice(0, 4096), payloadEncoding: 'utf8', origin: `${batch.meta.source ?? 'partition ' + batch.meta.partition} line ${batch.columns.offset[i] + 1}`, at: ctx.clock.now() });
             continue;
           }
           out.push({ ts, value, line, series: batch.columns.key[i] || String(batch.meta.partition) });

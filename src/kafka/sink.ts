@@ -138,7 +138,7 @@ export function kafkaSink<S extends Schema>(schema: S, o: KafkaSinkOptions<S>): 
 /** Dead-letter messages carry the reason and origin in headers as well as in the value. */
 export function deadLetterHeaders(b: Batch<DeadLetterSchema>, i: number): IHeaders {
   const c = b.columns;
-  const h: IHeaders = { 'sluice-error-code': c.code[i], 'sluice-stage': c.stage[i], 'sluice-reason': c.reason[i].slice(0, 512) };
+  const h: IHeaders = { 'sluice-error-code': c.code[i], 'sluice-stage': c.stage[i], 'sluice-reason': c.reason[i].slice(0, 512), 'sluice-payload-encoding': c.payloadEncoding?.[i] || 'utf8' };
   const m = /^(.+)\/(\d+)@(\d+)$/.exec(c.origin[i]); // topic/partition@offset
   if (m) { h['sluice-source-topic'] = m[1]; h['sluice-source-partition'] = m[2]; h['sluice-source-offset'] = m[3]; }
   else h['sluice-origin'] = c.origin[i];

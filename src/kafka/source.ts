@@ -15,8 +15,9 @@
  *   t.source('orders', kafkaSource({ brokers: ['localhost:9092'], topics: ['orders'], groupId: 'surveillance' }))
  */
 import type { Consumer, KafkaMessage } from 'kafkajs';
-import { BatchBuilder } from '../batch.js';
-import { ConfigError } from '../errors.js';
+import { isUtf8 } from 'node:buffer';
+import { BatchBuilder, type RawIssue } from '../batch.js';
+import { ConfigError, DeadLetterCode } from '../errors.js';
 import { RawSchema, type SourceDef, type SourceRead, type SourceReader } from '../io.js';
 import { validateConnection, type KafkaConnection } from './config.js';
 import { createTransport } from './transport.js';
@@ -329,10 +330,15 @@ class KafkaReader implements SourceReader<RawSchema>, KafkaSourceView {
     const out = new BatchBuilder(RawSchema, take);
     const c = out.columns;
     let headers: (Record<string, string> | null)[] | undefined;
+    let issues: (RawIssue | null)[] | undefined;
     for (let i = 0; i < take; i++) {
       const m = b.msgs[b.head + i];
       c.key[i] = m.key ? m.key.toString('utf8') : '';
-      c.value[i] = m.value ? m.value.toString('utf8') : '';
+      // a tombstone, an empty value or bytes that are not UTF-8 carry no event: they reach
+      // parse as raw issues and become dead letters with the original bytes, never vanish
+      const issue = rawIssueOf(m.value);
+      if (issue) { (issues ??= new Array(take).fill(null))[i] = issue; c.value[i] = ''; }
+      else c.value[i] = m.value!.toString('utf8');
       c.offset[i] = Number(m.offset);
       c.timestamp[i] = Number(m.timestamp) * 1000;
       const h = m.headers;
@@ -352,7 +358,7 @@ class KafkaReader implements SourceReader<RawSchema>, KafkaSourceView {
       this.consumer.resume([{ topic: b.topic, partitions: [b.partition] }]);
     }
     if (b.drained && b.msgs.length - b.head < this.cap) { const d = b.drained; b.drained = undefined; d(); }
-    return out.finish({ partition: b.id, ingestTime: 0, source: `${b.topic}/${b.partition}`, epoch: b.epoch, ...(headers ? { headers } : {}) });
+    return out.finish({ partition: b.id, ingestTime: 0, source: `${b.topic}/${b.partition}`, epoch: b.epoch, ...(headers ? { headers } : {}), ...(issues ? { rawIssues: issues } : {}) });
   }
 
   async close(): Promise<void> {
@@ -360,4 +366,12 @@ class KafkaReader implements SourceReader<RawSchema>, KafkaSourceView {
     openKafkaSources.delete(this);
     await this.consumer.disconnect();
   }
+}
+
+/** what is wrong with a message value before any parsing, or null when it is text */
+export function rawIssueOf(value: Buffer | null): RawIssue | null {
+  if (value === null) return { code: DeadLetterCode.EMPTY, reason: 'tombstone: the record has a null value', payload: '', payloadEncoding: 'utf8' };
+  if (value.length === 0) return { code: DeadLetterCode.EMPTY, reason: 'the record has an empty value', payload: '', payloadEncoding: 'utf8' };
+  if (!isUtf8(value)) return { code: DeadLetterCode.ENCODING, reason: 'invalid UTF-8; the original bytes are in the payload, base64', payload: value.toString('base64'), payloadEncoding: 'base64' };
+  return null;
 }

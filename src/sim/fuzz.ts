@@ -5,10 +5,13 @@
  */
 import { rng } from '../demo/orderflow.js';
 
-export type Mutation = { kind: string; code: string; make: (good: Record<string, unknown>, r: () => number) => string };
+export type Mutation = { kind: string; code: string; make: (good: Record<string, unknown>, r: () => number) => string; raw?: Buffer };
+/** one corpus line: `raw` holds the bytes when they are not UTF-8 text (`value` is then a lossy rendering) */
+export interface CorpusLine { value: string; raw?: Buffer; bad?: Mutation }
 export const j = (o: unknown) => JSON.stringify(o);
 const without = (o: Record<string, unknown>, k: string) => { const c = { ...o }; delete c[k]; return c; };
-const invalidUtf8 = Buffer.concat([Buffer.from('{"ts":1,"venue":"'), Buffer.from([0xff, 0xfe, 0xc3]), Buffer.from('"}')]).toString('utf8');
+/** bytes that are not UTF-8: written as bytes (CorpusLine.raw), so the source meets them as a feed would send them */
+export const invalidUtf8Bytes = Buffer.concat([Buffer.from('{"ts":1,"venue":"'), Buffer.from([0xff, 0xfe, 0xc3]), Buffer.from('"}')]);
 
 export const MUTATIONS: Mutation[] = [
   { kind: 'truncated JSON', code: 'SLUICE_ERR_MALFORMED_JSON', make: (g, r) => { const s = j(g); return s.slice(0, 1 + Math.floor(r() * (s.length - 2))); } },
@@ -24,7 +27,7 @@ export const MUTATIONS: Mutation[] = [
   { kind: 'empty strings', code: 'SLUICE_ERR_SCHEMA', make: (g, r) => j({ ...g, ...[{ symbol: '' }, { participant: '' }, { orderId: '' }][Math.floor(r() * 3)] }) },
   { kind: 'timestamp decades off', code: 'SLUICE_ERR_EVENT_TIME', make: (g, r) => j({ ...g, ts: r() < 0.5 ? 1_000_000 : (g.ts as number) + Math.round((20 + r() * 30) * 365 * 86_400e6) }) },
   { kind: 'megabyte payload', code: 'SLUICE_ERR_RECORD_TOO_LARGE', make: (g) => j({ ...g, note: 'x'.repeat(1_000_000) }) },
-  { kind: 'invalid UTF-8', code: 'SLUICE_ERR_ENCODING', make: () => invalidUtf8 },
+  { kind: 'invalid UTF-8', code: 'SLUICE_ERR_ENCODING', make: () => invalidUtf8Bytes.toString('utf8'), raw: invalidUtf8Bytes },
 ];
 
 /**
@@ -32,14 +35,22 @@ export const MUTATIONS: Mutation[] = [
  * made next to a real message (with its event time, so event-time checks have a
  * neighbour to judge by). Returns lines in order with the mutation of each bad one.
  */
-export function mixCorpus(good: Record<string, unknown>[], bad: number, seed: number): { value: string; bad?: Mutation }[] {
+export function mixCorpus(good: Record<string, unknown>[], bad: number, seed: number): CorpusLine[] {
   const r = rng(seed);
-  const lines: { value: string; bad?: Mutation }[] = good.map((g) => ({ value: j(g) }));
+  const lines: CorpusLine[] = good.map((g) => ({ value: j(g) }));
   for (let k = 0; k < bad; k++) {
     const m = MUTATIONS[k % MUTATIONS.length];
     const at = Math.floor(r() * lines.length);
     const near = good[Math.min(good.length - 1, Math.floor((at / lines.length) * good.length))];
-    lines.splice(at, 0, { value: m.make(near, r), bad: m });
+    lines.splice(at, 0, { value: m.make(near, r), ...(m.raw ? { raw: m.raw } : {}), bad: m });
   }
   return lines;
 }
+
+/** the corpus as a JSON-lines file's bytes (invalid UTF-8 written as the bytes it is) */
+export function corpusBytes(lines: CorpusLine[]): Buffer {
+  const parts: Buffer[] = [];
+  for (const l of lines) { parts.push(l.raw ?? Buffer.from(l.value, 'utf8')); parts.push(NL); }
+  return Buffer.concat(parts);
+}
+const NL = Buffer.from('\n');
