@@ -8,6 +8,7 @@
  * Keep the stream keyed by participant × symbol: the operator keeps, per key, the
  * times and kinds of the last `length` events (the model's window).
  */
+import { entriesOf, keyedEntries } from '../src/state.js';
 import { BatchBuilder, type Batch, type Schema } from '../src/batch.js';
 import type { NoSides, OperatorDef } from '../src/operator.js';
 import { KeyedEventWindows } from './event-window.js';
@@ -89,12 +90,12 @@ export function alerts(cfg: AlertsConfig = {}): OperatorDef<In, AlertSchema, NoS
         },
         // the windows and the cooldown move with the key's partition: a restart neither loses a
         // window's history nor repeats an alert the cooldown had folded
-        snapshot: () => ({ windows: windows.snapshot(), last: [...last] }),
+        snapshot: () => ({ windows: windows.snapshot(), last: keyedEntries(last) }),
         restore(s: unknown) {
-          const st = s as { windows: Parameters<KeyedEventWindows['restore']>[0]; last: [string, { at: number; pattern: string }][] };
+          const st = s as { windows: Parameters<KeyedEventWindows['restore']>[0]; last: Parameters<typeof entriesOf<{ at: number; pattern: string }>>[0] };
           windows.restore(st.windows);
           last.clear();
-          for (const [k, v] of st.last) last.set(k, v);
+          for (const [k, v] of entriesOf(st.last)) last.set(k, v);
         },
       };
     },

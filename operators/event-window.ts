@@ -3,6 +3,7 @@
  * up on demand: what the alerts describe as an alert's window and what the statistical
  * baseline scores. (The model sees the same window through OrderSequenceEncoder.)
  */
+import { entriesOf, keyedEntries, type KeyedEntries } from '../src/state.js';
 import type { Batch } from '../src/batch.js';
 
 export type EventWindowInput = { ts: 'f64'; participant: 'str'; venue: 'str'; type: 'str'; orderType: 'str'; qty: 'f64'; counterparty: 'str' };
@@ -60,12 +61,12 @@ export class KeyedEventWindows {
   }
 
   /** every key's ring, for checkpoints */
-  snapshot(): [string, number[], number[], number[], number][] {
-    return [...this.#rings].map(([k, w]) => [k, Array.from(w.ts), Array.from(w.kind), Array.from(w.qty), w.n]);
+  snapshot(): KeyedEntries<[number[], number[], number[], number]> {
+    return keyedEntries([...this.#rings].map(([k, w]) => [k, [Array.from(w.ts), Array.from(w.kind), Array.from(w.qty), w.n]]));
   }
 
-  restore(state: [string, number[], number[], number[], number][]): void {
+  restore(state: KeyedEntries<[number[], number[], number[], number]>): void {
     this.#rings.clear();
-    for (const [k, ts, kind, qty, n] of state) this.#rings.set(k, { ts: Float64Array.from(ts), kind: Uint8Array.from(kind), qty: Float64Array.from(qty), n });
+    for (const [k, [ts, kind, qty, n]] of entriesOf(state)) this.#rings.set(k, { ts: Float64Array.from(ts), kind: Uint8Array.from(kind), qty: Float64Array.from(qty), n });
   }
 }

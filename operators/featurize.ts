@@ -27,6 +27,7 @@
  *
  *   orders.keyBy('by-symbol', (c, i) => c.symbol[i]).via('features', featurize({ horizonUs: 10_000_000 }))
  */
+import { entriesOf, keyedEntries } from '../src/state.js';
 import { BatchBuilder, type Schema } from '../src/batch.js';
 import type { OrderSchema } from '../src/contracts.js';
 import { ConfigError } from '../src/errors.js';
@@ -247,18 +248,18 @@ export function featurize<S extends Schema & OrderInput>(config: FeaturizeConfig
           out.length = batch.length;
           ctx.emit(out.finish(batch.meta));
         },
-        snapshot: () => [...symbols].map(([k, s]) => {
+        snapshot: () => keyedEntries([...symbols].map(([k, s]): SymbolSnapshot => {
           const names = new Map<ParticipantState, string>();
           for (const [name, p] of s.parts) names.set(p, name);
           return [k, {
             orders: [...s.orders].map(([id, o]) => [id, { ...o, p: names.get(o.p)! }]),
             bids: [...s.bids], asks: [...s.asks], ofi: s.ofi.toJSON(), ofiSum: s.ofiSum, vwap: s.vwap.toJSON(), pq: s.pq, q: s.q,
             parts: [...s.parts].map(([name, p]) => [name, { ...p, ev: p.ev.toJSON(), levels: [...p.levels], lastTs: Number.isNaN(p.lastTs) ? null : p.lastTs }]),
-          }];
-        }),
+          }] as SymbolSnapshot;
+        })),
         restore(state) {
           symbols.clear();
-          for (const [k, s] of state as SymbolSnapshot[]) {
+          for (const [k, s] of entriesOf(state as SymbolSnapshot[])) {
             const parts = new Map<string, ParticipantState>();
             // JSON turned NaN (no cancel latency / inter-arrival) into null
             for (const [name, p] of s.parts) parts.set(name, { ...p, ev: Ring.from(5, p.ev.map((x) => (x === null ? NaN : x))), levels: new Map(p.levels), lastTs: p.lastTs ?? NaN });

@@ -16,6 +16,7 @@
  *
  *   parsed.keyBy('by-symbol', (c, i) => c.symbol[i]).via('norm', normalize({ fields: ['qty'], method: 'robust' }))
  */
+import { entriesOf, keyedEntries } from '../src/state.js';
 import { BatchBuilder, type Schema } from '../src/batch.js';
 import { ConfigError } from '../src/errors.js';
 import type { NoSides, OperatorDef } from '../src/operator.js';
@@ -134,8 +135,8 @@ export function normalize<S extends Schema & { readonly [K in F]: 'f64' }, F ext
           out.length = batch.length;
           ctx.emit(out.finish(batch.meta));
         },
-        snapshot: () => [...state],
-        restore(s) { state.clear(); for (const [k, v] of s as [string, FieldState[]][]) state.set(k, v); },
+        snapshot: () => keyedEntries(state),
+        restore(s) { state.clear(); for (const [k, v] of entriesOf(s as Parameters<typeof entriesOf<FieldState[]>>[0])) state.set(k, v); },
       };
     },
   };

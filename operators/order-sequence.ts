@@ -22,6 +22,8 @@
 import type { Batch } from '../src/batch.js';
 import type { OrderSchema } from '../src/contracts.js';
 import { ConfigError } from '../src/errors.js';
+import { partitionName } from '../src/partitioned.js';
+import { entriesOf, keyedEntries, type KeyedEntries } from '../src/state.js';
 import type { Encoder } from './score.js';
 
 export const SequenceFeatures = [
@@ -34,6 +36,7 @@ type SeqInput = Pick<OrderSchema, 'ts' | 'venue' | 'symbol' | 'orderId' | 'parti
 
 interface KeyState { ring: Float32Array; n: number; lastTs: number; meanQty: number }
 interface SymbolState { lastPrice: number; lastTs: number; orders: Map<string, number> }
+interface PartState { keys: Map<string, KeyState>; symbols: Map<string, SymbolState> }
 
 export interface OrderSequenceOptions {
   /** events per sequence (default 32) */
@@ -46,8 +49,15 @@ export class OrderSequenceEncoder implements Encoder<SeqInput> {
   readonly length: number;
   readonly widths: readonly number[];
   readonly #maxOrders: number;
-  #keys = new Map<string, KeyState>();
-  #symbols = new Map<string, SymbolState>();
+  /**
+   * per source partition (topic keyed by symbol, so a partition's keys and symbols stay
+   * together): its keys' rings and its symbols' books, so the detector's history moves
+   * with the partition through the changelog and survives restarts and rebalances
+   */
+  #parts = new Map<string, PartState>();
+  #keys!: Map<string, KeyState>;
+  #symbols!: Map<string, SymbolState>;
+  #partName: string | null = null;
   readonly #ev = new Float32Array(EVENT_WIDTH);
 
   constructor(opts: OrderSequenceOptions = {}) {
@@ -58,9 +68,17 @@ export class OrderSequenceEncoder implements Encoder<SeqInput> {
   }
 
   /** keys with state (for tests and metrics) */
-  get keys(): number { return this.#keys.size; }
+  get keys(): number { let n = 0; for (const p of this.#parts.values()) n += p.keys.size; return n; }
+
+  #use(name: string): void {
+    if (name === this.#partName) return;
+    let p = this.#parts.get(name);
+    if (!p) { p = { keys: new Map(), symbols: new Map() }; this.#parts.set(name, p); }
+    this.#partName = name; this.#keys = p.keys; this.#symbols = p.symbols;
+  }
 
   encode(batch: Batch<SeqInput>, i: number, dst: Float32Array[], at: number): void {
+    this.#use(partitionName(batch.meta));
     const c = batch.columns;
     const participant = c.participant[i], symbol = c.symbol[i];
     const ts = c.ts[i], type = c.type[i], qty = c.qty[i], price = c.price[i];
@@ -115,17 +133,51 @@ export class OrderSequenceEncoder implements Encoder<SeqInput> {
     }
   }
 
-  snapshot(): unknown {
+  /** one partition's state: each key's ring, each symbol's last trade, each resting order: one changelog record each */
+  #snapshotPart(p: PartState): unknown {
+    const orders: [string, number][] = [];
+    for (const [sym, s] of p.symbols) for (const [id, t] of s.orders) orders.push([`${sym}\u0000${id}`, t]);
     return {
-      keys: [...this.#keys].map(([key, s]) => [key, Array.from(s.ring), s.n, nullable(s.lastTs), nullable(s.meanQty)]),
-      symbols: [...this.#symbols].map(([sym, s]) => [sym, nullable(s.lastPrice), nullable(s.lastTs), [...s.orders]]),
+      keys: keyedEntries([...p.keys].map(([key, s]) => [key, [Array.from(s.ring), s.n, nullable(s.lastTs), nullable(s.meanQty)]])),
+      symbols: keyedEntries([...p.symbols].map(([sym, s]) => [sym, [nullable(s.lastPrice), nullable(s.lastTs)]])),
+      orders: keyedEntries(orders),
     };
   }
 
+  #restorePart(state: unknown): PartState {
+    const st = state as { keys: KeyedEntries<[number[], number, number | null, number | null]>; symbols: KeyedEntries<[number | null, number | null]>; orders: KeyedEntries<number> };
+    const p: PartState = { keys: new Map(), symbols: new Map() };
+    for (const [key, [ring, n, lastTs, meanQty]] of entriesOf(st.keys)) p.keys.set(key, { ring: Float32Array.from(ring), n, lastTs: lastTs ?? NaN, meanQty: meanQty ?? NaN });
+    for (const [sym, [lastPrice, lastTs]] of entriesOf(st.symbols)) p.symbols.set(sym, { lastPrice: lastPrice ?? NaN, lastTs: lastTs ?? NaN, orders: new Map() });
+    for (const [k, t] of entriesOf(st.orders)) {
+      const cut = k.indexOf('\u0000');
+      const sym = k.slice(0, cut);
+      let s = p.symbols.get(sym);
+      if (!s) { s = { lastPrice: NaN, lastTs: NaN, orders: new Map() }; p.symbols.set(sym, s); }
+      s.orders.set(k.slice(cut + 1), t);
+    }
+    return p;
+  }
+
+  snapshot(): unknown { return this.snapshotPartitions(); }
   restore(state: unknown): void {
-    const st = state as { keys: [string, number[], number, number | null, number | null][]; symbols: [string, number | null, number | null, [string, number][]][] };
-    this.#keys = new Map(st.keys.map(([key, ring, n, lastTs, meanQty]) => [key, { ring: Float32Array.from(ring), n, lastTs: lastTs ?? NaN, meanQty: meanQty ?? NaN }]));
-    this.#symbols = new Map(st.symbols.map(([sym, lastPrice, lastTs, orders]) => [sym, { lastPrice: lastPrice ?? NaN, lastTs: lastTs ?? NaN, orders: new Map(orders) }]));
+    this.#parts.clear(); this.#partName = null;
+    for (const [name, s] of Object.entries(state as Record<string, unknown>)) this.adoptPartition(name, s);
+  }
+
+  /** partition name → that partition's state (the scoring stage saves, loads and drops it with the partition) */
+  snapshotPartitions(): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    for (const [name, p] of this.#parts) out[name] = this.#snapshotPart(p);
+    return out;
+  }
+  adoptPartition(name: string, state: unknown): void {
+    this.dropPartition(name);
+    if (state && typeof state === 'object') this.#parts.set(name, this.#restorePart(state));
+  }
+  dropPartition(name: string): void {
+    this.#parts.delete(name);
+    if (name === this.#partName) this.#partName = null;
   }
 }
 

@@ -6,6 +6,7 @@
  *
  *   keyed.via('stats', rolling({ fields: ['value'], horizonUs: 60_000_000 }))
  */
+import { entriesOf, keyedEntries } from '../src/state.js';
 import { BatchBuilder, type Schema } from '../src/batch.js';
 import { ConfigError } from '../src/errors.js';
 import type { NoSides, OperatorDef } from '../src/operator.js';
@@ -92,10 +93,10 @@ export function rolling<S extends Schema & { readonly [K in F]: 'f64' }, F exten
           out.length = batch.length;
           ctx.emit(out.finish(batch.meta));
         },
-        snapshot: () => [...state].map(([k, s]) => [k, { rows: s.rows.toJSON(), sum: s.sum, sq: s.sq, cn: s.cn, mins: s.mins.map((r) => r.toJSON()), maxs: s.maxs.map((r) => r.toJSON()), seq: s.seq, head: s.head }]),
+        snapshot: () => keyedEntries([...state].map(([k, s]) => [k, { rows: s.rows.toJSON(), sum: s.sum, sq: s.sq, cn: s.cn, mins: s.mins.map((r) => r.toJSON()), maxs: s.maxs.map((r) => r.toJSON()), seq: s.seq, head: s.head }])),
         restore(st) {
           state.clear();
-          for (const [k, s] of st as [string, { rows: (number | null)[]; sum: number[]; sq: number[]; cn: number[]; mins: number[][]; maxs: number[][]; seq: number; head: number }][]) {
+          for (const [k, s] of entriesOf(st as [string, { rows: (number | null)[]; sum: number[]; sq: number[]; cn: number[]; mins: number[][]; maxs: number[][]; seq: number; head: number }][])) {
             state.set(k, { rows: Ring.from(W, s.rows.map((x) => (x === null ? NaN : x))), sum: s.sum, sq: s.sq, cn: s.cn, mins: s.mins.map((d) => Ring.from(2, d)), maxs: s.maxs.map((d) => Ring.from(2, d)), seq: s.seq, head: s.head });
           }
         },

@@ -27,6 +27,7 @@
  *
  * Adds `threshold` (the value in force) and `alert` (1 or 0).
  */
+import { entriesOf, keyedEntries } from '../src/state.js';
 import { BatchBuilder, originOnly, type Batch, type Schema } from '../src/batch.js';
 import { ConfigError, DeadLetterCode } from '../src/errors.js';
 import type { SinkDef } from '../src/io.js';
@@ -202,11 +203,11 @@ export function adaptiveThreshold<I extends Schema>(cfg: ThresholdConfig = {}): 
           out.length = batch.length;
           ctx.emit(out.finish(batch.meta));
         },
-        snapshot: () => ({ keys: [...keys].map(([k, h]) => [k, Array.from(h.w), h.total, h.at]), global: [Array.from(global.w), global.total, global.at] }),
+        snapshot: () => ({ keys: keyedEntries([...keys].map(([k, h]) => [k, [Array.from(h.w), h.total, h.at]])), global: [Array.from(global.w), global.total, global.at] }),
         restore(s: unknown) {
-          const st = s as { keys: [string, number[], number, number | null][]; global: [number[], number, number | null] };
+          const st = s as { keys: Parameters<typeof entriesOf<[number[], number, number | null]>>[0]; global: [number[], number, number | null] };
           const mk = (w: number[], total: number, at: number | null): Hist => ({ w: Float64Array.from(w), total, at: at ?? -Infinity });
-          keys = new Map(st.keys.map(([k, w, total, at]) => [k, mk(w, total, at)]));
+          keys = new Map(entriesOf(st.keys).map(([k, [w, total, at]]) => [k, mk(w, total, at)]));
           global = mk(...st.global);
         },
       };

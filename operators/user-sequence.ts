@@ -11,6 +11,7 @@
  *
  * Feature definitions match models/tools/recmodel.py (action codes, value feature).
  */
+import { entriesOf, KEYED, keyedEntries, type KeyedEntries } from '../src/state.js';
 import type { Batch } from '../src/batch.js';
 import { partitionName } from '../src/partitioned.js';
 import { ConfigError } from '../src/errors.js';
@@ -116,15 +117,20 @@ export class UserSequenceEncoder implements Encoder<BehaviorSchema> {
 
   /** the same, grouped by source partition, so each partition's users move with it (Kafka rebalances, restarts) */
   snapshotPartitions(): Record<string, unknown> {
-    const out: Record<string, Record<string, SavedUser>> = {};
-    for (const [u, s] of this.#users) (out[s.partition] ??= {})[u] = this.#saved(s);
+    const byPart: Record<string, [string, SavedUser][]> = {};
+    for (const [u, s] of this.#users) (byPart[s.partition] ??= []).push([u, this.#saved(s)]);
+    // one changelog record per user
+    const out: Record<string, unknown> = {};
+    for (const [p, users] of Object.entries(byPart)) out[p] = keyedEntries(users);
     return out;
   }
 
   /** the partition is ours, with this saved state (null: fresh): its users so far are replaced */
   adoptPartition(name: string, state: unknown): void {
     this.dropPartition(name);
-    if (state && typeof state === 'object') for (const [u, s] of Object.entries(state as Record<string, SavedUser>)) this.#users.set(u, this.#loaded(s, name));
+    if (!state || typeof state !== 'object') return;
+    const users = KEYED in state ? entriesOf(state as KeyedEntries<SavedUser>) : Object.entries(state as Record<string, SavedUser>);
+    for (const [u, s] of users) this.#users.set(u, this.#loaded(s, name));
   }
 
   dropPartition(name: string): void {
