@@ -6,10 +6,11 @@
  *              [--dead-letters FILE|-|none] [--speed N|max] [--events N] [--seed N]
  *              [--brokers HOST:PORT,...] [--metrics-port N]
  */
-import { mkdirSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ConfigError, SluiceError } from './errors.js';
+import { ConfigError, IoError, SluiceError } from './errors.js';
+import { checkTopics } from './kafka/topics.js';
 import { Runtime } from './runtime.js';
 import { formatSummary } from './summary.js';
 import { SluiceMetrics } from './metrics.js';
@@ -26,31 +27,39 @@ ${Object.entries(topologies).map(([n, t]) => `  ${n.padEnd(16)} ${t.summary}`).j
 
 Options:
   --input FILE        input file (repeat for several partitions; '-' = stdin).
-                      Default for 'demo': generated order flow (--events, --seed)
+                      Default: generated input (surveillance: simulated order flow with
+                      labelled episodes; demo: generated order flow; personalization:
+                      MovieLens 100K when present; timeseries: a generated metric)
   --format F          json (default) | csv | lobster
   --symbol S          LOBSTER: symbol (default: from the file name)
   --date YYYY-MM-DD   LOBSTER: trading day (default: from the file name)
   --output FILE       where results go: a file, '-' (stdout) or 'none' (count only).
                       Default: out/<topology>-output.jsonl (.csv for timeseries)
-  --dead-letters FILE where rejected records go (default: out/<topology>-dead-letters.jsonl)
+  --dead-letters FILE where rejected records go: a file, '-' (stdout) or 'none' (count only).
+                      Default: out/<topology>-dead-letters.jsonl
+  --max-dead-letter-rate R  fail (exit 3) when more than this share of the input (0..1)
+                      was dead-lettered; above 0.1 the summary warns either way
   --speed N|max       replay at N × real time, or as fast as possible (default: max)
-  --events N          demo: generated events (default 300000)
-  --seed N            demo: generator seed (default 1)
-  --feedback FILE     surveillance: analyst verdicts, JSON lines;
+  --events N          generated input (no --input): events to generate (default 300000)
+  --seed N            generated input (no --input): generator seed (default 1)
+  --feedback FILE     surveillance: analyst verdicts, JSON lines
+                      {"participant","symbol","verdict":"true_positive"|"false_positive"};
                       personalization: behaviour on pushed items (impressions, clicks)
   --catalogue FILE    personalization: item catalogue, JSON lines (item-catalogue contract)
   --profiles FILE     personalization: user profiles, JSON lines (user-profile contract)
   --shed-after-ms N   personalization: load shedding (off by default): drop events more
                       than N ms behind the clock before the model; counted in
                       sluice_dropped_records_total{reason="shed"} and the summary
-                      {"participant","symbol","verdict":"true_positive"|"false_positive"}
-Kafka (instead of files):
-  --brokers LIST      bootstrap servers, host:port[,host:port] (or KAFKA_BROKERS)
-  --input-topic T     topic to read (default: orders)
+Kafka (instead of files; demo, surveillance, personalization):
+  --brokers LIST      bootstrap servers, host:port[,host:port] (or KAFKA_BROKERS when no
+                      --input is given)
+  --input-topic T     topic to read (default: orders); it must exist
   --output-topic T    topic for results (default: <topology>-out)
   --dead-letter-topic T  topic for rejected records (default: <topology>-dead-letters)
+  --create-topics     create missing output and dead-letter topics (else a missing one
+                      fails the run at start, naming it)
   --group-id G        consumer group: run more processes with the same group to scale out
-                      (default: sluice-<topology>)
+                      (default: sluice-<topology>); keyed state: topic <group>-changelog
   --transport T       kafkajs (default) | confluent (librdkafka; falls back to kafkajs if absent)
   --transactional-id ID  exactly-once through Kafka transactions (stable per process slot)
   --feedback-topic T  surveillance / personalization: topic of feedback (as --feedback)
@@ -59,6 +68,11 @@ Kafka (instead of files):
   --metrics-port N    serve Prometheus metrics at http://127.0.0.1:N/metrics
   --metrics-host H    address for the metrics endpoint (default 127.0.0.1: local only)
   -h, --help          this help
+
+Signals: SIGINT or SIGTERM stops cleanly (files: flush; Kafka: state saved, offsets
+committed); a second signal, or a stop still running after 30 s, exits at once.
+Exit codes: 0 done; 1 the job failed (broker, file system, internal); 2 usage or
+configuration error; 3 dead-letter rate over --max-dead-letter-rate; 130 second signal.
 `;
 
 function fail(msg: string): never {
@@ -106,6 +120,8 @@ export async function main(argv: string[]): Promise<number> {
         'shed-after-ms': { type: 'string' },
         'metrics-port': { type: 'string' },
         'metrics-host': { type: 'string' },
+        'create-topics': { type: 'boolean' },
+        'max-dead-letter-rate': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -121,11 +137,14 @@ export async function main(argv: string[]): Promise<number> {
   const entry = topologies[name];
   if (!entry) fail(`unknown topology '${name}'; known: ${Object.keys(topologies).join(', ')}`);
   try {
-    const brokers = v.brokers ?? process.env.KAFKA_BROKERS;
+    // KAFKA_BROKERS makes a run a Kafka run only when no --input names files to read
+    const brokers = v.brokers ?? (v.input?.length ? undefined : process.env.KAFKA_BROKERS);
     let kafka: RunOptions['kafka'];
     if (brokers) {
       const list = brokers.split(',').map((b) => b.trim()).filter(Boolean);
-      if (!list.every((b) => /^[^:\s]+:\d+$/.test(b))) throw new ConfigError(`--brokers must be host:port[,host:port], got '${brokers}'`);
+      // the value is not echoed: a user who put credentials in it must not find them in a log
+      if (list.some((b) => b.includes('@'))) throw new ConfigError('--brokers entries are host:port; credentials never go in the broker list (use SASL options); the value is not shown');
+      if (list.length === 0 || !list.every((b) => /^([A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\]):\d{1,5}$/.test(b))) throw new ConfigError(`--brokers must be host:port[,host:port], got '${brokers}'`);
       if (v.input?.length) throw new ConfigError('--input and --brokers exclude each other: read files or Kafka');
       const transport = v.transport ?? 'kafkajs';
       if (transport !== 'kafkajs' && transport !== 'confluent') throw new ConfigError(`--transport must be kafkajs or confluent, got '${transport}'`);
@@ -141,7 +160,7 @@ export async function main(argv: string[]): Promise<number> {
       if (v.feedback) throw new ConfigError('--feedback reads a file; with --brokers use --feedback-topic');
       if (v.catalogue || v.profiles) throw new ConfigError('--catalogue and --profiles read files; with --brokers use --catalogue-topic / --profiles-topic');
     } else {
-      for (const k of ['input-topic', 'output-topic', 'dead-letter-topic', 'group-id', 'transport', 'transactional-id', 'feedback-topic', 'catalogue-topic', 'profiles-topic'] as const) {
+      for (const k of ['input-topic', 'output-topic', 'dead-letter-topic', 'group-id', 'transport', 'transactional-id', 'feedback-topic', 'catalogue-topic', 'profiles-topic', 'create-topics'] as const) {
         if (v[k] !== undefined) throw new ConfigError(`--${k} needs --brokers (or KAFKA_BROKERS)`);
       }
     }
@@ -157,9 +176,16 @@ export async function main(argv: string[]): Promise<number> {
       speed = Number(v.speed);
       if (!(speed > 0)) throw new ConfigError(`--speed must be a number > 0 or 'max', got '${v.speed}'`);
     }
+    let maxDeadRate: number | undefined;
+    if (v['max-dead-letter-rate'] !== undefined) {
+      maxDeadRate = Number(v['max-dead-letter-rate']);
+      if (!(maxDeadRate >= 0 && maxDeadRate <= 1)) throw new ConfigError(`--max-dead-letter-rate must be a share between 0 and 1, got '${v['max-dead-letter-rate']}'`);
+    }
+    for (const p of v.input ?? []) checkInput(p);
+    for (const p of [v.feedback, v.catalogue, v.profiles]) if (p !== undefined) checkInput(p);
     const output = v.output ?? `out/${name}-output.${name === 'timeseries' ? 'csv' : 'jsonl'}`;
     const deadLetters = v['dead-letters'] ?? `out/${name}-dead-letters.jsonl`;
-    for (const p of [output, deadLetters]) if (p !== '-' && p !== 'none') mkdirSync(dirname(p), { recursive: true });
+    if (!kafka) for (const p of [output, deadLetters]) if (p !== '-' && p !== 'none') checkOutput(p);
     const opts: RunOptions = {
       ...(kafka ? { kafka } : {}),
       input: v.input ?? [], format, output, deadLetters, speed,
@@ -173,28 +199,113 @@ export async function main(argv: string[]): Promise<number> {
     if (v['shed-after-ms'] !== undefined && name !== 'personalization') throw new ConfigError('--shed-after-ms applies to the personalization topology only (surveillance never sheds: a dropped order can hide manipulation)');
     if ((v.feedback || v['feedback-topic']) && name !== 'surveillance' && name !== 'personalization') throw new ConfigError('--feedback and --feedback-topic apply to the surveillance and personalization topologies');
     if ((v.catalogue || v['catalogue-topic'] || v.profiles || v['profiles-topic']) && name !== 'personalization') throw new ConfigError('--catalogue and --profiles (and their topics) apply to the personalization topology');
+    if (kafka) {
+      // every topic the job reads or writes is there before it starts (or made, with --create-topics)
+      const inputs = [kafka.inputTopic, kafka.feedbackTopic, kafka.catalogueTopic, kafka.profilesTopic].filter((t): t is string => !!t);
+      const { created } = await checkTopics({ brokers: kafka.brokers }, { inputs, outputs: [kafka.outputTopic, kafka.deadLetterTopic], create: v['create-topics'] === true });
+      if (created.length) process.stderr.write(`sluice: created topic(s) ${created.join(', ')}\n`);
+    }
     const run = await entry.prepare(opts);
     const metrics = metricsPort !== undefined ? new SluiceMetrics(run.topology.name) : undefined;
-    const runtime = new Runtime(run.topology, { ...(run.runtime ?? {}), ...(metrics ? { observer: metrics } : {}) });
+    // a failed job ends the process within seconds: one line, a bounded best-effort close, exit
+    const runtime = new Runtime(run.topology, { ...(run.runtime ?? {}), ...(metrics ? { observer: metrics } : {}), onFailure: (err) => fatal(err, run.close) });
     if (metrics) {
       metrics.attach(runtime);
       run.registerMetrics?.(metrics.registry);
-      const server = await metrics.serve(metricsPort!, v['metrics-host'] ?? '127.0.0.1');
+      let server;
+      try { server = await metrics.serve(metricsPort!, v['metrics-host'] ?? '127.0.0.1'); } catch (e) {
+        await run.close?.();
+        const code = (e as NodeJS.ErrnoException).code;
+        throw new SluiceError('SLUICE_ERR_METRICS_PORT', code === 'EADDRINUSE' ? `--metrics-port ${metricsPort} is already in use (choose another, or 0 for any free port)` : `cannot serve metrics on ${v['metrics-host'] ?? '127.0.0.1'}:${metricsPort}: ${(e as Error).message}`);
+      }
       const a = server.address() as { address: string; port: number };
       process.stderr.write(`sluice: metrics at http://${a.address}:${a.port}/metrics\n`);
     }
     let interrupted = false;
-    const stop = () => { interrupted = true; runtime.stop({ drain: run.drainOnStop }); };
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
+    // first SIGINT/SIGTERM: stop cleanly (Kafka: state saved, offsets committed); a second one,
+    // or a clean stop that takes longer than STOP_GRACE_MS, ends the process at once
+    const onSignal = (sig: NodeJS.Signals) => {
+      if (interrupted) { process.stderr.write(`sluice: second ${sig}: exiting now\n`); process.exit(EXIT.SIGNAL); }
+      interrupted = true;
+      process.stderr.write(`sluice: ${sig}: stopping (send it again to exit at once)\n`);
+      runtime.stop({ drain: run.drainOnStop });
+      setTimeout(() => { process.stderr.write(`sluice: stop did not finish within ${STOP_GRACE_MS / 1000} s: exiting\n`); process.exit(EXIT.SIGNAL); }, STOP_GRACE_MS).unref();
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
     const summary = await runtime.run().finally(() => run.close?.());
     const log = output === '-' ? process.stderr : process.stdout;
     log.write(formatSummary(summary, { ...run.describe(), 'peak RSS': `${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`, ...(interrupted ? { stopped: run.drainOnStop ? 'by signal (drained)' : 'by signal (state saved, offsets committed)' } : {}) }) + '\n');
-    return 0;
+    return deadLetterVerdict(summary, maxDeadRate);
   } catch (e) {
-    if (e instanceof SluiceError) { process.stderr.write(`sluice: ${e.code}: ${e.message}\n`); return e.domain === 'user' ? 2 : 1; }
+    if (e instanceof SluiceError) { process.stderr.write(`sluice: ${e.code}: ${e.message}\n`); return e.domain === 'user' ? EXIT.USAGE : EXIT.FAILED; }
     throw e;
   }
 }
 
-main(process.argv.slice(2)).then((code) => { process.exitCode = code; }, (e) => { process.stderr.write(`sluice: internal error: ${(e as Error).stack ?? e}\n`); process.exitCode = 1; });
+/**
+ * Exit codes: 0 done; 1 the job failed (broker, file system, a bug); 2 a usage or
+ * configuration error; 3 more input was dead-lettered than --max-dead-letter-rate allows;
+ * 130 ended by a second signal or a stop that outlasted its grace period.
+ */
+export const EXIT = { OK: 0, FAILED: 1, USAGE: 2, DEAD_LETTERS: 3, SIGNAL: 130 } as const;
+const STOP_GRACE_MS = 30_000;
+/** share of input dead-lettered above which the summary warns (--max-dead-letter-rate makes it fail) */
+const WARN_DEAD_RATE = 0.1;
+
+function deadLetterVerdict(summary: Awaited<ReturnType<Runtime['run']>>, max: number | undefined): number {
+  const input = summary.stages.filter((st) => st.kind.endsWith('source')).reduce((n, st) => n + st.recordsOut, 0);
+  const dead = summary.stages.reduce((n, st) => n + (st.sideOut.dead ?? 0), 0);
+  if (input === 0) return EXIT.OK;
+  const rate = dead / input;
+  if (max !== undefined && rate > max) {
+    process.stderr.write(`sluice: SLUICE_ERR_DEAD_LETTER_RATE: ${dead} of ${input} input records (${(rate * 100).toFixed(1)}%) were dead-lettered, over --max-dead-letter-rate ${max}\n`);
+    return EXIT.DEAD_LETTERS;
+  }
+  if (rate > WARN_DEAD_RATE) process.stderr.write(`sluice: warning: ${dead} of ${input} input records (${(rate * 100).toFixed(1)}%) were dead-lettered; see the dead letters for why (--max-dead-letter-rate R makes this a failure)\n`);
+  return EXIT.OK;
+}
+
+/** an input file must be a readable regular file ('-' is stdin) */
+function checkInput(p: string): void {
+  if (p === '-') return;
+  let st;
+  try { st = statSync(p); } catch (e) { throw new IoError(`cannot read input '${p}': ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`, e); }
+  if (!st.isFile()) throw new ConfigError(`input '${p}' is ${st.isDirectory() ? 'a directory' : 'not a regular file'}; give a file (or '-' for stdin)`);
+}
+
+/** an output file must be creatable: its folder is made, and the file opened for appending once */
+function checkOutput(p: string): void {
+  try {
+    mkdirSync(dirname(p), { recursive: true });
+    closeSync(openSync(p, 'a'));
+  } catch (e) {
+    throw new IoError(`cannot write '${p}': ${(e as NodeJS.ErrnoException).code === 'EEXIST' || (e as NodeJS.ErrnoException).code === 'ENOTDIR' ? 'a part of its path is a file, not a folder' : (e as Error).message}`, e);
+  }
+}
+
+let ending = false;
+/** one line (code, stage, cause), a best-effort close bounded to a few seconds, then exit non-zero */
+function fatal(err: unknown, close?: () => Promise<void>): void {
+  if (ending) return;
+  ending = true;
+  process.stderr.write(`sluice: fatal: ${describeError(err)}\n`);
+  const exit = () => process.exit(EXIT.FAILED);
+  setTimeout(exit, 3000).unref();
+  Promise.resolve(close?.()).catch(() => undefined).finally(() => setTimeout(exit, 100));
+}
+
+function describeError(err: unknown): string {
+  if (err instanceof SluiceError) {
+    const cause = err.cause instanceof Error ? err.cause : undefined;
+    return `${err.code}${err.stage ? ` in stage '${err.stage}'` : ''}: ${err.message}${cause && !err.message.includes(cause.message) ? ` (cause: ${cause.message})` : ''}`;
+  }
+  const e = err as Error;
+  return `SLUICE_ERR_INTERNAL: ${e?.message ?? String(err)}${process.env.SLUICE_DEBUG ? `\n${e?.stack}` : ' (SLUICE_DEBUG=1 prints the stack)'}`;
+}
+
+main(process.argv.slice(2)).then((code) => {
+  process.exitCode = code;
+  // everything is closed by now; a client handle that lingers must not keep the process up
+  setTimeout(() => process.exit(code), 5000).unref();
+}, (e) => fatal(e));

@@ -31,6 +31,8 @@ export interface SourceReader<S extends Schema> {
    * in acknowledged outputs and saved state. Kafka sources commit offsets here.
    */
   commit?(position: unknown): Promise<void>;
+  /** the job is stopping: a read waiting for input (stdin that stays open) returns now, empty */
+  interrupt?(): void;
   /** a checkpoint barrier enters here now, with `position` (transactional sources record it) */
   barrier?(id: number, position: unknown): void;
   close(): Promise<void>;

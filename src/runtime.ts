@@ -51,6 +51,11 @@ export interface RuntimeOptions {
   stateStore?: PartitionStateStore;
   /** told of what counters alone cannot show (metrics) */
   observer?: RuntimeObserver;
+  /**
+   * called at once when the job fails (before run() settles, which waits for sources and
+   * sinks to close): a CLI ends the process from here, so a failed job never lingers
+   */
+  onFailure?: (err: unknown) => void;
 }
 
 /** Events for metrics; called on the hot path only when an observer is set. */
@@ -116,10 +121,17 @@ export interface RunSummary {
   dropped: { stage: string; reason: string; records: number }[];
 }
 
+/** how long run() waits for sources and sinks to close after a failure or a stop */
+const CLOSE_TIMEOUT_MS = 5000;
+const settleWithin = <T>(p: Promise<T>, ms: number): Promise<T | undefined> => {
+  let t: ReturnType<typeof setTimeout> | undefined;
+  return Promise.race([p, new Promise<undefined>((r) => { t = setTimeout(() => r(undefined), ms); })]).finally(() => clearTimeout(t));
+};
+
 const DEFAULTS = { queueCapacity: 8192, sourceBatchSize: 1024, partitionIdleTimeoutUs: 5_000_000, tickMs: 20 };
 
 function validate(o: RuntimeOptions): typeof DEFAULTS & { eventTimeField: string } {
-  const known = new Set(['clock', 'queueCapacity', 'sourceBatchSize', 'partitionIdleTimeoutUs', 'tickMs', 'restoreFrom', 'checkpointIntervalMs', 'onCheckpoint', 'stateStore', 'observer', 'eventTimeField']);
+  const known = new Set(['clock', 'queueCapacity', 'sourceBatchSize', 'partitionIdleTimeoutUs', 'tickMs', 'restoreFrom', 'checkpointIntervalMs', 'onCheckpoint', 'stateStore', 'observer', 'eventTimeField', 'onFailure']);
   if (o.eventTimeField !== undefined && (typeof o.eventTimeField !== 'string' || !o.eventTimeField)) throw new ConfigError('runtime: options.eventTimeField must be a column name');
   if (o.checkpointIntervalMs !== undefined && !(Number.isInteger(o.checkpointIntervalMs) && o.checkpointIntervalMs > 0)) {
     throw new ConfigError(`runtime: options.checkpointIntervalMs must be a positive integer, got ${String(o.checkpointIntervalMs)}`);
@@ -379,6 +391,7 @@ export class Runtime {
   #cpTimer: NodeJS.Timeout | undefined;
   #store?: PartitionStateStore;
   #observer?: RuntimeObserver;
+  #onFailure?: (err: unknown) => void;
 
   /** what metrics read at scrape time */
   view(): RuntimeView {
@@ -455,6 +468,7 @@ export class Runtime {
     this.#onCheckpoint = options.onCheckpoint;
     this.#store = options.stateStore;
     this.#observer = options.observer;
+    this.#onFailure = options.onFailure;
     this.#store?.bindCheckpoints?.((id) => {
       if (id >= 0) { const c = this.#checkpoints.get(id); return c ? this.#partitionStates(c.cp) : null; }
       return this.#partitionStates(this.#finalState());
@@ -530,8 +544,9 @@ export class Runtime {
     } finally {
       clearInterval(this.#ticker);
       clearInterval(this.#cpTimer);
-      await Promise.allSettled(this.#sources.map((s) => s.reader?.close()));
-      if (this.#failed || this.#aborted) await Promise.allSettled(this.#sinks.filter((s) => !s.closed).map((s) => s.writer?.close()));
+      // a client that cannot reach its broker may never finish closing: bounded, so run() settles
+      await settleWithin(Promise.allSettled(this.#sources.map((s) => s.reader?.close())), CLOSE_TIMEOUT_MS);
+      if (this.#failed || this.#aborted) await settleWithin(Promise.allSettled(this.#sinks.filter((s) => !s.closed).map((s) => s.writer?.close())), CLOSE_TIMEOUT_MS);
     }
     return this.summary();
   }
@@ -544,7 +559,7 @@ export class Runtime {
    */
   stop(opts: { drain?: boolean } = {}): void {
     this.noDrain = opts.drain === false;
-    for (const s of this.#sources) s.stopRequested = true;
+    for (const s of this.#sources) { s.stopRequested = true; s.reader?.interrupt?.(); }
     this.#schedule();
   }
   /** @internal */
@@ -643,6 +658,7 @@ export class Runtime {
     clearInterval(this.#ticker);
     clearInterval(this.#cpTimer);
     this.#reject(err);
+    this.#onFailure?.(err);
   }
 
   #pump(): void {

@@ -92,8 +92,10 @@ export function linesSource(opts: LinesSourceOptions): SourceDef<RawSchema> {
         try { await stat(p); } catch (e) { throw new IoError(`linesSource: cannot read '${p}': ${(e as Error).message}`, e); }
       }
       const restore = ctx.restoreFrom as { offsets: number[]; next: number } | undefined;
-      const parts = opts.paths.map((path, p) => new LineReader(path === '-' ? process.stdin : createReadStream(path, { highWaterMark: 1 << 20 }), p, restore?.offsets[p] ?? 0, maxLineBytes));
-      return new LinesReader(parts, batchSize, opts.pace, restore?.next ?? 0);
+      let interrupt!: () => void;
+      const interrupted = new Promise<void>((r) => { interrupt = r; });
+      const parts = opts.paths.map((path, p) => new LineReader(path === '-' ? process.stdin : createReadStream(path, { highWaterMark: 1 << 20 }), p, restore?.offsets[p] ?? 0, maxLineBytes, interrupted));
+      return new LinesReader(parts, batchSize, opts.pace, restore?.next ?? 0, interrupt);
     },
   };
 }
@@ -117,11 +119,12 @@ class LineReader {
   offset = 0;
   #skip: number;
   #lineNo = 0;
-  constructor(readonly stream: Readable, readonly partition: number, skipTo: number, readonly maxLineBytes: number) {
+  constructor(readonly stream: Readable, readonly partition: number, skipTo: number, readonly maxLineBytes: number, readonly interrupted: Promise<void>) {
     this.#iter = stream[Symbol.asyncIterator]();
     this.#skip = skipTo;
   }
-  get ended(): boolean { return this.#eof && this.#head >= this.#lines.length; }
+  #stopped = false;
+  get ended(): boolean { return (this.#eof || this.#stopped) && this.#head >= this.#lines.length; }
   get buffered(): number { return this.#lines.length - this.#head; }
 
   #push(buf: Buffer, total: number): void {
@@ -169,7 +172,9 @@ class LineReader {
   async fill(): Promise<boolean> {
     while (this.buffered === 0 && !this.#eof) {
       this.#lines = []; this.#issues = []; this.#head = 0;
-      const r = await this.#iter.next();
+      // a stop does not wait for input that may never come (stdin left open)
+      const r = await Promise.race([this.#iter.next(), this.interrupted.then(() => null)]);
+      if (r === null) { this.#stopped = true; return false; }
       if (r.done) {
         this.#eof = true;
         if (this.#restLen > 0) { const total = this.#restLen; const line = Buffer.concat(this.#rest); this.#rest = []; this.#restLen = 0; this.#push(line, total); }
@@ -202,7 +207,7 @@ export function payloadOf(buf: Buffer): { payload: string; payloadEncoding: 'utf
 class LinesReader implements SourceReader<RawSchema> {
   #paceStartEvent = NaN;
   #next: number;
-  constructor(readonly parts: LineReader[], readonly batchSize: number, readonly pace: PaceOptions | undefined, next: number) { this.#next = next; }
+  constructor(readonly parts: LineReader[], readonly batchSize: number, readonly pace: PaceOptions | undefined, next: number, readonly interrupt: () => void) { this.#next = next; }
 
   partitions(): number[] { return this.parts.map((p) => p.partition); }
   position(): { offsets: number[]; next: number } { return { offsets: this.parts.map((p) => p.offset), next: this.#next }; }

@@ -167,8 +167,10 @@ async function surveillance(o: RunOptions): Promise<PreparedRun> {
     episodesNote = episodes;
   }
   const slot = await openSurveillanceModel();
-  // order events are ~250 B: a 64 KiB message is hostile; an event time a day from its partition's is bogus
-  const parseCfg = { format: 'json', contract: 'order-event', maxLineBytes: 65_536, maxEventTimeSkewUs: 86_400e6 } as const;
+  // order events are ~250 B: a 64 KiB message is hostile. An event time more than a day from its
+  // partition's is held until 8 records agree (a weekend) or dead-lettered (a bogus clock); one
+  // more than a day ahead of this machine's clock cannot be live flow and is dead-lettered at once
+  const parseCfg = { format: 'json', contract: 'order-event', maxLineBytes: 65_536, maxEventTimeSkewUs: 86_400e6, maxAheadOfClockUs: 86_400e6 } as const;
   const stats = new SurveillanceStats();
   if (o.kafka) {
     const k = o.kafka;
@@ -187,7 +189,7 @@ async function surveillance(o: RunOptions): Promise<PreparedRun> {
   const pace = o.speed === 'max' ? undefined : { speedup: o.speed, timeOf: timeOfJsonTs };
   const out: SinkDef<AlertSchema> & { count?: number } = o.output === 'none' ? countSink<AlertSchema>() : jsonLinesSink(AlertSchema, { path: o.output, serialize: alertJson });
   const dead = o.deadLetters === 'none' ? countSink<DeadLetterSchema>() : jsonLinesSink(DeadLetterSchema, { path: o.deadLetters });
-  const topology = surveillanceTopology({ source: linesSource({ paths, ...(pace ? { pace } : {}) }), parse: parseCfg, slot, stats, alerts: out, deadLetters: dead, ...(o.feedback ? { feedback: linesSource({ paths: [o.feedback] }) } : {}) });
+  const topology = surveillanceTopology({ source: linesSource({ paths, maxLineBytes: parseCfg.maxLineBytes, ...(pace ? { pace } : {}) }), parse: parseCfg, slot, stats, alerts: out, deadLetters: dead, ...(o.feedback ? { feedback: linesSource({ paths: [o.feedback] }) } : {}) });
   return {
     topology, drainOnStop: true, close: () => slot.close(), registerMetrics: (r) => registerSurveillanceMetrics(r, stats, topology.name),
     describe: () => ({ input: paths.join(', '), ...(episodesNote ? { 'ground truth': episodesNote } : {}), model: `${slot.version} on ${slot.live.workers} worker thread(s)`, 'alerts out': o.output === 'none' ? `${(out as { count: number }).count} (not written)` : o.output, 'dead letters': o.deadLetters }),
@@ -312,7 +314,7 @@ function validLines(path: string, contract: 'item-catalogue' | 'user-profile', c
 }
 
 export const topologies: Record<string, { summary: string; prepare(o: RunOptions): PreparedRun | Promise<PreparedRun> }> = {
-  demo: { summary: 'order flow → parse → normalize → featurize → sliding windows per participant×symbol (no Kafka)', prepare: demo },
+  demo: { summary: 'order flow → parse → normalize → featurize → sliding windows per participant×symbol (files or Kafka; no model)', prepare: demo },
   timeseries: { summary: 'CSV timestamp,value rows → robust z-scores → adaptive threshold → the same rows with anomaly_score,label', prepare: timeseries },
   personalization: { summary: 'behaviour events → user encoder on worker threads → retrieval over the catalogue → ranked pushes with reasons (MovieLens 100K when present)', prepare: personalization },
   surveillance: { summary: 'order flow → transformer detector on worker threads → adaptive thresholds → alerts (simulated flow with labelled episodes by default)', prepare: surveillance },
