@@ -3,6 +3,7 @@ import * as assert from 'uvu/assert';
 import { OperatorHarness } from '../src/harness.js';
 import { rng } from '../src/demo/orderflow.js';
 import { normalize } from './normalize.js';
+import { entriesOf, type KeyedEntries } from '../src/state.js';
 
 const S = { ts: 'f64', x: 'f64' } as const;
 const mk = (method: 'ewma-z' | 'robust' | 'minmax', extra = {}) => new OperatorHarness(normalize<typeof S, 'x'>({ fields: ['x'], method, warmup: 5, ...extra }), { input: S });
@@ -24,7 +25,7 @@ test('robust: median and MAD estimates converge and resist 10% outliers', () => 
   const r = rng(5);
   const xs = Array.from({ length: 20000 }, () => (r() < 0.1 ? 1e6 : 50 + 2 * normal(r)));
   feed(h, xs);
-  const st = (h.snapshot() as [string, number[][]][])[0][1][0];
+  const st = entriesOf(h.snapshot() as KeyedEntries<number[][]>)[0][1][0];
   assert.ok(Math.abs(st[1] - 50) < 0.6, `median ${st[1]}`);
   // MAD of N(50, 2) is 1.349; with 10% outliers the true MAD of the mixture is ~1.6
   assert.ok(st[2] > 1 && st[2] < 2.2, `mad ${st[2]}`);

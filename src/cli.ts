@@ -270,7 +270,11 @@ function deadLetterVerdict(summary: Awaited<ReturnType<Runtime['run']>>, max: nu
 function checkInput(p: string): void {
   if (p === '-') return;
   let st;
-  try { st = statSync(p); } catch (e) { throw new IoError(`cannot read input '${p}': ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`, e); }
+  try { st = statSync(p); } catch (e) {
+    // a path that is not there is the operator's mistake (exit 2); anything else is the file system's (exit 1)
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new ConfigError(`cannot read input '${p}': no such file`);
+    throw new IoError(`cannot read input '${p}': ${(e as Error).message}`, e);
+  }
   if (!st.isFile()) throw new ConfigError(`input '${p}' is ${st.isDirectory() ? 'a directory' : 'not a regular file'}; give a file (or '-' for stdin)`);
 }
 

@@ -4,7 +4,7 @@
  * typed errors for corrupt models and shape mismatches, retry then dead letters,
  * backpressure, and the batching policies.
  */
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync, cpSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync, cpSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import ort from 'onnxruntime-node';
@@ -175,6 +175,28 @@ test('a corrupt model file is refused with a typed error, by checksum and by the
     assert.instance(e, ModelLoadError);
     assert.is((e as ModelLoadError).code, 'SLUICE_ERR_MODEL_LOAD');
   }
+});
+
+test('a manifest cannot point outside its folder: ../, absolute paths and symlinks out are refused', () => {
+  const { dir, reg, manifestPath, modelPath } = tmpModelCopy();
+  const m = JSON.parse(readFileSync(manifestPath, 'utf8'));
+  const outside = join(dir, '..', '..', 'outside.onnx');
+  cpSync(modelPath, outside);
+  for (const file of ['../../outside.onnx', outside]) {
+    writeFileSync(manifestPath, JSON.stringify({ ...m, file }));
+    try { reg.load('participant-profile', '1'); assert.unreachable(`loaded ${file}`); } catch (e) {
+      assert.instance(e, ModelLoadError);
+      assert.match((e as Error).message, /file/);
+    }
+  }
+  symlinkSync(outside, join(dir, 'link.onnx'));
+  writeFileSync(manifestPath, JSON.stringify({ ...m, file: 'link.onnx' }));
+  try { reg.load('participant-profile', '1'); assert.unreachable('followed a symlink out'); } catch (e) {
+    assert.instance(e, ModelLoadError);
+    assert.match((e as Error).message, /inside/);
+  }
+  writeFileSync(manifestPath, JSON.stringify(m));
+  assert.is(reg.load('participant-profile', '1').path, modelPath, 'the plain manifest still loads');
 });
 
 test('shape mismatches are typed errors: manifest vs graph, feeds vs manifest, encoder vs model', async () => {

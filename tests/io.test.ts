@@ -102,13 +102,15 @@ test('CLI: --help, and clear errors with exit code 2 for bad usage', () => {
   const help = cli(['--help']);
   assert.equal(help.status, 0);
   assert.match(help.stdout, /sluice run <topology>/);
+  writeFileSync(join(dir, 'msg.csv'), '34200.0,1,1,100,1000000,1\n'); // a LOBSTER message row
   for (const [args, msg] of [
     [['run', 'demo', '--events=-3'], /--events must be a positive integer/],
     [['run', 'demo', '--events', '0'], /--events must be a positive integer/],
     [['run', 'demo', '--speed', 'fast'], /--speed must be a number > 0 or 'max'/],
     [['run', 'demo', '--whatever'], /Unknown option '--whatever'/],
     [['run', 'nope'], /unknown topology 'nope'/],
-    [['run', 'demo', '--input', join(dir, 'none.csv'), '--format', 'lobster'], /needs --symbol and --date/],
+    [['run', 'demo', '--input', join(dir, 'msg.csv'), '--format', 'lobster'], /needs --symbol and --date/],
+    [['run', 'demo', '--input', join(dir, 'none.csv')], /cannot read input .*none\.csv.*no such file/],
   ] as [string[], RegExp][]) {
     const r = cli(args);
     assert.equal(r.status, 2, args.join(' '));

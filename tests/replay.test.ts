@@ -52,9 +52,13 @@ async function stateVsOffsets(group: string, topic: string): Promise<StateVsOffs
   } finally { await admin.disconnect(); }
   if (!hasChangelog) return []; // SLUICE_NO_CHANGELOG (negative control), or killed before its first save
   const state = new Map<string, string>();
+  // the changelog keeps one record per state key (src/kafka/changelog.ts); the position a partition's
+  // state includes is its own record, keyed `<partition>|@position` (each part URI-encoded)
   for (const r of await readTopic(brokers, `${group}-changelog`, 1e9, 2_000)) {
-    const pos = (JSON.parse(r.value) as Record<string, unknown>)['@position'];
-    if (r.key && typeof pos === 'string') state.set(r.key, pos);
+    const [part, name] = (r.key ?? '').split('|').map(decodeURIComponent);
+    if (name !== '@position' || r.value === '') continue;
+    const pos = JSON.parse(r.value) as unknown;
+    if (typeof pos === 'string') state.set(part, pos);
   }
   return [...committed].filter(([k]) => state.has(k)).map(([k, off]) => ({ partition: k, offset: Number(off), state: Number(state.get(k)) }));
 }

@@ -22,7 +22,69 @@ export const SeriesSchema = { ts: 'f64', value: 'f64', line: 'str', series: 'str
 export const SeriesOutSchema = { ...SeriesSchema, score: 'f64', threshold: 'f64', alert: 'f64' } as const satisfies Schema;
 export type SeriesOut = typeof SeriesOutSchema;
 
-const TS_RE = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?$/;
+const TS_RE = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?Z?$/;
+/** plain decimals only: Number() would also take '0x10', '0b1', '0o7', 'Infinity' and '' */
+const DECIMAL_RE = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/** A row the series parser refuses, with the reason the dead letter carries. */
+class BadRow extends Error {}
+
+/**
+ * One CSV row → its fields (RFC 4180: a field may be quoted, `""` inside quotes is a quote).
+ * An unterminated quote or text after a closing quote is an error, not a field.
+ */
+export function splitCsvRow(line: string): string[] {
+  const fields: string[] = [];
+  let i = 0;
+  for (;;) {
+    while (line[i] === ' ' || line[i] === '\t') i++;
+    if (line[i] === '"') {
+      let text = '';
+      i++;
+      for (;;) {
+        const q = line.indexOf('"', i);
+        if (q < 0) throw new BadRow(`unterminated quote in '${line.slice(0, 80)}'`);
+        text += line.slice(i, q);
+        if (line[q + 1] === '"') { text += '"'; i = q + 2; continue; }
+        i = q + 1;
+        break;
+      }
+      while (line[i] === ' ' || line[i] === '\t') i++;
+      if (i < line.length && line[i] !== ',') throw new BadRow(`text after a closing quote in '${line.slice(0, 80)}'`);
+      fields.push(text);
+    } else {
+      const c = line.indexOf(',', i);
+      const raw = c < 0 ? line.slice(i) : line.slice(i, c);
+      if (raw.includes('"')) throw new BadRow(`a quote inside an unquoted field in '${line.slice(0, 80)}'`);
+      fields.push(raw.trim());
+      i = c < 0 ? line.length : c;
+    }
+    if (i >= line.length) return fields;
+    i++; // the comma
+  }
+}
+
+/**
+ * `YYYY-MM-DD HH:MM:SS[.fff]` (UTC) or epoch microseconds → epoch µs. Each field is range-checked:
+ * Date.UTC would quietly roll 2026-02-30 into March and 99:99:99 into the next days.
+ */
+export function parseTimestamp(text: string): number {
+  if (/^\d{1,17}$/.test(text)) return Number(text);
+  const m = TS_RE.exec(text);
+  if (!m) throw new BadRow(`timestamp '${text.slice(0, 40)}' is neither YYYY-MM-DD HH:MM:SS nor epoch µs`);
+  const [y, mo, d, h, mi, s] = [+m[1], +m[2], +m[3], +m[4], +m[5], +m[6]];
+  const leap = (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
+  const days = mo === 2 && leap ? 29 : DAYS_IN_MONTH[mo - 1];
+  if (mo < 1 || mo > 12 || d < 1 || d > days || h > 23 || mi > 59 || s > 59) throw new BadRow(`timestamp '${text}' is not a real time (month 1-12, day within the month, 00:00:00-23:59:59)`);
+  return Date.UTC(y, mo - 1, d, h, mi, s) * 1000 + (m[7] ? Math.round(Number(`0.${m[7]}`) * 1e6) : 0);
+}
+
+function parseValue(text: string): number {
+  const v = DECIMAL_RE.test(text) ? Number(text) : NaN;
+  if (!Number.isFinite(v)) throw new BadRow(`value '${text.slice(0, 40)}' is not a finite decimal number`);
+  return v;
+}
 
 /** `timestamp,value` lines → rows; the header and bad rows are told apart, bad rows dead-lettered */
 export function parseSeries(): OperatorDef<RawSchema, typeof SeriesSchema, { dead: DeadLetterSchema }> & { keyed: false } {
@@ -33,24 +95,32 @@ export function parseSeries(): OperatorDef<RawSchema, typeof SeriesSchema, { dea
         const out = new BatchBuilder(SeriesSchema, batch.length);
         let dead: BatchBuilder<DeadLetterSchema> | undefined;
         const keep: number[] = [];
+        const origin = (i: number) => `${batch.meta.source ?? 'partition ' + batch.meta.partition} line ${batch.columns.offset[i] + 1}`;
+        const issues = batch.meta.rawIssues;
         for (let i = 0; i < batch.length; i++) {
-          const line = batch.columns.value[i].trim();
-          const comma = line.indexOf(',');
-          const tsText = comma < 0 ? line : line.slice(0, comma).trim().replace(/^"|"$/g, '');
-          const valText = comma < 0 ? '' : line.slice(comma + 1).trim().replace(/^"|"$/g, '');
-          if (batch.columns.offset[i] === 0 && !/\d/.test(tsText)) continue; // header
-          let ts = NaN;
-          const m = TS_RE.exec(tsText);
-          if (m) ts = Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6]) * 1000 + (m[7] ? Math.round(Number(`0.${m[7]}`) * 1e6) : 0);
-          else if (/^\d+$/.test(tsText)) ts = Number(tsText);
-          const value = valText === '' ? NaN : Number(valText);
-          if (!Number.isFinite(ts) || !Number.isFinite(value) || line.split(',').length !== 2) {
+          const issue = issues?.[i];
+          if (issue) {
+            // bytes the source could not hand over as text (invalid UTF-8, over-long, empty Kafka value)
             dead ??= new BatchBuilder(DeadLetterSchema, 4);
-            dead.push({ stage: ctx.stage, code: DeadLetterCode.MALFORMED_CSV, reason: !Number.isFinite(ts) ? `timestamp '${tsText}' is neither YYYY-MM-DD HH:MM:SS nor epoch µs` : `expected 'timestamp,value' with a finite number, got '${line.slice(0, 80)}'`, payload: line.slice(0, 4096), payloadEncoding: 'utf8', origin: `${batch.meta.source ?? 'partition ' + batch.meta.partition} line ${batch.columns.offset[i] + 1}`, at: ctx.clock.now() });
+            dead.push({ stage: ctx.stage, code: issue.code, reason: issue.reason, payload: issue.payload, payloadEncoding: issue.payloadEncoding, origin: origin(i), at: ctx.clock.now() });
             continue;
           }
-          out.push({ ts, value, line, series: batch.columns.key[i] || String(batch.meta.partition) });
-          keep.push(i);
+          let line = batch.columns.value[i];
+          if (line.charCodeAt(0) === 0xfeff) line = line.slice(1); // a byte-order mark is not part of the row
+          if (line.trim() === '') continue; // blank lines carry nothing
+          try {
+            const fields = splitCsvRow(line);
+            if (batch.columns.offset[i] === 0 && !/\d/.test(fields[0] ?? '')) continue; // header
+            if (fields.length !== 2) throw new BadRow(`expected 'timestamp,value' (2 fields), got ${fields.length} in '${line.slice(0, 80)}'`);
+            const ts = parseTimestamp(fields[0]);
+            const value = parseValue(fields[1]);
+            out.push({ ts, value, line, series: batch.columns.key[i] || String(batch.meta.partition) });
+            keep.push(i);
+          } catch (e) {
+            if (!(e instanceof BadRow)) throw e;
+            dead ??= new BatchBuilder(DeadLetterSchema, 4);
+            dead.push({ stage: ctx.stage, code: DeadLetterCode.MALFORMED_CSV, reason: e.message, payload: line.slice(0, 65_536), payloadEncoding: 'utf8', origin: origin(i), at: ctx.clock.now() });
+          }
         }
         if (dead) ctx.emitSide('dead', dead.finish(originOnly(batch.meta)));
         if (out.length) {

@@ -8,9 +8,9 @@
  * manifest (see worker.ts).
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, relative, resolve, isAbsolute, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ValidateFunction } from 'ajv';
 import { describeSchemaError } from '../contracts.js';
@@ -76,9 +76,24 @@ export class ModelRegistry {
     if (manifest.name !== name || manifest.version !== v) {
       throw new ModelLoadError(`${name}@${v}`, `manifest says ${manifest.name}@${manifest.version}; it must match its folder`);
     }
-    const path = join(dir, manifest.file);
+    const path = confinedPath(dir, manifest.file, `${name}@${v}`);
     return { name, version: v, path, manifest: verifyFile(path, manifest) };
   }
+}
+
+/**
+ * The model file must lie inside its version folder: a manifest is data (it may come with a
+ * model from elsewhere), and `file: "../../../x.onnx"`, an absolute path or a symlink out of
+ * the folder would load a file nobody reviewed. Checked on the resolved real path.
+ */
+export function confinedPath(dir: string, file: string, model: string): string {
+  const outside = () => new ModelLoadError(model, `manifest 'file' must name a file inside ${dir}, got '${file}'`);
+  if (isAbsolute(file) || file.split(/[\\/]/).includes('..')) throw outside();
+  const path = join(dir, file);
+  if (!existsSync(path)) return path; // verifyFile says it is missing
+  const rel = relative(realpathSync(dir), realpathSync(path));
+  if (rel === '' || rel.startsWith('..' + sep) || rel === '..' || isAbsolute(rel)) throw outside();
+  return path;
 }
 
 /** A model outside a registry (tests, ad-hoc files): manifest given, file checked. */
