@@ -8,7 +8,7 @@
  * Keep the stream keyed by participant × symbol: the operator keeps, per key, the
  * times and kinds of the last `length` events (the model's window).
  */
-import { entriesOf, keyedEntries } from '../src/state.js';
+import { checkBounds, entriesOf, keyedEntries, KeyedStore, type StateBounds } from '../src/state.js';
 import { BatchBuilder, type Batch, type Schema } from '../src/batch.js';
 import type { NoSides, OperatorDef } from '../src/operator.js';
 import { KeyedEventWindows } from './event-window.js';
@@ -49,32 +49,36 @@ export interface AlertsConfig {
   clock?: () => number;
   /** alerts emitted per pattern, for metrics */
   counts?: Map<string, number>;
+  /** bounds on the per-key windows and cooldowns, per partition (default: unbounded) */
+  state?: StateBounds;
 }
 
 export function alerts(cfg: AlertsConfig = {}): OperatorDef<In, AlertSchema, NoSides> & { keyed: true } {
   const L = cfg.length ?? 32;
   const cooldown = cfg.cooldownUs ?? 5e6;
   const wall = cfg.clock ?? (() => Date.now() * 1000);
+  const bounds = checkBounds('alerts', cfg.state);
   return {
     kind: 'alerts',
     output: AlertSchema,
     sides: {},
     keyed: true,
     create() {
-      const windows = new KeyedEventWindows(L);
-      const last = new Map<string, { at: number; pattern: string }>();
+      const windows = new KeyedEventWindows(L, bounds);
+      const last = new KeyedStore<{ at: number; pattern: string }>(bounds);
       return {
         process(batch: Batch<In>, ctx) {
           const c = batch.columns, keys = batch.meta.keys!;
           let out: BatchBuilder<AlertSchema> | undefined;
           const outKeys: string[] = [];
+          windows.expire(ctx.watermark); last.expire(ctx.watermark);
           for (let i = 0; i < batch.length; i++) {
             windows.push(keys[i], batch, i);
             if (c.alert[i] !== 1) continue;
             const pattern = c.label[i] && c.label[i] !== 'normal' ? c.label[i] : 'unknown';
-            const prev = last.get(keys[i]);
-            if (prev && pattern === prev.pattern && c.ts[i] - prev.at < cooldown) continue;
-            last.set(keys[i], { at: c.ts[i], pattern });
+            const prev = last.use(keys[i], c.ts[i], () => ({ at: -Infinity, pattern: '' }));
+            if (pattern === prev.pattern && c.ts[i] - prev.at < cooldown) continue;
+            prev.at = c.ts[i]; prev.pattern = pattern;
             cfg.counts?.set(pattern, (cfg.counts.get(pattern) ?? 0) + 1);
             const w = windows.summary(keys[i]);
             out ??= new BatchBuilder(AlertSchema, 8);
@@ -90,6 +94,7 @@ export function alerts(cfg: AlertsConfig = {}): OperatorDef<In, AlertSchema, NoS
         },
         // the windows and the cooldown move with the key's partition: a restart neither loses a
         // window's history nor repeats an alert the cooldown had folded
+        stateStats: () => windows.stateStats(), // the cooldowns are a subset of the windows' keys, under the same bounds
         snapshot: () => ({ windows: windows.snapshot(), last: keyedEntries(last) }),
         restore(s: unknown) {
           const st = s as { windows: Parameters<KeyedEventWindows['restore']>[0]; last: Parameters<typeof entriesOf<{ at: number; pattern: string }>>[0] };

@@ -3,7 +3,7 @@
  * up on demand: what the alerts describe as an alert's window and what the statistical
  * baseline scores. (The model sees the same window through OrderSequenceEncoder.)
  */
-import { entriesOf, keyedEntries, type KeyedEntries } from '../src/state.js';
+import { entriesOf, keyedEntries, KeyedStore, type KeyedEntries, type StateBounds, type StateStats } from '../src/state.js';
 import type { Batch } from '../src/batch.js';
 
 export type EventWindowInput = { ts: 'f64'; participant: 'str'; venue: 'str'; type: 'str'; orderType: 'str'; qty: 'f64'; counterparty: 'str' };
@@ -26,15 +26,18 @@ export interface WindowSummary {
 interface Ring { ts: Float64Array; kind: Uint8Array; qty: Float64Array; n: number }
 
 export class KeyedEventWindows {
-  readonly #rings = new Map<string, Ring>();
+  readonly #rings: KeyedStore<Ring>;
   readonly #sum: WindowSummary = { events: 0, start: 0, end: 0, newOrders: 0, cancels: 0, executions: 0, selfTrades: 0, aggressive: 0, darkOrders: 0, maxQty: 0 };
-  constructor(readonly length = 32) {}
+  constructor(readonly length = 32, bounds: StateBounds = {}) { this.#rings = new KeyedStore(bounds); }
+
+  /** drop windows of keys idle beyond the TTL as of `watermark` */
+  expire(watermark: number): void { this.#rings.expire(watermark); }
+  stateStats(): StateStats { return this.#rings.stats(); }
 
   /** add record i of the batch to `key`'s window */
   push(key: string, b: Batch<EventWindowInput>, i: number): void {
     const L = this.length, c = b.columns;
-    let w = this.#rings.get(key);
-    if (!w) { w = { ts: new Float64Array(L), kind: new Uint8Array(L), qty: new Float64Array(L), n: 0 }; this.#rings.set(key, w); }
+    const w = this.#rings.use(key, c.ts[i], () => ({ ts: new Float64Array(L), kind: new Uint8Array(L), qty: new Float64Array(L), n: 0 }));
     const slot = w.n % L, t = c.type[i], ot = c.orderType[i];
     w.ts[slot] = c.ts[i];
     w.qty[slot] = c.qty[i];

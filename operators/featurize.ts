@@ -27,7 +27,7 @@
  *
  *   orders.keyBy('by-symbol', (c, i) => c.symbol[i]).via('features', featurize({ horizonUs: 10_000_000 }))
  */
-import { entriesOf, keyedEntries } from '../src/state.js';
+import { checkBounds, entriesOf, keyedEntries, KeyedStore, type StateBounds } from '../src/state.js';
 import { BatchBuilder, type Schema } from '../src/batch.js';
 import type { OrderSchema } from '../src/contracts.js';
 import { ConfigError } from '../src/errors.js';
@@ -46,6 +46,8 @@ export interface FeaturizeConfig {
   horizonUs?: number;
   /** book levels per side for imbalance (default 5) */
   depth?: number;
+  /** bounds on the symbols (books and their participants) held per partition (default: unbounded) */
+  state?: StateBounds;
 }
 
 type OrderInput = Pick<OrderSchema, 'ts' | 'symbol' | 'participant' | 'orderId' | 'side' | 'type' | 'price' | 'qty' | 'displayQty' | 'counterparty'>;
@@ -84,8 +86,9 @@ function newParticipant(): ParticipantState {
 const KIND: Record<string, number> = { NEW: 0, CANCEL: 1, EXEC: 2, REPLACE: 0 };
 
 export function featurize<S extends Schema & OrderInput>(config: FeaturizeConfig = {}): OperatorDef<S, Featurized<S>, NoSides> & { keyed: true } {
-  const known = new Set(['horizonUs', 'depth']);
+  const known = new Set(['horizonUs', 'depth', 'state']);
   for (const k of Object.keys(config)) if (!known.has(k)) throw new ConfigError(`featurize: unknown option '${k}'`);
+  const bounds = checkBounds('featurize', config.state);
   const horizon = config.horizonUs ?? 10_000_000;
   if (!(Number.isFinite(horizon) && horizon > 0)) throw new ConfigError(`featurize: options.horizonUs must be > 0, got ${horizon}`);
   const depth = config.depth ?? 5;
@@ -102,17 +105,14 @@ export function featurize<S extends Schema & OrderInput>(config: FeaturizeConfig
   return {
     kind: 'featurize', output: outputOf, sides: {}, keyed: true,
     create() {
-      const symbols = new Map<string, SymbolState>();
+      const symbols = new KeyedStore<SymbolState>(bounds);
       let outSchema: Featurized<S> | undefined;
       // top of book before and after each event, reused to keep the loop allocation-free
       const before: Top = { bid: NaN, bidQ: 0, ask: NaN, askQ: 0 };
       const after: Top = { bid: NaN, bidQ: 0, ask: NaN, askQ: 0 };
 
-      const sym = (s: string): SymbolState => {
-        let st = symbols.get(s);
-        if (!st) { st = { orders: new Map(), bids: new Map(), asks: new Map(), bidPx: [], askPx: [], bidQ: [], askQ: [], ofi: new Ring(2), ofiSum: 0, vwap: new Ring(3), pq: 0, q: 0, parts: new Map() }; symbols.set(s, st); }
-        return st;
-      };
+      const sym = (s: string, ts: number): SymbolState =>
+        symbols.use(s, ts, () => ({ orders: new Map(), bids: new Map(), asks: new Map(), bidPx: [], askPx: [], bidQ: [], askQ: [], ofi: new Ring(2), ofiSum: 0, vwap: new Ring(3), pq: 0, q: 0, parts: new Map() }));
       const part = (s: SymbolState, participant: string): ParticipantState => {
         let st = s.parts.get(participant);
         if (!st) { st = newParticipant(); s.parts.set(participant, st); }
@@ -149,10 +149,11 @@ export function featurize<S extends Schema & OrderInput>(config: FeaturizeConfig
           const oc = out.columns as Record<string, unknown>;
           const F = FeatureNames.map((f) => oc[f] as Float64Array);
           const [fOtr, fCancel, fCl, fIa, fIaCv, fSelf, fLevels, fSpan, fEvents, fImb, fOfi, fSpread, fMid, fVwap] = F;
+          symbols.expire(ctx.watermark);
           for (let i = 0; i < batch.length; i++) {
             const ts = c.ts[i], symbol = c.symbol[i], participant = c.participant[i], id = c.orderId[i];
             const type = c.type[i], side = c.side[i], price = c.price[i], qty = c.qty[i];
-            const s = sym(symbol);
+            const s = sym(symbol, ts);
             const p = part(s, participant);
             best(s, before);
             let cancelLat = NaN, self = 0;
@@ -248,6 +249,7 @@ export function featurize<S extends Schema & OrderInput>(config: FeaturizeConfig
           out.length = batch.length;
           ctx.emit(out.finish(batch.meta));
         },
+        stateStats: () => symbols.stats(),
         snapshot: () => keyedEntries([...symbols].map(([k, s]): SymbolSnapshot => {
           const names = new Map<ParticipantState, string>();
           for (const [name, p] of s.parts) names.set(p, name);

@@ -16,7 +16,7 @@
  *
  *   parsed.keyBy('by-symbol', (c, i) => c.symbol[i]).via('norm', normalize({ fields: ['qty'], method: 'robust' }))
  */
-import { entriesOf, keyedEntries } from '../src/state.js';
+import { checkBounds, entriesOf, keyedEntries, KeyedStore, type StateBounds } from '../src/state.js';
 import { BatchBuilder, type Schema } from '../src/batch.js';
 import { ConfigError } from '../src/errors.js';
 import type { NoSides, OperatorDef } from '../src/operator.js';
@@ -30,6 +30,8 @@ export interface NormalizeConfig<F extends string> {
   alpha?: number;
   /** values per key before outputs are non-zero (default 10) */
   warmup?: number;
+  /** bounds on the keys held, per partition (default: unbounded); touch time is the record's `ts` column when it has one, else the watermark */
+  state?: StateBounds;
 }
 
 export type Normalized<S extends Schema, F extends string> = S & { readonly [K in F as `${K}_norm`]: 'f64' };
@@ -47,8 +49,9 @@ function median(sorted: number[]): number {
 }
 
 export function normalize<S extends Schema & { readonly [K in F]: 'f64' }, F extends string>(config: NormalizeConfig<F>): OperatorDef<S, Normalized<S, F>, NoSides> & { keyed: true } {
-  const known = new Set(['fields', 'method', 'alpha', 'warmup']);
+  const known = new Set(['fields', 'method', 'alpha', 'warmup', 'state']);
   for (const k of Object.keys(config)) if (!known.has(k)) throw new ConfigError(`normalize: unknown option '${k}'`);
+  const bounds = checkBounds('normalize', config.state);
   if (!Array.isArray(config.fields) || config.fields.length === 0) throw new ConfigError('normalize: options.fields must list at least one f64 field');
   if (!['ewma-z', 'robust', 'minmax'].includes(config.method)) throw new ConfigError(`normalize: options.method must be 'ewma-z', 'robust' or 'minmax', got '${String(config.method)}'`);
   const alpha = config.alpha ?? 0.05;
@@ -115,7 +118,7 @@ export function normalize<S extends Schema & { readonly [K in F]: 'f64' }, F ext
   return {
     kind: 'normalize', output: outputOf, sides: {}, keyed: true,
     create() {
-      const state = new Map<string, FieldState[]>();
+      const state = new KeyedStore<FieldState[]>(bounds);
       let outSchema: Normalized<S, F> | undefined;
       return {
         process(batch, ctx) {
@@ -126,15 +129,16 @@ export function normalize<S extends Schema & { readonly [K in F]: 'f64' }, F ext
           const oc = out.columns as Record<string, unknown>;
           const ins = fields.map((f) => batch.columns[f] as unknown as Float64Array);
           const outs = fields.map((f) => oc[`${f}_norm`] as Float64Array);
+          const ts = (batch.columns as Record<string, unknown>).ts as Float64Array | undefined;
+          state.expire(ctx.watermark);
           for (let i = 0; i < batch.length; i++) {
-            const k = keys[i];
-            let st = state.get(k);
-            if (!st) { st = fields.map(() => [0, 0, 0, 0] as FieldState); state.set(k, st); }
+            const st = state.use(keys[i], ts ? ts[i] : ctx.watermark, () => fields.map(() => [0, 0, 0, 0] as FieldState));
             for (let j = 0; j < fields.length; j++) outs[j][i] = step(st[j], ins[j][i]);
           }
           out.length = batch.length;
           ctx.emit(out.finish(batch.meta));
         },
+        stateStats: () => state.stats(),
         snapshot: () => keyedEntries(state),
         restore(s) { state.clear(); for (const [k, v] of entriesOf(s as Parameters<typeof entriesOf<FieldState[]>>[0])) state.set(k, v); },
       };

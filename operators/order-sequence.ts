@@ -23,7 +23,7 @@ import type { Batch } from '../src/batch.js';
 import type { OrderSchema } from '../src/contracts.js';
 import { ConfigError } from '../src/errors.js';
 import { partitionName } from '../src/partitioned.js';
-import { entriesOf, keyedEntries, type KeyedEntries } from '../src/state.js';
+import { addStats, checkBounds, entriesOf, keyedEntries, KeyedStore, type KeyedEntries, type StateBounds, type StateStats } from '../src/state.js';
 import type { Encoder } from './score.js';
 
 export const SequenceFeatures = [
@@ -36,13 +36,15 @@ type SeqInput = Pick<OrderSchema, 'ts' | 'venue' | 'symbol' | 'orderId' | 'parti
 
 interface KeyState { ring: Float32Array; n: number; lastTs: number; meanQty: number }
 interface SymbolState { lastPrice: number; lastTs: number; orders: Map<string, number> }
-interface PartState { keys: Map<string, KeyState>; symbols: Map<string, SymbolState> }
+interface PartState { keys: KeyedStore<KeyState>; symbols: KeyedStore<SymbolState> }
 
 export interface OrderSequenceOptions {
   /** events per sequence (default 32) */
   length?: number;
   /** resting-order entry times kept per symbol before the oldest are forgotten (default 50,000) */
   maxOrdersPerSymbol?: number;
+  /** bounds on the participant×symbol histories and the symbols' books, per partition (default: unbounded) */
+  state?: StateBounds;
 }
 
 export class OrderSequenceEncoder implements Encoder<SeqInput> {
@@ -55,14 +57,18 @@ export class OrderSequenceEncoder implements Encoder<SeqInput> {
    * with the partition through the changelog and survives restarts and rebalances
    */
   #parts = new Map<string, PartState>();
-  #keys!: Map<string, KeyState>;
-  #symbols!: Map<string, SymbolState>;
+  #keys!: KeyedStore<KeyState>;
+  #symbols!: KeyedStore<SymbolState>;
+  readonly #bounds: StateBounds;
+  /** keys and symbols dropped by the bounds in partitions since given up (the counters stay monotonic) */
+  #gone = { expired: 0, evicted: 0 };
   #partName: string | null = null;
   readonly #ev = new Float32Array(EVENT_WIDTH);
 
   constructor(opts: OrderSequenceOptions = {}) {
     this.length = opts.length ?? 32;
     this.#maxOrders = opts.maxOrdersPerSymbol ?? 50_000;
+    this.#bounds = checkBounds('orderSequence', opts.state);
     if (!Number.isInteger(this.length) || this.length < 1) throw new ConfigError(`orderSequence: length must be a positive integer, got ${String(opts.length)}`);
     this.widths = [this.length * EVENT_WIDTH];
   }
@@ -73,7 +79,7 @@ export class OrderSequenceEncoder implements Encoder<SeqInput> {
   #use(name: string): void {
     if (name === this.#partName) return;
     let p = this.#parts.get(name);
-    if (!p) { p = { keys: new Map(), symbols: new Map() }; this.#parts.set(name, p); }
+    if (!p) { p = this.#newPart(); this.#parts.set(name, p); }
     this.#partName = name; this.#keys = p.keys; this.#symbols = p.symbols;
   }
 
@@ -82,11 +88,8 @@ export class OrderSequenceEncoder implements Encoder<SeqInput> {
     const c = batch.columns;
     const participant = c.participant[i], symbol = c.symbol[i];
     const ts = c.ts[i], type = c.type[i], qty = c.qty[i], price = c.price[i];
-    let sym = this.#symbols.get(symbol);
-    if (!sym) { sym = { lastPrice: NaN, lastTs: NaN, orders: new Map() }; this.#symbols.set(symbol, sym); }
-    const key = participant + '\u0000' + symbol;
-    let k = this.#keys.get(key);
-    if (!k) { k = { ring: new Float32Array(this.length * EVENT_WIDTH), n: 0, lastTs: NaN, meanQty: NaN }; this.#keys.set(key, k); }
+    const sym = this.#symbols.use(symbol, ts, () => ({ lastPrice: NaN, lastTs: NaN, orders: new Map() }));
+    const k = this.#keys.use(participant + '\u0000' + symbol, ts, () => ({ ring: new Float32Array(this.length * EVENT_WIDTH), n: 0, lastTs: NaN, meanQty: NaN }));
 
     const e = this.#ev;
     e.fill(0);
@@ -146,7 +149,7 @@ export class OrderSequenceEncoder implements Encoder<SeqInput> {
 
   #restorePart(state: unknown): PartState {
     const st = state as { keys: KeyedEntries<[number[], number, number | null, number | null]>; symbols: KeyedEntries<[number | null, number | null]>; orders: KeyedEntries<number> };
-    const p: PartState = { keys: new Map(), symbols: new Map() };
+    const p = this.#newPart();
     for (const [key, [ring, n, lastTs, meanQty]] of entriesOf(st.keys)) p.keys.set(key, { ring: Float32Array.from(ring), n, lastTs: lastTs ?? NaN, meanQty: meanQty ?? NaN });
     for (const [sym, [lastPrice, lastTs]] of entriesOf(st.symbols)) p.symbols.set(sym, { lastPrice: lastPrice ?? NaN, lastTs: lastTs ?? NaN, orders: new Map() });
     for (const [k, t] of entriesOf(st.orders)) {
@@ -157,6 +160,19 @@ export class OrderSequenceEncoder implements Encoder<SeqInput> {
       s.orders.set(k.slice(cut + 1), t);
     }
     return p;
+  }
+
+  #newPart(): PartState { return { keys: new KeyedStore(this.#bounds), symbols: new KeyedStore(this.#bounds) }; }
+  #partStats(p: PartState): StateStats { return addStats(p.keys.stats(), p.symbols.stats()); }
+
+  /** drop histories idle beyond the TTL, as of the watermark (the scoring stage calls this per batch) */
+  expire(watermark: number): void { for (const p of this.#parts.values()) { p.keys.expire(watermark); p.symbols.expire(watermark); } }
+
+  /** keys held (participant×symbol histories and symbol books) and dropped by the bounds */
+  stateStats(): StateStats {
+    let st: StateStats = { keys: 0, expired: this.#gone.expired, evicted: this.#gone.evicted };
+    for (const p of this.#parts.values()) st = addStats(st, this.#partStats(p));
+    return st;
   }
 
   snapshot(): unknown { return this.snapshotPartitions(); }
@@ -176,6 +192,8 @@ export class OrderSequenceEncoder implements Encoder<SeqInput> {
     if (state && typeof state === 'object') this.#parts.set(name, this.#restorePart(state));
   }
   dropPartition(name: string): void {
+    const p = this.#parts.get(name);
+    if (p) { const st = this.#partStats(p); this.#gone.expired += st.expired; this.#gone.evicted += st.evicted; }
     this.#parts.delete(name);
     if (name === this.#partName) this.#partName = null;
   }

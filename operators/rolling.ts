@@ -6,7 +6,7 @@
  *
  *   keyed.via('stats', rolling({ fields: ['value'], horizonUs: 60_000_000 }))
  */
-import { entriesOf, keyedEntries } from '../src/state.js';
+import { checkBounds, entriesOf, keyedEntries, KeyedStore, type StateBounds } from '../src/state.js';
 import { BatchBuilder, type Schema } from '../src/batch.js';
 import { ConfigError } from '../src/errors.js';
 import type { NoSides, OperatorDef } from '../src/operator.js';
@@ -16,6 +16,8 @@ export interface RollingConfig<F extends string> {
   fields: readonly F[];
   horizonUs: number;
   timestamp?: string;
+  /** bounds on the keys held, per partition (default: unbounded) */
+  state?: StateBounds;
 }
 
 export type Rolled<S extends Schema, F extends string> = S & { readonly [K in F as `${K}_mean` | `${K}_std` | `${K}_min` | `${K}_max`]: 'f64' } & { readonly rollingCount: 'f64' };
@@ -23,8 +25,9 @@ export type Rolled<S extends Schema, F extends string> = S & { readonly [K in F 
 interface KeyState { rows: Ring; sum: number[]; sq: number[]; cn: number[]; mins: Ring[]; maxs: Ring[]; seq: number; head: number }
 
 export function rolling<S extends Schema & { readonly [K in F]: 'f64' }, F extends string>(config: RollingConfig<F>): OperatorDef<S, Rolled<S, F>, NoSides> & { keyed: true } {
-  const known = new Set(['fields', 'horizonUs', 'timestamp']);
+  const known = new Set(['fields', 'horizonUs', 'timestamp', 'state']);
   for (const k of Object.keys(config)) if (!known.has(k)) throw new ConfigError(`rolling: unknown option '${k}'`);
+  const bounds = checkBounds('rolling', config.state);
   if (!Array.isArray(config.fields) || !config.fields.length) throw new ConfigError('rolling: options.fields must list at least one f64 field');
   if (!(config.horizonUs > 0)) throw new ConfigError(`rolling: options.horizonUs must be > 0, got ${config.horizonUs}`);
   const fields = [...config.fields] as string[];
@@ -42,7 +45,7 @@ export function rolling<S extends Schema & { readonly [K in F]: 'f64' }, F exten
   return {
     kind: 'rolling', output: outputOf, sides: {}, keyed: true,
     create() {
-      const state = new Map<string, KeyState>();
+      const state = new KeyedStore<KeyState>(bounds);
       let outSchema: Rolled<S, F> | undefined;
       const W = fields.length + 2; // row: [ts, seq, values...]
       return {
@@ -54,10 +57,10 @@ export function rolling<S extends Schema & { readonly [K in F]: 'f64' }, F exten
           const keys = batch.meta.keys!;
           const ts = batch.columns[tsf] as unknown as Float64Array;
           const ins = fields.map((f) => batch.columns[f] as unknown as Float64Array);
+          state.expire(ctx.watermark);
           for (let i = 0; i < batch.length; i++) {
-            let st = state.get(keys[i]);
-            if (!st) { st = { rows: new Ring(W), sum: fields.map(() => 0), sq: fields.map(() => 0), cn: fields.map(() => 0), mins: fields.map(() => new Ring(2)), maxs: fields.map(() => new Ring(2)), seq: 0, head: 0 }; state.set(keys[i], st); }
             const t = ts[i];
+            const st = state.use(keys[i], t, () => ({ rows: new Ring(W), sum: fields.map(() => 0), sq: fields.map(() => 0), cn: fields.map(() => 0), mins: fields.map(() => new Ring(2)), maxs: fields.map(() => new Ring(2)), seq: 0, head: 0 }));
             // evict rows that left the horizon (rows are in arrival order; horizon by event time)
             while (st.rows.length && st.rows.front(0) <= t - H) {
               for (let j = 0; j < fields.length; j++) { const x = st.rows.front(j + 2); if (x === x) { st.sum[j] -= x; st.sq[j] -= x * x; st.cn[j]--; } }
@@ -93,6 +96,7 @@ export function rolling<S extends Schema & { readonly [K in F]: 'f64' }, F exten
           out.length = batch.length;
           ctx.emit(out.finish(batch.meta));
         },
+        stateStats: () => state.stats(),
         snapshot: () => keyedEntries([...state].map(([k, s]) => [k, { rows: s.rows.toJSON(), sum: s.sum, sq: s.sq, cn: s.cn, mins: s.mins.map((r) => r.toJSON()), maxs: s.maxs.map((r) => r.toJSON()), seq: s.seq, head: s.head }])),
         restore(st) {
           state.clear();

@@ -24,6 +24,7 @@
  * fails is retried once; if it fails again its records go to the dead-letter output
  * with the error, and the stage keeps running.
  */
+import type { StateStats } from '../src/state.js';
 import { Batch, BatchBuilder, originOnly, type Schema } from '../src/batch.js';
 import { ConfigError } from '../src/errors.js';
 import { DeadLetterSchema, type OperatorContext, type OperatorDef } from '../src/operator.js';
@@ -61,6 +62,10 @@ export interface Encoder<I extends Schema> {
   snapshotPartitions?(): Record<string, unknown>;
   adoptPartition?(name: string, state: unknown): void;
   dropPartition?(name: string): void;
+  /** drop keyed state idle beyond its TTL as of this watermark (bounded state; called once per batch) */
+  expire?(watermark: number): void;
+  /** keys held and dropped by the state bounds (metrics) */
+  stateStats?(): StateStats;
 }
 
 /** Encoder for a model over plain feature columns: the manifest's feature order and normalization. */
@@ -171,6 +176,7 @@ class ScoreOperator {
 
   process(batch: Batch<Schema>, ctx: OperatorContext<Schema, typeof ScoreSides>): void {
     this.#ctx = ctx;
+    this.cfg.encoder.expire?.(ctx.watermark);
     const n = batch.length;
     const p: Pending = {
       batch, score: new Float64Array(n).fill(NaN), labelIdx: new Int32Array(n).fill(-1), labelProb: new Float64Array(n).fill(NaN),
@@ -332,6 +338,8 @@ class ScoreOperator {
 
   snapshot(): unknown { return this.cfg.encoder.snapshot?.() ?? null; }
   restore(state: unknown): void { if (state !== null) this.cfg.encoder.restore?.(state); }
+  get boundedState(): boolean { return this.cfg.encoder.stateStats !== undefined; }
+  stateStats(): StateStats { return this.cfg.encoder.stateStats?.() ?? { keys: 0, expired: 0, evicted: 0 }; }
 }
 
 /**

@@ -27,7 +27,7 @@
  *
  * Adds `threshold` (the value in force) and `alert` (1 or 0).
  */
-import { entriesOf, keyedEntries } from '../src/state.js';
+import { checkBounds, entriesOf, keyedEntries, KeyedStore, type StateBounds } from '../src/state.js';
 import { BatchBuilder, originOnly, type Batch, type Schema } from '../src/batch.js';
 import { ConfigError, DeadLetterCode } from '../src/errors.js';
 import type { SinkDef } from '../src/io.js';
@@ -69,6 +69,8 @@ export interface ThresholdConfig {
   priorWeight?: number;
   /** where analyst verdicts come in (see ThresholdFeedback) */
   feedback?: ThresholdFeedback;
+  /** bounds on the per-key score histories, per partition (default: unbounded); a dropped key starts again from the stream's prior */
+  state?: StateBounds;
 }
 
 /** Analyst verdicts on alerts: per key, how far they have moved its threshold. */
@@ -143,6 +145,7 @@ export function adaptiveThreshold<I extends Schema>(cfg: ThresholdConfig = {}): 
   if (!(c.floor >= 0 && c.floor <= c.ceiling && c.ceiling <= 1)) throw new ConfigError(`adaptiveThreshold: need 0 ≤ floor ≤ ceiling ≤ 1, got floor ${c.floor}, ceiling ${c.ceiling}`);
   if (!(c.halfLifeUs > 0)) throw new ConfigError(`adaptiveThreshold: halfLifeUs must be > 0, got ${c.halfLifeUs}`);
   if (!Number.isInteger(c.bins) || c.bins < 10) throw new ConfigError(`adaptiveThreshold: bins must be an integer ≥ 10, got ${c.bins}`);
+  const bounds = checkBounds('adaptiveThreshold', cfg.state);
   const lambda = Math.LN2 / c.halfLifeUs;
   const newHist = (): Hist => ({ w: new Float64Array(c.bins), total: 0, at: -Infinity });
   const decay = (h: Hist, t: number) => {
@@ -169,7 +172,8 @@ export function adaptiveThreshold<I extends Schema>(cfg: ThresholdConfig = {}): 
     sides: {},
     keyed: true,
     create() {
-      let keys = new Map<string, Hist>();
+      const forget = cfg.stats ? (k: string) => { cfg.stats!.current.delete(k); } : undefined;
+      const keys = new KeyedStore<Hist>(bounds, forget);
       let global = newHist();
       return {
         process(batch, ctx) {
@@ -179,10 +183,10 @@ export function adaptiveThreshold<I extends Schema>(cfg: ThresholdConfig = {}): 
           const out = new BatchBuilder({ ...batch.schema, ...ThresholdColumns } as Thresholded<I>, batch.length, batch.columns);
           const thr = out.columns.threshold as Float64Array, alert = out.columns.alert as Float64Array;
           const ks = batch.meta.keys!;
+          keys.expire(ctx.watermark);
           for (let i = 0; i < batch.length; i++) {
-            let h = keys.get(ks[i]);
-            if (!h) { h = newHist(); keys.set(ks[i], h); }
             const t = time[i];
+            const h = keys.use(ks[i], t, newHist);
             decay(h, t); decay(global, t);
             const qKey = h.total > 0 ? quantile(h, c.targetRate) : 0;
             const qAll = global.total > 0 ? quantile(global, c.targetRate) : c.floor;
@@ -203,11 +207,13 @@ export function adaptiveThreshold<I extends Schema>(cfg: ThresholdConfig = {}): 
           out.length = batch.length;
           ctx.emit(out.finish(batch.meta));
         },
+        stateStats: () => keys.stats(),
         snapshot: () => ({ keys: keyedEntries([...keys].map(([k, h]) => [k, [Array.from(h.w), h.total, h.at]])), global: [Array.from(global.w), global.total, global.at] }),
         restore(s: unknown) {
           const st = s as { keys: Parameters<typeof entriesOf<[number[], number, number | null]>>[0]; global: [number[], number, number | null] };
           const mk = (w: number[], total: number, at: number | null): Hist => ({ w: Float64Array.from(w), total, at: at ?? -Infinity });
-          keys = new Map(entriesOf(st.keys).map(([k, [w, total, at]]) => [k, mk(w, total, at)]));
+          keys.clear();
+          for (const [k, [w, total, at]] of entriesOf(st.keys)) keys.set(k, mk(w, total, at));
           global = mk(...st.global);
         },
       };

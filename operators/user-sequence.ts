@@ -11,7 +11,7 @@
  *
  * Feature definitions match models/tools/recmodel.py (action codes, value feature).
  */
-import { entriesOf, KEYED, keyedEntries, type KeyedEntries } from '../src/state.js';
+import { checkBounds, entriesOf, KEYED, keyedEntries, KeyedStore, type KeyedEntries, type StateBounds, type StateStats } from '../src/state.js';
 import type { Batch } from '../src/batch.js';
 import { partitionName } from '../src/partitioned.js';
 import { ConfigError } from '../src/errors.js';
@@ -44,11 +44,13 @@ export class UserSequenceEncoder implements Encoder<BehaviorSchema> {
   readonly length: number;
   readonly d: number;
   readonly profileFeatures: readonly string[];
-  readonly #users = new Map<string, UserState>();
+  readonly #users: KeyedStore<UserState>;
   /** events whose item the catalogue does not hold (encoded as a zero vector) */
   unknownItems = 0;
 
-  constructor(manifest: ModelManifest, readonly catalogue: ItemCatalogue, readonly profiles: ProfileStore) {
+  /** @param state bounds on the users held (over this process's partitions; default: unbounded) */
+  constructor(manifest: ModelManifest, readonly catalogue: ItemCatalogue, readonly profiles: ProfileStore, state?: StateBounds) {
+    this.#users = new KeyedStore(checkBounds('userSequence', state));
     const [seq, events, profile] = ['seq', 'events', 'profile'].map((n) => manifest.inputs.find((i) => i.name === n));
     if (!seq || !events || !profile) throw new ModelShapeError(`${manifest.name}@${manifest.version}`, 'a user encoder takes seq, events and profile');
     this.length = seq.shape[1];
@@ -69,8 +71,7 @@ export class UserSequenceEncoder implements Encoder<BehaviorSchema> {
   encode(batch: Batch<BehaviorSchema>, row: number, dst: Float32Array[], at: number): Record<string, Float32Array> {
     const c = batch.columns;
     const user = c.userId[row], action = c.action[row], ts = c.ts[row];
-    let s = this.#users.get(user);
-    if (!s) { s = { rows: [], ev: [], lastTs: NaN, partition: '' }; this.#users.set(user, s); }
+    const s = this.#users.use(user, ts, () => ({ rows: [], ev: [], lastTs: NaN, partition: '' }));
     s.partition = partitionName(batch.meta);
     const item = this.catalogue.rowOf(c.itemId[row]);
     if (item === 0) this.unknownItems++;
@@ -136,4 +137,8 @@ export class UserSequenceEncoder implements Encoder<BehaviorSchema> {
   dropPartition(name: string): void {
     for (const [u, s] of this.#users) if (s.partition === name) this.#users.delete(u);
   }
+
+  /** drop users idle beyond the TTL as of the watermark */
+  expire(watermark: number): void { this.#users.expire(watermark); }
+  stateStats(): StateStats { return this.#users.stats(); }
 }

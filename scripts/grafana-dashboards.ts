@@ -29,6 +29,7 @@ export const boards: Board[] = [
       { title: 'Kafka offset commit p99', expr: [q(0.99, 'sluice_kafka_commit_seconds', 'result')], unit: 's', legend: '{{result}}' },
       { title: 'Kafka produce errors per second', expr: [`sum by (topic) (rate(sluice_kafka_produce_errors_total{${T}}[5m]))`], unit: 'ops', legend: '{{topic}}' },
       { title: 'Late and dropped records per second', expr: [`sum by (stage) (rate(sluice_late_records_total{${T}}[5m]))`, `sum by (stage, reason) (rate(sluice_dropped_records_total{${T}}[5m]))`], unit: 'ops', legend: '{{stage}} {{reason}}' },
+      { title: 'Keyed state: keys held / evictions per second, by stage', expr: [`sum by (stage) (sluice_state_keys{${T}})`, `sum by (stage, reason) (rate(sluice_state_evictions_total{${T}}[5m]))`], legend: '{{stage}} {{reason}}' },
       { title: 'Edge queue fill', expr: [`sluice_edge_queued_records{${T}} / sluice_edge_capacity_records{${T}}`], unit: 'percentunit', legend: '{{from}} → {{to}}' },
       { title: 'Watermark lag, by stage', expr: [`sluice_watermark_lag_seconds{${T}}`], unit: 's', legend: '{{stage}}' },
       { title: 'Dead letters per second, by stage and code', expr: [`sum by (stage, code) (rate(sluice_dead_letters_total{${T}}[5m]))`], unit: 'ops', legend: '{{stage}} {{code}}' },

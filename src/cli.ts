@@ -6,6 +6,7 @@
  *              [--dead-letters FILE|-|none] [--speed N|max] [--events N] [--seed N]
  *              [--brokers HOST:PORT,...] [--metrics-port N]
  */
+import type { StateBounds } from './state.js';
 import { closeSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -50,6 +51,11 @@ Options:
   --shed-after-ms N   personalization: load shedding (off by default): drop events more
                       than N ms behind the clock before the model; counted in
                       sluice_dropped_records_total{reason="shed"} and the summary
+  --state-ttl-hours H surveillance, personalization: forget a key (participant×symbol,
+                      user) idle for H hours of event time (default 192; 720 for users)
+  --state-max-keys N  surveillance, personalization: keys held per stage and partition;
+                      past it the least recently seen go (default 100000; 1000000 users).
+                      Both counted in sluice_state_evictions_total, held in sluice_state_keys
 Kafka (instead of files; demo, surveillance, personalization):
   --brokers LIST      bootstrap servers, host:port[,host:port] (or KAFKA_BROKERS when no
                       --input is given)
@@ -78,6 +84,17 @@ configuration error; 3 dead-letter rate over --max-dead-letter-rate; 130 second 
 function fail(msg: string): never {
   process.stderr.write(`sluice: ${msg}\nTry 'sluice --help'.\n`);
   process.exit(2);
+}
+
+function stateBounds(ttlHours: string | undefined, maxKeys: string | undefined): StateBounds {
+  const out: StateBounds = {};
+  if (ttlHours !== undefined) {
+    const h = Number(ttlHours);
+    if (!(h > 0 && Number.isFinite(h))) throw new ConfigError(`--state-ttl-hours must be a number of hours > 0, got '${ttlHours}'`);
+    out.ttlUs = h * 3600e6;
+  }
+  if (maxKeys !== undefined) out.maxKeys = positiveInt('state-max-keys', maxKeys, 0);
+  return out;
 }
 
 function positiveInt(name: string, v: string | undefined, dflt: number): number {
@@ -118,6 +135,8 @@ export async function main(argv: string[]): Promise<number> {
         profiles: { type: 'string' },
         'profiles-topic': { type: 'string' },
         'shed-after-ms': { type: 'string' },
+        'state-ttl-hours': { type: 'string' },
+        'state-max-keys': { type: 'string' },
         'metrics-port': { type: 'string' },
         'metrics-host': { type: 'string' },
         'create-topics': { type: 'boolean' },
@@ -195,7 +214,9 @@ export async function main(argv: string[]): Promise<number> {
       ...(v.catalogue ? { catalogue: v.catalogue } : {}),
       ...(v.profiles ? { profiles: v.profiles } : {}),
       ...(v['shed-after-ms'] !== undefined ? { shedAfterMs: positiveInt('shed-after-ms', v['shed-after-ms'], 0) } : {}),
+      ...(v['state-ttl-hours'] !== undefined || v['state-max-keys'] !== undefined ? { state: stateBounds(v['state-ttl-hours'], v['state-max-keys']) } : {}),
     };
+    if ((v['state-ttl-hours'] !== undefined || v['state-max-keys'] !== undefined) && name !== 'surveillance' && name !== 'personalization') throw new ConfigError('--state-ttl-hours and --state-max-keys apply to the surveillance and personalization topologies');
     if (v['shed-after-ms'] !== undefined && name !== 'personalization') throw new ConfigError('--shed-after-ms applies to the personalization topology only (surveillance never sheds: a dropped order can hide manipulation)');
     if ((v.feedback || v['feedback-topic']) && name !== 'surveillance' && name !== 'personalization') throw new ConfigError('--feedback and --feedback-topic apply to the surveillance and personalization topologies');
     if ((v.catalogue || v['catalogue-topic'] || v.profiles || v['profiles-topic']) && name !== 'personalization') throw new ConfigError('--catalogue and --profiles (and their topics) apply to the personalization topology');

@@ -49,6 +49,17 @@ export class SluiceMetrics implements RuntimeObserver {
       collect() { const v = view(); if (!v) return; this.reset(); for (const d of v.dropped) this.inc({ topology, stage: d.stage, reason: d.reason }, d.records); },
     });
     new Gauge({
+      name: 'sluice_state_keys', help: 'Keys a stage holds state for (bounded keyed state, summed over this process\'s partitions).', labelNames: ['topology', 'stage'], registers: [r],
+      collect() { const v = view(); if (!v) return; this.reset(); for (const s of v.state) this.set({ topology, stage: s.stage }, s.keys); },
+    });
+    new Counter({
+      name: 'sluice_state_evictions_total', help: 'Keys whose state a stage dropped: reason ttl (idle beyond the state TTL, by event time) or max-keys (the per-partition key bound, least recently used first).', labelNames: ['topology', 'stage', 'reason'], registers: [r],
+      collect() {
+        const v = view(); if (!v) return; this.reset();
+        for (const s of v.state) { this.inc({ topology, stage: s.stage, reason: 'ttl' }, s.expired); this.inc({ topology, stage: s.stage, reason: 'max-keys' }, s.evicted); }
+      },
+    });
+    new Gauge({
       name: 'sluice_source_partitions', help: 'Partitions a source reads.', labelNames: ['topology', 'stage'], registers: [r],
       collect() { const v = view(); if (!v) return; this.reset(); for (const p of v.partitions) this.set({ topology, stage: p.stage }, p.partitions); },
     });

@@ -16,6 +16,7 @@
  * so the state may run ahead of the committed offset; the new owner skips the records
  * the state already holds instead of counting them again.
  */
+import { addStats, isBoundedState, type StateStats } from './state.js';
 import type { Batch, Schema } from './batch.js';
 import type { Operator, OperatorContext, SideSchemas } from './operator.js';
 
@@ -121,7 +122,18 @@ export class PartitionedOperator implements Op, PartitionScoped {
   }
 
   drop(name: string): void {
+    const i = this.#instances.get(name);
+    if (i && isBoundedState(i.op)) { const st = i.op.stateStats(); this.#gone.expired += st.expired; this.#gone.evicted += st.evicted; }
     this.#instances.delete(name);
     this.revoked.add(name);
+  }
+
+  /** bounded keyed state over this process's partitions (metrics); null when the operator's state is not bounded */
+  readonly #gone = { expired: 0, evicted: 0 };
+  get boundedState(): boolean { const first = this.#instances.values().next().value; return first !== undefined && isBoundedState(first.op); }
+  stateStats(): StateStats {
+    let st: StateStats = { keys: 0, ...this.#gone };
+    for (const { op } of this.#instances.values()) if (isBoundedState(op)) st = addStats(st, op.stateStats());
+    return st;
   }
 }

@@ -12,6 +12,7 @@
  * barrier arrives until all have it, then snapshots and forwards the barrier; sinks
  * complete the checkpoint once the writes before the barrier are acknowledged.
  */
+import { isBoundedState, type BoundedState, type StateStats } from './state.js';
 import { build as hdrBuild, type Histogram } from 'hdr-histogram-js';
 import { PER_RECORD, type Batch, type Schema } from './batch.js';
 import { systemClock, type Clock } from './clock.js';
@@ -81,6 +82,8 @@ export interface RuntimeView {
   partitions: { stage: string; partitions: number; idle: number }[];
   /** records dropped without output, by stage and reason (partition-moved: read before a rebalance, re-read by the new owner; shed: load shedding, when configured) */
   dropped: { stage: string; reason: string; records: number }[];
+  /** per stage with bounded keyed state: keys held, and keys dropped by TTL (expired) and by the key bound (evicted) */
+  state: ({ stage: string } & StateStats)[];
   /** wall-clock ms since run() started */
   uptimeMs: number;
   now: number;
@@ -119,6 +122,8 @@ export interface RunSummary {
   checkpoints: number;
   /** records dropped on purpose, by stage and reason (only those above 0) */
   dropped: { stage: string; reason: string; records: number }[];
+  /** bounded keyed state at the end, per stage that held any */
+  state?: ({ stage: string } & StateStats)[];
 }
 
 /** how long run() waits for sources and sinks to close after a failure or a stop */
@@ -404,6 +409,7 @@ export class Runtime {
         ...this.#partitioned().map(({ stage, op }) => ({ stage, reason: 'partition-moved', records: op.droppedRecords })),
         ...this.#ops.filter((o) => isShedding(o.op)).map((o) => ({ stage: o.stage, reason: 'shed', records: (o.op as unknown as SheddingOperator).shedRecords })),
       ],
+      state: this.#ops.filter((o) => isBoundedState(o.op)).map((o) => ({ stage: o.stage, ...(o.op as unknown as BoundedState).stateStats() })),
       uptimeMs: this.#started ? performance.now() - this.#started : 0,
       now: this.#clock.now(),
       checkpoints: this.#completedCheckpoints,
@@ -628,6 +634,7 @@ export class Runtime {
       maxQueuedRecords: Math.max(0, ...this.#edges.map((e) => e.maxRecords)),
       checkpoints: this.#completedCheckpoints,
       dropped: this.view().dropped.filter((d) => d.records > 0),
+      state: this.view().state.filter((st) => st.keys + st.expired + st.evicted > 0),
     };
   }
 

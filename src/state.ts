@@ -8,6 +8,8 @@
  * `joinState` puts them back together, so `restore(joinState(splitState(s)))` sees what
  * `snapshot()` returned. Collections are found in plain objects up to MAX_DEPTH deep.
  */
+import { ConfigError } from './errors.js';
+
 export const KEYED = '@keyed';
 const REF = '@keyedRef';
 const MAX_DEPTH = 3;
@@ -66,4 +68,141 @@ export function joinState(shared: unknown, entries: Iterable<[string, string, un
     return out;
   };
   return walk(shared, 0);
+}
+
+/**
+ * Bounds on one stage's per-key state (per partition instance). Kafka Streams and Flink
+ * leave state unbounded unless told (state TTL); a surveillance or personalization job
+ * sees new participants, symbols and users every day, so unbounded means it grows until
+ * the process dies. Both bounds are optional; a stage's defaults are its topology's.
+ */
+export interface StateBounds {
+  /** a key not touched for this long in event time (µs, against the watermark) is dropped */
+  ttlUs?: number;
+  /** at most this many keys; a new key beyond it drops the least recently touched one */
+  maxKeys?: number;
+}
+
+/** what a bounded stage reports to metrics: keys held, keys dropped by TTL and by the key bound */
+export interface StateStats { keys: number; expired: number; evicted: number }
+
+/** an operator instance whose keyed state is bounded (metrics read stateStats at scrape time) */
+export interface BoundedState {
+  stateStats(): StateStats;
+  /** false where a wrapper (per-partition instances, a scoring stage) holds no bounded state after all */
+  readonly boundedState?: boolean;
+}
+
+export function isBoundedState(op: unknown): op is BoundedState {
+  return typeof (op as BoundedState | null)?.stateStats === 'function' && (op as BoundedState).boundedState !== false;
+}
+
+export function addStats(a: StateStats, b: StateStats): StateStats {
+  return { keys: a.keys + b.keys, expired: a.expired + b.expired, evicted: a.evicted + b.evicted };
+}
+
+export function checkBounds(where: string, b: StateBounds | undefined): StateBounds {
+  if (!b) return {};
+  if (b.ttlUs !== undefined && !(b.ttlUs > 0)) throw new ConfigError(`${where}: state ttlUs must be > 0 µs, got ${String(b.ttlUs)}`);
+  if (b.maxKeys !== undefined && !(Number.isInteger(b.maxKeys) && b.maxKeys >= 1)) throw new ConfigError(`${where}: state maxKeys must be an integer ≥ 1, got ${String(b.maxKeys)}`);
+  return b;
+}
+
+/**
+ * A Map of per-key state kept in least-recently-touched order (a touch moves the key to the
+ * back), so both bounds cost O(1) per record: the TTL looks only at the front, and the key
+ * bound drops the front. Iteration (and so a snapshot) is in that order, which a restore
+ * keeps. Touch times are not in snapshots: a restored key counts as touched at the first
+ * expire() after the restore (it gets a full TTL), so snapshot formats stay as they were.
+ */
+export class KeyedStore<V> implements Iterable<[string, V]> {
+  readonly #m = new Map<string, { v: V; t: number }>();
+  readonly #ttl: number;
+  readonly #max: number;
+  /** keys restored without a touch time (NaN) still at the front */
+  #untimed = 0;
+  expired = 0;
+  evicted = 0;
+
+  /** @param onDrop told of each key the bounds drop (e.g. to forget it in a per-key metric) */
+  constructor(bounds: StateBounds = {}, readonly onDrop?: (key: string) => void) {
+    this.#ttl = bounds.ttlUs ?? Infinity;
+    this.#max = bounds.maxKeys ?? Infinity;
+  }
+
+  get size(): number { return this.#m.size; }
+  has(key: string): boolean { return this.#m.has(key); }
+  /** the value, without touching it */
+  get(key: string): V | undefined { return this.#m.get(key)?.v; }
+
+  /** the key's value (made by `make` when it has none), touched at event time `ts` */
+  use(key: string, ts: number, make: () => V): V {
+    let e = this.#m.get(key);
+    if (e) {
+      this.#m.delete(key);
+      if (Number.isNaN(e.t)) this.#untimed--;
+      e.t = Number.isNaN(e.t) || ts > e.t ? ts : e.t;
+    } else {
+      if (this.#m.size >= this.#max) this.#dropFront('evicted');
+      e = { v: make(), t: ts };
+    }
+    this.#m.set(key, e);
+    return e.v;
+  }
+
+  /** put a value (a restore): untimed until the next expire() */
+  set(key: string, v: V): void {
+    const had = this.#m.get(key);
+    if (had && Number.isNaN(had.t)) this.#untimed--;
+    this.#m.delete(key);
+    this.#m.set(key, { v, t: NaN });
+    this.#untimed++;
+    while (this.#m.size > this.#max) this.#dropFront('evicted');
+  }
+
+  delete(key: string): boolean {
+    const e = this.#m.get(key);
+    if (e && Number.isNaN(e.t)) this.#untimed--;
+    return this.#m.delete(key);
+  }
+
+  clear(): void { this.#m.clear(); this.#untimed = 0; }
+
+  /** drop keys not touched within the TTL before event time `now` (a watermark); returns how many */
+  expire(now: number): number {
+    if (this.#ttl === Infinity || !Number.isFinite(now)) return 0;
+    // restored keys first get a touch time: now
+    for (let n = this.#untimed; n > 0; n--) {
+      const [k, e] = this.#m.entries().next().value as [string, { v: V; t: number }];
+      if (!Number.isNaN(e.t)) break;
+      this.#m.delete(k); e.t = now; this.#m.set(k, e); this.#untimed--;
+    }
+    let dropped = 0;
+    const cutoff = now - this.#ttl;
+    for (const [k, e] of this.#m) {
+      if (!(e.t < cutoff)) break;
+      this.#m.delete(k);
+      this.onDrop?.(k);
+      dropped++;
+    }
+    this.expired += dropped;
+    return dropped;
+  }
+
+  stats(): StateStats { return { keys: this.#m.size, expired: this.expired, evicted: this.evicted }; }
+
+  #dropFront(why: 'evicted'): void {
+    const first = this.#m.entries().next().value as [string, { v: V; t: number }] | undefined;
+    if (!first) return;
+    if (Number.isNaN(first[1].t)) this.#untimed--;
+    this.#m.delete(first[0]);
+    this.onDrop?.(first[0]);
+    this[why]++;
+  }
+
+  *[Symbol.iterator](): IterableIterator<[string, V]> {
+    for (const [k, e] of this.#m) yield [k, e.v];
+  }
+  keys(): IterableIterator<string> { return this.#m.keys(); }
+  *values(): IterableIterator<V> { for (const e of this.#m.values()) yield e.v; }
 }

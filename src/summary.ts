@@ -12,6 +12,7 @@ export function formatSummary(s: RunSummary, extra: Record<string, string | numb
   lines.push(`   events in        ${fmt(events)}  (${fmt(events / (s.wallMs / 1000))} events/s wall clock)`);
   for (const [k, v] of Object.entries(extra)) lines.push(`   ${k.padEnd(16)} ${typeof v === 'number' ? fmt(v) : v}`);
   for (const d of s.dropped ?? []) lines.push(`   dropped          ${fmt(d.records)} at '${d.stage}' (${d.reason})`);
+  for (const st of s.state ?? []) lines.push(`   keyed state      ${fmt(st.keys)} keys at '${st.stage}' (${fmt(st.expired)} expired by TTL, ${fmt(st.evicted)} evicted by the key bound)`);
   lines.push(`   max queued       ${fmt(s.maxQueuedRecords)} records on one edge;  checkpoints ${s.checkpoints}`);
   lines.push('');
   lines.push('   stage                     kind           in        out       busy ms   records/s busy   backpressured ms');

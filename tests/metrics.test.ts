@@ -39,6 +39,9 @@ test('metrics: /metrics on 127.0.0.1 exports stage counters, queues, watermark l
   assert.ok(value(/^sluice_stage_idle_seconds_total\{topology="demo",stage="parse",kind="parse"\} ([\d.e-]+)/m) >= 0);
   assert.equal(value(/^sluice_source_partitions\{topology="demo",stage="orders"\} (\d+)/m), 1);
   assert.equal(value(/^sluice_source_idle_partitions\{topology="demo",stage="orders"\} (\d+)/m), 0);
+  // bounded keyed state: keys held per stage, and evictions by reason (none on this small input)
+  assert.ok(value(/^sluice_state_keys\{topology="demo",stage="featurize"\} (\d+)/m) > 0);
+  assert.equal(value(/^sluice_state_evictions_total\{topology="demo",stage="normalize",reason="max-keys"\} (\d+)/m), 0);
   const notFound = await metrics.serve(0).then(async (s) => { const r = await fetch(`http://127.0.0.1:${(s.address() as { port: number }).port}/nope`); s.close(); return r.status; });
   assert.equal(notFound, 404);
 });

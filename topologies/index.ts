@@ -24,12 +24,13 @@ import { simulate } from '../src/sim/market.js';
 import { defaultMovieLensDir, readMovieLens } from '../src/personalization/movielens.js';
 import { PushFeedback, registerPushFeedbackMetrics } from '../src/personalization/feedback.js';
 import type { Registry } from 'prom-client';
-import { openRecommender, personalizationTopology } from './personalization.js';
+import { openRecommender, PersonalizationStateBounds, personalizationTopology } from './personalization.js';
 import { PushSchema, pushLine } from '../operators/rank.js';
 import { rng } from '../src/demo/orderflow.js';
 import { seriesCsv, SeriesOutSchema, timeseriesTopology, type SeriesOut } from './timeseries.js';
 import { AlertSchema, alertJson } from '../operators/alerts.js';
-import { openSurveillanceModel, registerSurveillanceMetrics, SurveillanceStats, surveillanceTopology } from './surveillance.js';
+import { openSurveillanceModel, registerSurveillanceMetrics, SurveillanceStateBounds, SurveillanceStats, surveillanceTopology } from './surveillance.js';
+import type { StateBounds } from '../src/state.js';
 
 export interface KafkaRunOptions {
   brokers: string[];
@@ -66,6 +67,8 @@ export interface RunOptions {
   profiles?: string;
   /** personalization: load shedding, events more than this behind processing time are dropped (ms; off when unset) */
   shedAfterMs?: number;
+  /** surveillance, personalization: bounds on keyed state (unset fields: the topology's defaults) */
+  state?: StateBounds;
 }
 
 /**
@@ -178,7 +181,7 @@ async function surveillance(o: RunOptions): Promise<PreparedRun> {
     const { eos, stateStore, delivery } = kafkaDelivery(k);
     const topology = surveillanceTopology({
       source: kafkaSource({ ...conn, topics: [k.inputTopic], groupId: k.groupId, ...eos }),
-      parse: parseCfg, slot, stats,
+      parse: parseCfg, slot, stats, state: { ...SurveillanceStateBounds, ...o.state },
       // every instance reads every verdict: its own group per process
       ...(k.feedbackTopic ? { feedback: kafkaSource({ ...conn, topics: [k.feedbackTopic], groupId: `${k.groupId}-feedback-${process.pid}-${Date.now()}` }) } : {}),
       alerts: kafkaSink(AlertSchema, { ...conn, topic: k.outputTopic, key: (b, i) => b.columns.symbol[i], serialize: alertJson, ...eos }),
@@ -189,7 +192,7 @@ async function surveillance(o: RunOptions): Promise<PreparedRun> {
   const pace = o.speed === 'max' ? undefined : { speedup: o.speed, timeOf: timeOfJsonTs };
   const out: SinkDef<AlertSchema> & { count?: number } = o.output === 'none' ? countSink<AlertSchema>() : jsonLinesSink(AlertSchema, { path: o.output, serialize: alertJson });
   const dead = o.deadLetters === 'none' ? countSink<DeadLetterSchema>() : jsonLinesSink(DeadLetterSchema, { path: o.deadLetters });
-  const topology = surveillanceTopology({ source: linesSource({ paths, maxLineBytes: parseCfg.maxLineBytes, ...(pace ? { pace } : {}) }), parse: parseCfg, slot, stats, alerts: out, deadLetters: dead, ...(o.feedback ? { feedback: linesSource({ paths: [o.feedback] }) } : {}) });
+  const topology = surveillanceTopology({ source: linesSource({ paths, maxLineBytes: parseCfg.maxLineBytes, ...(pace ? { pace } : {}) }), parse: parseCfg, slot, stats, state: { ...SurveillanceStateBounds, ...o.state }, alerts: out, deadLetters: dead, ...(o.feedback ? { feedback: linesSource({ paths: [o.feedback] }) } : {}) });
   return {
     topology, drainOnStop: true, close: () => slot.close(), registerMetrics: (r) => registerSurveillanceMetrics(r, stats, topology.name),
     describe: () => ({ input: paths.join(', '), ...(episodesNote ? { 'ground truth': episodesNote } : {}), model: `${slot.version} on ${slot.live.workers} worker thread(s)`, 'alerts out': o.output === 'none' ? `${(out as { count: number }).count} (not written)` : o.output, 'dead letters': o.deadLetters }),
@@ -273,7 +276,7 @@ async function personalization(o: RunOptions): Promise<PreparedRun> {
       const side = (topic: string, what: string) => kafkaSource({ ...conn, topics: [topic], groupId: `${k.groupId}-${what}-${process.pid}-${Date.now()}` });
       const { eos, stateStore, delivery } = kafkaDelivery(k);
       const topology = personalizationTopology({
-        events: kafkaSource({ ...conn, topics: [k.inputTopic], groupId: k.groupId, ...eos }), recommender: rec, feedbackStats: stats, ...shed,
+        events: kafkaSource({ ...conn, topics: [k.inputTopic], groupId: k.groupId, ...eos }), recommender: rec, feedbackStats: stats, ...shed, state: { ...PersonalizationStateBounds, ...o.state },
         ...(k.catalogueTopic ? { catalogue: side(k.catalogueTopic, 'catalogue') } : {}),
         ...(k.profilesTopic ? { profiles: side(k.profilesTopic, 'profiles') } : {}),
         ...(k.feedbackTopic ? { feedback: side(k.feedbackTopic, 'feedback') } : {}),
@@ -290,7 +293,7 @@ async function personalization(o: RunOptions): Promise<PreparedRun> {
     if (catalogue) await rec.catalogue.upsert(validLines(catalogue, 'item-catalogue', (it) => !Array.isArray(it.vector) || it.vector.length === rec.catalogue.extraWidth) as never);
     if (profiles) for (const p of validLines(profiles, 'user-profile')) rec.profiles.put(p as never);
     const topology = personalizationTopology({
-      events: linesSource({ paths, ...(pace ? { pace } : {}) }), recommender: rec, pushes: out, deadLetters: dead, feedbackStats: stats, ...shed,
+      events: linesSource({ paths, ...(pace ? { pace } : {}) }), recommender: rec, pushes: out, deadLetters: dead, feedbackStats: stats, ...shed, state: { ...PersonalizationStateBounds, ...o.state },
       ...(catalogue ? { catalogue: linesSource({ paths: [catalogue] }) } : {}),
       ...(profiles ? { profiles: linesSource({ paths: [profiles] }) } : {}),
       ...(o.feedback ? { feedback: linesSource({ paths: [o.feedback] }) } : {}),

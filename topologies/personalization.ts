@@ -13,6 +13,7 @@
  * The models are opened by the caller (they start worker threads): `openRecommender`,
  * and close it after the run.
  */
+import type { StateBounds } from '../src/state.js';
 import { BehaviorSchema } from '../src/contracts.js';
 import type { RawSchema, SinkDef, SourceDef } from '../src/io.js';
 import { DeadLetterSchema } from '../src/operator.js';
@@ -87,13 +88,18 @@ export interface PersonalizationOptions {
    * sluice_dropped_records_total{reason="shed"}); a shed event never enters its user's sequence
    */
   shed?: { maxAgeMs: number };
+  /** bounds on the users whose sequences are held (default PersonalizationStateBounds) */
+  state?: StateBounds;
 }
+
+/** Default: a user idle for 30 days of event time is forgotten; at most 1,000,000 users held per process (~1 KB each). */
+export const PersonalizationStateBounds: StateBounds = { ttlUs: 30 * 86_400e6, maxKeys: 1_000_000 };
 
 export function personalizationTopology(o: PersonalizationOptions): Topology {
   const t = new TopologyBuilder('personalization');
   const r = o.recommender;
   const parsed = t.source('events', o.events).via('parse', parse({ format: 'json', contract: 'behavior-event' }));
-  const encoder = new UserSequenceEncoder(r.slot.live.model.manifest, r.catalogue, r.profiles);
+  const encoder = new UserSequenceEncoder(r.slot.live.model.manifest, r.catalogue, r.profiles, o.state ?? PersonalizationStateBounds);
   const timed = parsed.via('watermarks', watermarks<BehaviorSchema>({ timestamp: 'ts', maxOutOfOrdernessUs: o.maxOutOfOrdernessUs ?? 5_000_000 }));
   const scored = (o.shed ? timed.via('shed', shedStale<BehaviorSchema>({ maxAgeMs: o.shed.maxAgeMs })) : timed)
     .keyBy('by-user', (c, i) => c.userId[i])

@@ -7,6 +7,7 @@
  * The model slot is opened by the caller (it starts worker threads): see
  * `openSurveillanceModel`, and close it after the run.
  */
+import type { StateBounds } from '../src/state.js';
 import type { Schema } from '../src/batch.js';
 import type { OrderSchema } from '../src/contracts.js';
 import { RawSchema, type SinkDef, type SourceDef } from '../src/io.js';
@@ -44,7 +45,17 @@ export interface SurveillanceOptions {
   maxOutOfOrdernessUs?: number;
   /** alerts per pattern and the thresholds in force, for metrics (registerSurveillanceMetrics) */
   stats?: SurveillanceStats;
+  /** bounds on each keyed stage's state per partition (default SurveillanceStateBounds) */
+  state?: StateBounds;
 }
+
+/**
+ * Default state bounds of the keyed stages (detector history, thresholds, alert windows):
+ * a participant × symbol idle for 8 days of event time is forgotten (a long weekend or a
+ * holiday keeps its history), and at most 100,000 keys per partition per stage are held
+ * (about 5 KB each over the three stages: ~0.5 GB per partition at the bound).
+ */
+export const SurveillanceStateBounds: StateBounds = { ttlUs: 8 * 86_400e6, maxKeys: 100_000 };
 
 /** What the surveillance topology reports to metrics. */
 export class SurveillanceStats {
@@ -87,6 +98,7 @@ export async function openSurveillanceModel(opts: { name?: string; version?: str
 
 export function surveillanceTopology(o: SurveillanceOptions): Topology {
   const t = new TopologyBuilder('surveillance');
+  const state = o.state ?? SurveillanceStateBounds;
   const parsed = t.source('orders', o.source).via('parse', parse(o.parse));
   const keyed = parsed
     .via('watermarks', watermarks<OrderSchema>({ timestamp: 'ts', maxOutOfOrdernessUs: o.maxOutOfOrdernessUs ?? 5_000 }))
@@ -95,18 +107,18 @@ export function surveillanceTopology(o: SurveillanceOptions): Topology {
     // baseline: same stages, statistical scores, a static threshold at 0.5 (= zAlert deviations)
     const decidedZ = keyed.via('rolling-z', statisticalScore({ zAlert: o.zAlert ?? 16 }))
       .keyBy('rekey', (c, i) => `${c.participant[i]}|${c.symbol[i]}`)
-      .via('threshold', adaptiveThreshold({ floor: 0.5, ceiling: 0.5, ...(o.stats ? { stats: o.stats.thresholds } : {}) }));
-    decidedZ.via('alerts', alerts(o.stats ? { counts: o.stats.alertsByPattern } : {})).to('alerts-out', o.alerts);
+      .via('threshold', adaptiveThreshold({ floor: 0.5, ceiling: 0.5, state, ...(o.stats ? { stats: o.stats.thresholds } : {}) }));
+    decidedZ.via('alerts', alerts({ state, ...(o.stats ? { counts: o.stats.alertsByPattern } : {}) })).to('alerts-out', o.alerts);
     if (o.decisions) decidedZ.to('decisions', o.decisions as never);
     parsed.side('dead').to('dead-letters', o.deadLetters);
     return t.build();
   }
-  const scored = keyed.via('detector', score({ slot: o.slot, encoder: new OrderSequenceEncoder(), classOutput: 'logits', policy: o.policy ?? { kind: 'deadline', budgetMs: 2 } }));
+  const scored = keyed.via('detector', score({ slot: o.slot, encoder: new OrderSequenceEncoder({ state }), classOutput: 'logits', policy: o.policy ?? { kind: 'deadline', budgetMs: 2 } }));
   const verdicts = o.feedback ? new ThresholdFeedback() : undefined;
   const decided = scored
     .keyBy('rekey', (c, i) => `${c.participant[i]}|${c.symbol[i]}`)
-    .via('threshold', adaptiveThreshold({ ...SurveillanceThresholds, ...o.threshold, ...(verdicts ? { feedback: verdicts } : {}), ...(o.stats ? { stats: o.stats.thresholds } : {}) }));
-  decided.via('alerts', alerts(o.stats ? { counts: o.stats.alertsByPattern } : {})).to('alerts-out', o.alerts);
+    .via('threshold', adaptiveThreshold({ ...SurveillanceThresholds, state, ...o.threshold, ...(verdicts ? { feedback: verdicts } : {}), ...(o.stats ? { stats: o.stats.thresholds } : {}) }));
+  decided.via('alerts', alerts({ state, ...(o.stats ? { counts: o.stats.alertsByPattern } : {}) })).to('alerts-out', o.alerts);
   if (o.decisions) decided.to('decisions', o.decisions as never);
   const dead = parsed.side('dead').union('model-dead-letters', scored.side('dead'));
   if (o.feedback && verdicts) {
