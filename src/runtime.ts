@@ -389,6 +389,9 @@ export class Runtime {
   #ticker: NodeJS.Timeout | undefined;
   #nextCheckpoint = 1;
   #checkpoints = new Map<number, { cp: Checkpoint; acks: number; resolve: (cp: Checkpoint) => void }>();
+  /** the completed checkpoint whose state and offsets are being saved (null when none) */
+  #persisting: Promise<void> | null = null;
+  #stateAtEnd: RuntimeView['state'] | null = null;
   #completedCheckpoints = 0;
   #started = 0;
   #interval?: number;
@@ -536,11 +539,18 @@ export class Runtime {
     this.#opened = true;
     this.#ticker = setInterval(() => this.#schedule(), this.#opts.tickMs);
     if (this.#interval) {
-      this.#cpTimer = setInterval(() => { if (this.#checkpoints.size === 0 && !this.#failed && !this.#aborted) this.checkpoint().catch((e) => this.#fail(e)); }, this.#interval);
+      // one checkpoint at a time, barriers to saved state and commits: a save still in flight is waited for
+      this.#cpTimer = setInterval(() => { if (this.#checkpoints.size === 0 && !this.#persisting && !this.#failed && !this.#aborted) this.checkpoint().catch((e) => this.#fail(e)); }, this.#interval);
     }
     this.#schedule();
     try {
       await finished;
+      // the keyed state as the job ends, before closing sources gives partitions up (librdkafka revokes them on close)
+      this.#stateAtEnd = this.view().state;
+      // no periodic checkpoint from here on, and one still being saved lands before the final
+      // save and before the store closes (else: a save on a closed producer, a failed stop)
+      clearInterval(this.#cpTimer);
+      if (this.#persisting) await this.#persisting.catch(() => undefined);
       // a clean end: every output is written and acknowledged, so the final state and positions commit
       if (!this.#failed && !this.#aborted) {
         if (this.#store) await this.#store.save(this.#partitionStates(this.#finalState()));
@@ -599,12 +609,15 @@ export class Runtime {
     return new Promise((resolve, reject) => {
       // complete: persist it, then let sources commit (Kafka offsets follow saved state, never lead it)
       const complete = (cp: Checkpoint) => {
-        (async () => {
+        const persist = (async () => {
           // keyed state first, offsets after: a restart never finds offsets ahead of its state
           if (this.#store) await this.#store.save(this.#partitionStates(cp));
           await this.#onCheckpoint?.(cp);
           for (const s of this.#sources) await s.reader.commit?.(cp.sources[s.spec.name]);
-        })().then(() => resolve(cp), reject);
+        })();
+        this.#persisting = persist;
+        persist.finally(() => { if (this.#persisting === persist) this.#persisting = null; }).catch(() => undefined);
+        persist.then(() => resolve(cp), reject);
       };
       this.#checkpoints.set(id, { cp: { id, topology: this.#topology.name, sources: {}, operators: {} }, acks: 0, resolve: complete });
       for (const s of this.#sources) s.pendingBarrier = id;
@@ -634,7 +647,7 @@ export class Runtime {
       maxQueuedRecords: Math.max(0, ...this.#edges.map((e) => e.maxRecords)),
       checkpoints: this.#completedCheckpoints,
       dropped: this.view().dropped.filter((d) => d.records > 0),
-      state: this.view().state.filter((st) => st.keys + st.expired + st.evicted > 0),
+      state: (this.#stateAtEnd ?? this.view().state).filter((st) => st.keys + st.expired + st.evicted > 0),
     };
   }
 

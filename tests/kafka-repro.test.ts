@@ -47,6 +47,9 @@ async function topicSize(brokers: string[], topic: string): Promise<number> {
 }
 
 interface Job { child: ChildProcess; out: () => string; exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }> }
+const live = new Set<ChildProcess>();
+// a failed assertion must not leave a job running (it would hold the test process open)
+test.after.each(() => { for (const c of live) c.kill('SIGKILL'); });
 function sluice(args: string[]): Job {
   const child = spawn(process.execPath, [cli, ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, KAFKA_BROKERS: '' } });
   let text = '';
@@ -54,7 +57,8 @@ function sluice(args: string[]): Job {
   child.stderr!.on('data', (d) => { text += d; });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>((r) => child.on('exit', (code, signal) => r({ code, signal, at: Date.now() })));
   const guard = setTimeout(() => child.kill('SIGKILL'), 240_000);
-  void exited.then(() => clearTimeout(guard));
+  live.add(child);
+  void exited.then(() => { clearTimeout(guard); live.delete(child); });
   return { child, out: () => text, exited };
 }
 

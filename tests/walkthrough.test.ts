@@ -30,13 +30,17 @@ async function offsets(group: string | null, topic: string): Promise<number> {
 }
 
 interface Job { child: ChildProcess; text: () => string; exit: Promise<number | null> }
+const live = new Set<ChildProcess>();
+// a failed assertion must not leave a job running (it would hold the test process open)
+test.after.each(() => { for (const c of live) c.kill('SIGKILL'); });
 function job(args: string[]): Job {
   const child = node('dist/src/cli.js', args);
   let text = '';
   child.stdout!.on('data', (d) => { text += d; });
   child.stderr!.on('data', (d) => { text += d; });
   const guard = setTimeout(() => child.kill('SIGKILL'), 300_000);
-  const exit = new Promise<number | null>((r) => child.on('exit', (code) => { clearTimeout(guard); r(code); }));
+  live.add(child);
+  const exit = new Promise<number | null>((r) => child.on('exit', (code) => { clearTimeout(guard); live.delete(child); r(code); }));
   return { child, text: () => text, exit };
 }
 

@@ -95,14 +95,20 @@ export function kafkaChangelog(o: KafkaChangelogOptions): PartitionStateStore {
         // reading committed records only, the reader stops at the last stable offset, and
         // transaction markers take offsets no message has: a fetch that returns nothing
         // after data, or several in a row before any (a topic of markers and aborted records
-        // only), means the topic is read to its (stable) end
-        let fetched = 0, empty = 0;
+        // only), means the topic is read to its (stable) end. kafkajs fetches ahead of the
+        // messages it hands out, so that empty fetch can come while fetched batches still wait
+        // to be processed (a changelog of tens of MiB): it counts only once no message has
+        // been handed out for IDLE_MS.
+        let fetched = 0, empty = 0, lastMessageAt = Date.now();
+        const IDLE_MS = 300;
+        const settle = () => { if (Date.now() - lastMessageAt >= IDLE_MS) resolve(); else setTimeout(settle, IDLE_MS); };
         reader.on(reader.events.FETCH, (e: { payload: { numberOfBatches: number } }) => {
           if (e.payload.numberOfBatches > 0) { fetched++; empty = 0; return; }
-          if (fetched > 0 || ++empty >= 5) setTimeout(resolve, 0);
+          if (fetched > 0 || ++empty >= 5) setTimeout(settle, 0);
         });
         reader.run({
           eachMessage: async ({ partition, message }) => {
+            lastMessageAt = Date.now();
             const k = message.key?.toString();
             const part = k === undefined ? undefined : partitionOfKey(k);
             if (k !== undefined && part !== undefined && wanted.has(part)) {
