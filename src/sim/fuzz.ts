@@ -28,7 +28,25 @@ export const MUTATIONS: Mutation[] = [
   { kind: 'timestamp decades off', code: 'SLUICE_ERR_EVENT_TIME', make: (g, r) => j({ ...g, ts: r() < 0.5 ? 1_000_000 : (g.ts as number) + Math.round((20 + r() * 30) * 365 * 86_400e6) }) },
   { kind: 'megabyte payload', code: 'SLUICE_ERR_RECORD_TOO_LARGE', make: (g) => j({ ...g, note: 'x'.repeat(1_000_000) }) },
   { kind: 'invalid UTF-8', code: 'SLUICE_ERR_ENCODING', make: () => invalidUtf8Bytes.toString('utf8'), raw: invalidUtf8Bytes },
+  // what the first corpus missed (issue #15)
+  { kind: 'whitespace only', code: 'SLUICE_ERR_MALFORMED_JSON', make: (_, r) => [' ', '\t', '  \t '][Math.floor(r() * 3)] },
+  { kind: 'duplicate ts key, the last far ahead', code: 'SLUICE_ERR_EVENT_TIME', make: (g) => j(g).replace(/^\{/, `{"ts":${g.ts as number},`).replace(/"ts":(\d+)(?=,"venue")/, `"ts":${(g.ts as number) + 40 * 365 * 86_400e6}`) },
 ];
+
+/**
+ * Valid messages that look odd: each must be scored like any other. `apply` changes a valid
+ * message (as an object, or its JSON text) without breaking the order contract.
+ */
+export const VALID_ODDITIES: { kind: string; apply: (g: Record<string, unknown>) => Record<string, unknown> | string }[] = [
+  // a nested "ts" far ahead: only the top-level field is event time
+  { kind: 'nested ts far ahead', apply: (g) => ({ meta: { ts: 9_000_000_000_000_000 }, ...g }) },
+  // U+FFFD is a valid character (the encoding check looks at bytes, not at the text)
+  { kind: 'U+FFFD in a field', apply: (g) => ({ ...g, note: 'caf\ufffd \u{1F4C8}' }) },
+  { kind: '__proto__ key', apply: (g) => j(g).replace(/^\{/, '{"__proto__":{"polluted":true},') },
+  { kind: 'deeply nested extra field', apply: (g) => j(g).replace(/\}$/, `,"deep":${'['.repeat(5000)}${']'.repeat(5000)}}`) },
+  { kind: 'unicode symbol and participant', apply: (g) => ({ ...g, symbol: `${g.symbol as string}\u00e9`, participant: `${g.participant as string}-\u4e2d` }) },
+];
+export const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
 
 /**
  * `bad` malformed messages spliced at seeded positions among the valid `good` ones, each
