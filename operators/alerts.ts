@@ -8,6 +8,7 @@
  * Keep the stream keyed by participant × symbol: the operator keeps, per key, the
  * times and kinds of the last `length` events (the model's window).
  */
+import { rejectUnknown } from '../src/config.js';
 import { checkBounds, entriesOf, keyedEntries, KeyedStore, type StateBounds } from '../src/state.js';
 import { BatchBuilder, type Batch, type Schema } from '../src/batch.js';
 import type { NoSides, OperatorDef } from '../src/operator.js';
@@ -54,6 +55,7 @@ export interface AlertsConfig {
 }
 
 export function alerts(cfg: AlertsConfig = {}): OperatorDef<In, AlertSchema, NoSides> & { keyed: true } {
+  rejectUnknown('alerts', cfg, ['length', 'cooldownUs', 'clock', 'counts', 'state']);
   const L = cfg.length ?? 32;
   const cooldown = cfg.cooldownUs ?? 5e6;
   const wall = cfg.clock ?? (() => Date.now() * 1000);

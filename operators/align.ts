@@ -15,6 +15,7 @@
  *
  *   metrics.via('grid', resample({ stepUs: 1_000_000, fields: ['value'], method: 'linear' }))
  */
+import { rejectUnknown } from '../src/config.js';
 import { BatchBuilder, originOnly, type Batch, type Row, type Schema } from '../src/batch.js';
 import { ConfigError } from '../src/errors.js';
 import type { JoinOperatorDef, OperatorContext, OperatorDef } from '../src/operator.js';
@@ -35,8 +36,7 @@ export interface AsOfJoinConfig<R extends Schema, F extends keyof R & string> {
 export type AsOfJoined<L extends Schema, R extends Schema, F extends keyof R & string, P extends string> = L & { readonly [K in F as `${P}${K}`]: R[K] } & { readonly [K in `${P}ageUs`]: 'f64' };
 
 export function asOfJoin<L extends Schema, R extends Schema, F extends keyof R & string, P extends string = 'r_'>(config: AsOfJoinConfig<R, F> & { prefix?: P }): JoinOperatorDef<L, R, AsOfJoined<L, R, F, P>> & { keyed: true } {
-  const known = new Set(['rightFields', 'prefix', 'toleranceUs', 'leftTimestamp', 'rightTimestamp']);
-  for (const k of Object.keys(config)) if (!known.has(k)) throw new ConfigError(`asOfJoin: unknown option '${k}'`);
+  rejectUnknown('asOfJoin', config, ['rightFields', 'prefix', 'toleranceUs', 'leftTimestamp', 'rightTimestamp']);
   if (!Array.isArray(config.rightFields) || config.rightFields.length === 0) throw new ConfigError('asOfJoin: options.rightFields must list at least one field');
   const prefix = config.prefix ?? 'r_';
   const tol = config.toleranceUs ?? Infinity;
@@ -169,8 +169,7 @@ export const ResampleSides = { late: LateSchema } as const;
 interface GridState { next: number; started: boolean; prev: number[] | null; pending: number[][]; lastTs: number }
 
 export function resample<S extends Schema & { readonly [K in F]: 'f64' }, F extends string>(config: ResampleConfig<F>): OperatorDef<S, Resampled<F>, typeof ResampleSides> & { keyed: true } {
-  const known = new Set(['stepUs', 'fields', 'method', 'timestamp', 'maxGapUs']);
-  for (const k of Object.keys(config)) if (!known.has(k)) throw new ConfigError(`resample: unknown option '${k}'`);
+  rejectUnknown('resample', config, ['stepUs', 'fields', 'method', 'timestamp', 'maxGapUs']);
   const step = config.stepUs;
   if (!Number.isInteger(step) || step <= 0) throw new ConfigError(`resample: options.stepUs must be a positive integer, got ${step}`);
   if (!['last', 'linear', 'mean'].includes(config.method)) throw new ConfigError(`resample: options.method must be 'last', 'linear' or 'mean', got '${String(config.method)}'`);

@@ -27,6 +27,7 @@
  *
  *   orders.keyBy('by-symbol', (c, i) => c.symbol[i]).via('features', featurize({ horizonUs: 10_000_000 }))
  */
+import { rejectUnknown } from '../src/config.js';
 import { checkBounds, entriesOf, keyedEntries, KeyedStore, type StateBounds } from '../src/state.js';
 import { BatchBuilder, type Schema } from '../src/batch.js';
 import type { OrderSchema } from '../src/contracts.js';
@@ -86,8 +87,7 @@ function newParticipant(): ParticipantState {
 const KIND: Record<string, number> = { NEW: 0, CANCEL: 1, EXEC: 2, REPLACE: 0 };
 
 export function featurize<S extends Schema & OrderInput>(config: FeaturizeConfig = {}): OperatorDef<S, Featurized<S>, NoSides> & { keyed: true } {
-  const known = new Set(['horizonUs', 'depth', 'state']);
-  for (const k of Object.keys(config)) if (!known.has(k)) throw new ConfigError(`featurize: unknown option '${k}'`);
+  rejectUnknown('featurize', config, ['horizonUs', 'depth', 'state']);
   const bounds = checkBounds('featurize', config.state);
   const horizon = config.horizonUs ?? 10_000_000;
   if (!(Number.isFinite(horizon) && horizon > 0)) throw new ConfigError(`featurize: options.horizonUs must be > 0, got ${horizon}`);

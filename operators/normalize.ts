@@ -16,6 +16,7 @@
  *
  *   parsed.keyBy('by-symbol', (c, i) => c.symbol[i]).via('norm', normalize({ fields: ['qty'], method: 'robust' }))
  */
+import { rejectUnknown } from '../src/config.js';
 import { checkBounds, entriesOf, keyedEntries, KeyedStore, type StateBounds } from '../src/state.js';
 import { BatchBuilder, type Schema } from '../src/batch.js';
 import { ConfigError } from '../src/errors.js';
@@ -49,8 +50,7 @@ function median(sorted: number[]): number {
 }
 
 export function normalize<S extends Schema & { readonly [K in F]: 'f64' }, F extends string>(config: NormalizeConfig<F>): OperatorDef<S, Normalized<S, F>, NoSides> & { keyed: true } {
-  const known = new Set(['fields', 'method', 'alpha', 'warmup', 'state']);
-  for (const k of Object.keys(config)) if (!known.has(k)) throw new ConfigError(`normalize: unknown option '${k}'`);
+  rejectUnknown('normalize', config, ['fields', 'method', 'alpha', 'warmup', 'state']);
   const bounds = checkBounds('normalize', config.state);
   if (!Array.isArray(config.fields) || config.fields.length === 0) throw new ConfigError('normalize: options.fields must list at least one f64 field');
   if (!['ewma-z', 'robust', 'minmax'].includes(config.method)) throw new ConfigError(`normalize: options.method must be 'ewma-z', 'robust' or 'minmax', got '${String(config.method)}'`);

@@ -4,6 +4,7 @@
  * columnar stream (item catalogue, user profiles). Lines that are not JSON or break the
  * contract go to dead letters with the field and rule, like parse's.
  */
+import { DeadLetters } from '../src/dead-letters.js';
 import { BatchBuilder, originOnly, type Batch } from '../src/batch.js';
 import { contractValidator, describeSchemaError, type ContractName } from '../src/contracts.js';
 import { DeadLetterCode } from '../src/errors.js';
@@ -25,8 +26,12 @@ export function parseJsonRecords(cfg: {
     create: () => ({
       process(batch: Batch<RawSchema>, ctx) {
         const out = new BatchBuilder(JsonRecordSchema, batch.length);
-        let dead: BatchBuilder<DeadLetterSchema> | undefined;
+        const dead = new DeadLetters(ctx);
+        const issues = batch.meta.rawIssues;
         for (let i = 0; i < batch.length; i++) {
+          const issue = issues?.[i];
+          // bytes the source could not hand over as text (a tombstone, an empty value, invalid UTF-8)
+          if (issue) { dead.add(issue.code, issue.reason, issue.payload, batch.meta, batch.columns.offset[i], issue.payloadEncoding); continue; }
           const line = batch.columns.value[i];
           let o: unknown, code: string | undefined, reason = '';
           try { o = JSON.parse(line); } catch (e) { code = DeadLetterCode.MALFORMED_JSON; reason = `${cfg.contract}: not JSON (${(e as Error).message})`; }
@@ -34,13 +39,12 @@ export function parseJsonRecords(cfg: {
           const why = code ? undefined : cfg.check?.(o as Record<string, unknown>);
           if (why) { code = DeadLetterCode.SCHEMA; reason = `${cfg.contract}: ${why}`; }
           if (code) {
-            dead ??= new BatchBuilder(DeadLetterSchema, 4);
-            dead.push({ stage: ctx.stage, code, reason, payload: line.slice(0, 4096), payloadEncoding: 'utf8', origin: `${batch.meta.source ?? 'partition ' + batch.meta.partition} offset ${batch.columns.offset[i]}`, at: ctx.clock.now() });
+            dead.add(code, reason, line, batch.meta, batch.columns.offset[i]);
             continue;
           }
           out.push({ key: String((o as Record<string, unknown>)[cfg.keyField]), json: line });
         }
-        if (dead) ctx.emitSide('dead', dead.finish(originOnly(batch.meta)));
+        dead.emit(ctx, batch.meta);
         if (out.length) ctx.emit(out.finish(originOnly(batch.meta)));
       },
     }),

@@ -42,7 +42,7 @@ test('every kind of bad record is dead-lettered with a code and a reason naming 
   cases.forEach(([, code, reason], i) => {
     assert.equal(dead[i].code, code, `case ${i}`);
     assert.match(dead[i].reason as string, reason);
-    assert.equal(dead[i].origin, `partition 0 offset ${2 * i}`);
+    assert.equal(dead[i].origin, `partition-0@${2 * i}`);
     assert.equal(dead[i].stage, 'test-parse');
   });
   // dead letters keep the whole record (up to 64 KiB) so it can be recovered and replayed
@@ -70,7 +70,7 @@ test('records the source could not hand over as text (invalid UTF-8, tombstones)
   assert.equal(dead.map((d) => d.code), ['SLUICE_ERR_ENCODING', 'SLUICE_ERR_EMPTY_RECORD']);
   assert.equal(Buffer.from(dead[0].payload as string, 'base64'), bytes);
   assert.equal(dead[0].payloadEncoding, 'base64');
-  assert.equal(dead[1].origin, 'partition 0 offset 2');
+  assert.equal(dead[1].origin, 'partition-0@2');
 });
 
 test('CSV with a header, quoted cells and a wrong column count', () => {

@@ -10,6 +10,8 @@
  *   raw.via('parse', parse({ format: 'json', contract: 'order-event' }))
  *   raw.via('parse', parse({ format: 'lobster', symbol: 'AMZN', dateUs: Date.UTC(2012, 5, 21) * 1000 }))
  */
+import { rejectUnknown } from '../src/config.js';
+import { originOf, truncatePayload } from '../src/dead-letters.js';
 import { BatchBuilder, originOnly, type Batch, type Columns, type Schema } from '../src/batch.js';
 import { BehaviorSchema, contractSchema, contractValidator, describeSchemaError, OrderSchema } from '../src/contracts.js';
 import { ConfigError, DeadLetterCode } from '../src/errors.js';
@@ -80,8 +82,7 @@ function checkFinite(o: Record<string, unknown>, numeric: string[], integers: Se
 const LOBSTER_TYPES: Record<string, string> = { '1': 'NEW', '2': 'CANCEL', '3': 'CANCEL', '4': 'EXEC', '5': 'EXEC', '6': 'EXEC', '7': 'HALT' };
 
 export function parse<C extends InputContract = 'order-event'>(config: ParseConfig<C>): OperatorDef<RawSchema, OutputOfContract<C>, ParseSides> & { keyed: false } {
-  const known = new Set(['format', 'contract', 'columns', 'header', 'delimiter', 'maxLineBytes', 'maxEventTimeSkewUs', 'confirmJumpAfter', 'maxAheadOfClockUs', 'symbol', 'dateUs', 'venue', 'participant']);
-  for (const k of Object.keys(config)) if (!known.has(k)) throw new ConfigError(`parse: unknown option '${k}'`);
+  rejectUnknown('parse', config, ['format', 'contract', 'columns', 'header', 'delimiter', 'maxLineBytes', 'maxEventTimeSkewUs', 'confirmJumpAfter', 'maxAheadOfClockUs', 'symbol', 'dateUs', 'venue', 'participant']);
   if (!['json', 'csv', 'lobster'].includes(config.format)) throw new ConfigError(`parse: options.format must be 'json', 'csv' or 'lobster', got '${String(config.format)}'`);
   const contract: InputContract = config.contract ?? 'order-event';
   if (contract !== 'order-event' && contract !== 'behavior-event') throw new ConfigError(`parse: options.contract must be 'order-event' or 'behavior-event', got '${String(contract)}'`);
@@ -168,7 +169,7 @@ export function parse<C extends InputContract = 'order-event'>(config: ParseConf
         reject(h: Held, reason: string): void { this.deadLetter(DeadLetterCode.EVENT_TIME, reason, h.line, 'utf8', h.origin); }
         deadLetter(code: string, reason: string, payload: string, enc: 'utf8' | 'base64', origin: string): void {
           this.dead ??= new BatchBuilder(DeadLetterSchema, 8);
-          this.dead.push({ stage: this.stage, code, reason, payload: truncate(payload), payloadEncoding: enc, origin, at: this.now });
+          this.dead.push({ stage: this.stage, code, reason, payload: truncatePayload(payload), payloadEncoding: enc, origin, at: this.now });
         }
         finish(meta: Batch<RawSchema>['meta'], ctx: OperatorContext<OutputOfContract<C>, ParseSides>, withHeaders: boolean, withTimes: boolean): void {
           const m: Batch<RawSchema>['meta'] = { ...originOnly(meta) };
@@ -178,7 +179,6 @@ export function parse<C extends InputContract = 'order-event'>(config: ParseConf
           if (this.dead) ctx.emitSide('dead', this.dead.finish(originOnly(meta)));
         }
       }
-      const originOf = (meta: Batch<RawSchema>['meta'], offset: number) => `${meta.source ?? `partition ${meta.partition}`}${meta.source ? '@' : ' offset '}${offset}`;
       let anyHeaders = false, anyTimes = false;
 
       return {
@@ -239,12 +239,6 @@ export function parse<C extends InputContract = 'order-event'>(config: ParseConf
 
 /** a valid record the event-time guard may hold back */
 interface Held { o: Record<string, unknown>; line: string; offset: number; header: Record<string, string> | null; time: number; origin: string }
-
-/** dead letters keep the whole record up to 64 KiB, so it can be replayed from them */
-const MAX_PAYLOAD = 65_536;
-function truncate(s: string): string {
-  return s.length <= MAX_PAYLOAD ? s : `${s.slice(0, MAX_PAYLOAD)}…(${s.length} chars)`;
-}
 
 /** RFC 4180 cells: quoted cells may hold the delimiter and doubled quotes */
 export function splitCsv(line: string, delim: string): string[] {

@@ -15,6 +15,7 @@
  *
  * Output: one push per record, per push.schema.json (items as a JSON array text).
  */
+import { rejectUnknown } from '../src/config.js';
 import { BatchBuilder, type Batch, type Schema } from '../src/batch.js';
 import { ConfigError } from '../src/errors.js';
 import type { OperatorContext, OperatorDef } from '../src/operator.js';
@@ -59,6 +60,7 @@ function topAttention(v: Record<string, Float32Array>, k: number): number[] {
 const VERB: Record<string, string> = { impression: 'saw', view: 'watched', click: 'opened', like: 'liked', comment: 'commented on', share: 'shared', skip: 'skipped', rate: 'rated', purchase: 'bought' };
 
 export function rank<I extends Schema & { ts: 'f64'; userId: 'str'; model: 'str' }>(cfg: RankConfig): OperatorDef<I, PushSchema> {
+  rejectUnknown('rank', cfg, ['catalogue', 'size', 'maxPerTag', 'hasProfile']);
   const size = cfg.size ?? 10;
   if (!Number.isInteger(size) || size < 1) throw new ConfigError(`rank: size must be a positive integer, got ${String(size)}`);
   if (cfg.maxPerTag !== undefined && (!Number.isInteger(cfg.maxPerTag) || cfg.maxPerTag < 1)) throw new ConfigError(`rank: maxPerTag must be a positive integer, got ${String(cfg.maxPerTag)}`);

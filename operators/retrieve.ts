@@ -8,6 +8,7 @@
  * `maxConsumed` items), snapshotted. The record's own item counts as consumed before
  * retrieval (the user has just seen it).
  */
+import { rejectUnknown } from '../src/config.js';
 import type { Batch, Schema } from '../src/batch.js';
 import { ConfigError } from '../src/errors.js';
 import type { OperatorContext, OperatorDef } from '../src/operator.js';
@@ -32,6 +33,7 @@ export interface RetrieveConfig {
 }
 
 export function retrieve<I extends Schema & { userId: 'str'; itemId: 'str' }>(cfg: RetrieveConfig): OperatorDef<I, I> & { readonly keyed: true } {
+  rejectUnknown('retrieve', cfg, ['catalogue', 'k', 'filter', 'maxConsumed']);
   const k = cfg.k ?? 50;
   const maxConsumed = cfg.maxConsumed ?? 5000;
   if (!Number.isInteger(k) || k < 1) throw new ConfigError(`retrieve: k must be a positive integer, got ${String(k)}`);

@@ -6,6 +6,7 @@
  *
  *   keyed.via('stats', rolling({ fields: ['value'], horizonUs: 60_000_000 }))
  */
+import { rejectUnknown } from '../src/config.js';
 import { checkBounds, entriesOf, keyedEntries, KeyedStore, type StateBounds } from '../src/state.js';
 import { BatchBuilder, type Schema } from '../src/batch.js';
 import { ConfigError } from '../src/errors.js';
@@ -25,8 +26,7 @@ export type Rolled<S extends Schema, F extends string> = S & { readonly [K in F 
 interface KeyState { rows: Ring; sum: number[]; sq: number[]; cn: number[]; mins: Ring[]; maxs: Ring[]; seq: number; head: number }
 
 export function rolling<S extends Schema & { readonly [K in F]: 'f64' }, F extends string>(config: RollingConfig<F>): OperatorDef<S, Rolled<S, F>, NoSides> & { keyed: true } {
-  const known = new Set(['fields', 'horizonUs', 'timestamp', 'state']);
-  for (const k of Object.keys(config)) if (!known.has(k)) throw new ConfigError(`rolling: unknown option '${k}'`);
+  rejectUnknown('rolling', config, ['fields', 'horizonUs', 'timestamp', 'state']);
   const bounds = checkBounds('rolling', config.state);
   if (!Array.isArray(config.fields) || !config.fields.length) throw new ConfigError('rolling: options.fields must list at least one f64 field');
   if (!(config.horizonUs > 0)) throw new ConfigError(`rolling: options.horizonUs must be > 0, got ${config.horizonUs}`);

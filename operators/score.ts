@@ -24,6 +24,8 @@
  * fails is retried once; if it fails again its records go to the dead-letter output
  * with the error, and the stage keeps running.
  */
+import { rejectUnknown } from '../src/config.js';
+import { DeadLetters } from '../src/dead-letters.js';
 import type { StateStats } from '../src/state.js';
 import { Batch, BatchBuilder, originOnly, type Schema } from '../src/batch.js';
 import { ConfigError } from '../src/errors.js';
@@ -122,6 +124,7 @@ interface Pending {
 type Entry = { p: Pending } | { wm: number };
 
 export function score<I extends Schema>(cfg: ScoreConfig<I>): OperatorDef<I, Scored<I>, typeof ScoreSides> & { readonly keyed: false } {
+  rejectUnknown('score', cfg, ['slot', 'encoder', 'scoreOutput', 'classOutput', 'policy', 'maxPending', 'keepOutputs']);
   const policy = resolvePolicy(cfg.policy);
   const maxPending = cfg.maxPending ?? 4096;
   if (!Number.isInteger(maxPending) || maxPending < policy.maxBatch) throw new ConfigError(`score: maxPending must be an integer ≥ maxBatch (${policy.maxBatch}), got ${String(maxPending)}`);
@@ -303,15 +306,15 @@ class ScoreOperator {
     const b = p.batch;
     const n = b.length;
     const keep: number[] = [];
-    let dead: BatchBuilder<DeadLetterSchema> | undefined;
+    const dead = new DeadLetters(ctx);
     for (let i = 0; i < n; i++) {
       const why = p.dead[i];
       if (why === undefined) { keep.push(i); continue; }
       const [code, reason] = why.split('\u0000');
-      dead ??= new BatchBuilder(DeadLetterSchema, 8);
-      dead.push({ stage: ctx.stage, code, reason, payload: JSON.stringify(b.row(i)).slice(0, 4096), payloadEncoding: 'utf8', origin: `${b.meta.source ?? `partition ${b.meta.partition}`}`, at: ctx.clock.now() });
+      // the row as the model saw it (parsed fields), from its partition: it has no source offset any more
+      dead.add(code, reason, JSON.stringify(b.row(i)), b.meta);
     }
-    if (dead) ctx.emitSide('dead', dead.finish(originOnly(b.meta)));
+    dead.emit(ctx, b.meta);
     if (keep.length === 0) return;
     const src = keep.length === n ? b : b.select(keep);
     const pick = <T extends { [i: number]: unknown; length: number }>(a: T, make: (m: number) => T): T => {

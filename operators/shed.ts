@@ -10,6 +10,7 @@
  * user's next push is computed without it. Surveillance must never shed (a dropped order
  * can hide manipulation), which is why only the personalization topology offers it.
  */
+import { rejectUnknown } from '../src/config.js';
 import type { Columns, Schema } from '../src/batch.js';
 import { ConfigError } from '../src/errors.js';
 import type { NoSides, Operator, OperatorDef, SheddingOperator } from '../src/operator.js';
@@ -24,6 +25,7 @@ export interface ShedOptions {
 export { isShedding, type SheddingOperator } from '../src/operator.js';
 
 export function shedStale<S extends Schema>(o: ShedOptions): OperatorDef<S, S, NoSides> & { keyed: false } {
+  rejectUnknown('shedStale', o, ['maxAgeMs', 'timestamp']);
   if (!o || typeof o.maxAgeMs !== 'number' || !Number.isFinite(o.maxAgeMs) || o.maxAgeMs <= 0) {
     throw new ConfigError(`shed: maxAgeMs must be a positive number of milliseconds, got ${o?.maxAgeMs}`);
   }

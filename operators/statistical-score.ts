@@ -6,6 +6,7 @@
  * deviations out". It writes the same columns as `score` (score, label, model …) so the
  * rest of the surveillance topology is unchanged; pair it with a static threshold.
  */
+import { rejectUnknown } from '../src/config.js';
 import { BatchBuilder, type Batch, type Schema } from '../src/batch.js';
 import type { NoSides, OperatorDef } from '../src/operator.js';
 import { ScoreColumns, type Scored } from './score.js';
@@ -18,6 +19,7 @@ const PATTERN_OF: Record<(typeof FEATURES)[number], string> = {
 };
 
 export function statisticalScore<I extends In>(cfg: { length?: number; zAlert?: number; alpha?: number } = {}): OperatorDef<I, Scored<I>, NoSides> & { keyed: true } {
+  rejectUnknown('statisticalScore', cfg, ['length', 'zAlert', 'alpha']);
   const L = cfg.length ?? 32, zAlert = cfg.zAlert ?? 4, alpha = cfg.alpha ?? 1e-4;
   return {
     kind: 'statisticalScore',

@@ -27,6 +27,8 @@
  *
  * Adds `threshold` (the value in force) and `alert` (1 or 0).
  */
+import { rejectUnknown } from '../src/config.js';
+import { DeadLetters } from '../src/dead-letters.js';
 import { checkBounds, entriesOf, keyedEntries, KeyedStore, type StateBounds } from '../src/state.js';
 import { BatchBuilder, originOnly, type Batch, type Schema } from '../src/batch.js';
 import { ConfigError, DeadLetterCode } from '../src/errors.js';
@@ -98,20 +100,19 @@ export function parseFeedback(): OperatorDef<{ value: 'str'; offset: 'f64' }, ty
     create: () => ({
       process(batch, ctx) {
         const out = new BatchBuilder(FeedbackSchema, batch.length);
-        let dead: BatchBuilder<typeof DeadLetterSchema> | undefined;
+        const dead = new DeadLetters(ctx);
         for (let i = 0; i < batch.length; i++) {
           const line = batch.columns.value[i];
           let o: { participant?: unknown; symbol?: unknown; verdict?: unknown } | null = null;
           try { o = JSON.parse(line); } catch { /* reported below */ }
           const ok = o !== null && typeof o === 'object' && typeof o.participant === 'string' && typeof o.symbol === 'string' && (o.verdict === 'true_positive' || o.verdict === 'false_positive');
           if (!ok) {
-            dead ??= new BatchBuilder(DeadLetterSchema, 4);
-            dead.push({ stage: ctx.stage, code: o === null ? DeadLetterCode.MALFORMED_JSON : DeadLetterCode.SCHEMA, reason: o === null ? 'feedback is not JSON' : 'feedback needs participant, symbol (strings) and verdict true_positive | false_positive', payload: line.slice(0, 4096), payloadEncoding: 'utf8', origin: `${batch.meta.source ?? 'partition ' + batch.meta.partition} offset ${batch.columns.offset[i]}`, at: ctx.clock.now() });
+            dead.add(o === null ? DeadLetterCode.MALFORMED_JSON : DeadLetterCode.SCHEMA, o === null ? 'feedback is not JSON' : 'feedback needs participant, symbol (strings) and verdict true_positive | false_positive', line, batch.meta, batch.columns.offset[i]);
             continue;
           }
           out.push({ key: `${o!.participant as string}|${o!.symbol as string}`, truePositive: o!.verdict === 'true_positive' ? 1 : 0 });
         }
-        if (dead) ctx.emitSide('dead', dead.finish(originOnly(batch.meta)));
+        dead.emit(ctx, batch.meta);
         if (out.length) ctx.emit(out.finish(originOnly(batch.meta)));
       },
     }),
@@ -137,6 +138,7 @@ export type Thresholded<S extends Schema> = S & typeof ThresholdColumns;
 interface Hist { w: Float64Array; total: number; at: number }
 
 export function adaptiveThreshold<I extends Schema>(cfg: ThresholdConfig = {}): OperatorDef<I, Thresholded<I>, NoSides> & { keyed: true } {
+  rejectUnknown('adaptiveThreshold', cfg, ['scoreField', 'timeField', 'stats', 'targetRate', 'floor', 'ceiling', 'halfLifeUs', 'bins', 'priorWeight', 'feedback', 'state']);
   const c = {
     scoreField: cfg.scoreField ?? 'score', timeField: cfg.timeField ?? 'ts', targetRate: cfg.targetRate ?? 0.005, floor: cfg.floor ?? 0.5,
     ceiling: cfg.ceiling ?? 0.99, halfLifeUs: cfg.halfLifeUs ?? 600e6, bins: cfg.bins ?? 200, priorWeight: cfg.priorWeight ?? 200,

@@ -9,6 +9,7 @@
  *
  *   parsed.via('wm', watermarks({ timestamp: 'ts', maxOutOfOrdernessUs: 2_000_000 }))
  */
+import { rejectUnknown } from '../src/config.js';
 import type { Schema } from '../src/batch.js';
 import { ConfigError } from '../src/errors.js';
 import type { NoSides, OperatorDef } from '../src/operator.js';
@@ -21,8 +22,7 @@ export interface WatermarksConfig<F extends string> {
 }
 
 export function watermarks<S extends Schema & { readonly [K in F]: 'f64' }, F extends string = 'ts'>(config: WatermarksConfig<F>): OperatorDef<S, S, NoSides> & { keyed: false } {
-  const known = new Set(['timestamp', 'maxOutOfOrdernessUs']);
-  for (const k of Object.keys(config)) if (!known.has(k)) throw new ConfigError(`watermarks: unknown option '${k}'`);
+  rejectUnknown('watermarks', config, ['timestamp', 'maxOutOfOrdernessUs']);
   if (typeof config.timestamp !== 'string' || !config.timestamp) throw new ConfigError('watermarks: options.timestamp must name an f64 column');
   const ooo = config.maxOutOfOrdernessUs;
   if (!Number.isFinite(ooo) || ooo < 0) throw new ConfigError(`watermarks: options.maxOutOfOrdernessUs must be a finite number >= 0, got ${ooo}`);

@@ -16,6 +16,7 @@
  *   keyed.via('win', window({ kind: 'sliding', size: 10_000_000, slide: 1_000_000,
  *     aggregates: { qtySum: { op: 'sum', field: 'qty' }, cancels: { op: 'count', where: (c, i) => c.type[i] === 'CANCEL' } } }))
  */
+import { positiveInt, rejectUnknown } from '../src/config.js';
 import { BatchBuilder, originOnly, type Batch, type Schema } from '../src/batch.js';
 import { ConfigError } from '../src/errors.js';
 import { MinHeap } from '../src/heap.js';
@@ -57,14 +58,13 @@ export function windowOutputSchema<A extends Record<string, unknown>>(aggregates
 }
 
 export function window<S extends Schema, A extends Record<string, AggSpec<S>>>(config: WindowConfig<S, A>): OperatorDef<S, WindowOutput<A>, WindowSides> & { keyed: true } {
-  const known = new Set(['kind', 'by', 'size', 'slide', 'gap', 'timestamp', 'allowedLatenessUs', 'aggregates']);
-  for (const k of Object.keys(config)) if (!known.has(k)) throw new ConfigError(`window: unknown option '${k}'`);
+  rejectUnknown('window', config, ['kind', 'by', 'size', 'slide', 'gap', 'timestamp', 'allowedLatenessUs', 'aggregates']);
   const kind = config.kind;
   if (!['tumbling', 'sliding', 'session'].includes(kind)) throw new ConfigError(`window: options.kind must be 'tumbling', 'sliding' or 'session', got '${String(kind)}'`);
   const by = config.by ?? 'time';
   if (by !== 'time' && by !== 'count') throw new ConfigError(`window: options.by must be 'time' or 'count', got '${String(by)}'`);
   if (kind === 'session' && by === 'count') throw new ConfigError('window: session windows are by time only');
-  const posInt = (name: string, v: unknown) => { if (!Number.isInteger(v) || (v as number) <= 0) throw new ConfigError(`window: options.${name} must be a positive integer, got ${String(v)}`); };
+  const posInt = (name: string, v: unknown) => positiveInt('window', name, v);
   let size = 0, slide = 0, gap = 0;
   if (kind === 'session') { posInt('gap', config.gap); gap = config.gap!; }
   else {

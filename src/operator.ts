@@ -129,7 +129,11 @@ export const DeadLetterSchema = {
   payload: 'str',
   /** 'utf8': payload is the original text; 'base64': the original bytes were not UTF-8 */
   payloadEncoding: 'str',
-  /** where it came from: source:partition:offset */
+  /**
+   * where it came from: `<source>@<offset>` — `topic/partition@offset` on Kafka, `path@line`
+   * (0-based) for files, `-@line` for stdin; `<source>` alone when the record no longer has an
+   * offset, and `key <key>` for a record a window found late (src/dead-letters.ts)
+   */
   origin: 'str',
   /** processing time of rejection, µs */
   at: 'f64',

@@ -16,7 +16,7 @@ import { isBoundedState, type BoundedState, type StateStats } from './state.js';
 import { build as hdrBuild, type Histogram } from 'hdr-histogram-js';
 import { PER_RECORD, type Batch, type Schema } from './batch.js';
 import { systemClock, type Clock } from './clock.js';
-import { ConfigError, OperatorError, SluiceError } from './errors.js';
+import { ConfigError, IoError, OperatorError, SluiceError } from './errors.js';
 import type { SinkWriter, SourceDef, SourceReader } from './io.js';
 import { isShedding, type Operator, type OperatorContext, type OperatorHooks, type SheddingOperator, type SideSchemas } from './operator.js';
 import { Edge, ItemKind, type Item } from './queue.js';
@@ -528,7 +528,11 @@ export class Runtime {
       s.reader = await (s.spec.def as SourceDef<Schema>).open({
         name: s.spec.name, clock: this.#clock, restoreFrom: this.#restore?.sources[s.spec.name],
         ...(this.#store ? {
-          partitionsAssigned: (names: string[], epoch: number) => this.#adoptPartitions(names, epoch),
+          // a partition whose state cannot be loaded would wait for it forever: that stops the job, loudly
+          partitionsAssigned: (names: string[], epoch: number) => this.#adoptPartitions(names, epoch).catch((e: unknown) => {
+            this.#fail(e instanceof SluiceError ? e : new IoError(`loading the keyed state of ${names.join(', ')} failed: ${(e as Error).message}`, e));
+            throw e;
+          }),
           partitionsRevoked: (names: string[]) => this.#dropPartitions(names),
         } : {}),
       }) as SourceReader<Schema>;

@@ -3,6 +3,7 @@
  * read as fast as possible or paced at real time × N. Each file is one partition; a
  * record's offset is its line number, which is also the checkpoint position.
  */
+import { rejectUnknown } from './config.js';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
@@ -75,8 +76,7 @@ export function timeOfJsonTs(line: string): number {
 
 /** Raw lines from files or stdin; the `parse` operator turns them into typed records. */
 export function linesSource(opts: LinesSourceOptions): SourceDef<RawSchema> {
-  const known = new Set(['paths', 'batchSize', 'pace', 'maxLineBytes']);
-  for (const k of Object.keys(opts)) if (!known.has(k)) throw new ConfigError(`linesSource: unknown option '${k}'`);
+  rejectUnknown('linesSource', opts, ['paths', 'batchSize', 'pace', 'maxLineBytes']);
   if (!Array.isArray(opts.paths) || opts.paths.length === 0) throw new ConfigError('linesSource: options.paths must list at least one file (or "-" for stdin)');
   const batchSize = opts.batchSize ?? 1024;
   if (!Number.isInteger(batchSize) || batchSize <= 0) throw new ConfigError(`linesSource: options.batchSize must be a positive integer, got ${batchSize}`);
@@ -94,7 +94,7 @@ export function linesSource(opts: LinesSourceOptions): SourceDef<RawSchema> {
       const restore = ctx.restoreFrom as { offsets: number[]; next: number } | undefined;
       let interrupt!: () => void;
       const interrupted = new Promise<void>((r) => { interrupt = r; });
-      const parts = opts.paths.map((path, p) => new LineReader(path === '-' ? process.stdin : createReadStream(path, { highWaterMark: 1 << 20 }), p, restore?.offsets[p] ?? 0, maxLineBytes, interrupted));
+      const parts = opts.paths.map((path, p) => new LineReader(path === '-' ? process.stdin : createReadStream(path, { highWaterMark: 1 << 20 }), p, restore?.offsets[p] ?? 0, maxLineBytes, interrupted, path));
       return new LinesReader(parts, batchSize, opts.pace, restore?.next ?? 0, interrupt);
     },
   };
@@ -119,7 +119,8 @@ class LineReader {
   offset = 0;
   #skip: number;
   #lineNo = 0;
-  constructor(readonly stream: Readable, readonly partition: number, skipTo: number, readonly maxLineBytes: number, readonly interrupted: Promise<void>) {
+  /** @param name the file path, or '-' for stdin: batches carry it as meta.source (dead-letter origins say `name@line`) */
+  constructor(readonly stream: Readable, readonly partition: number, skipTo: number, readonly maxLineBytes: number, readonly interrupted: Promise<void>, readonly name: string) {
     this.#iter = stream[Symbol.asyncIterator]();
     this.#skip = skipTo;
   }
@@ -234,7 +235,7 @@ class LinesReader implements SourceReader<RawSchema> {
       }
       b.length = lines.length;
       part.offset += lines.length;
-      return { batches: [b.finish({ partition: part.partition, ingestTime: 0, ...(anyIssue ? { rawIssues: issues } : {}) })], endedPartitions, done: false };
+      return { batches: [b.finish({ partition: part.partition, ingestTime: 0, source: part.name, ...(anyIssue ? { rawIssues: issues } : {}) })], endedPartitions, done: false };
     }
     return { batches: [], endedPartitions, done: this.parts.every((p) => p.ended) };
   }

@@ -113,7 +113,9 @@ test('time-series CSV: every hostile row dead-lettered with its code, every vali
   const out = collectSink(), dead = collectSink<DeadLetterSchema>();
   await new Runtime(timeseriesTopology({ source: linesSource({ paths: [file], maxLineBytes: 65_536 }), output: out as never, deadLetters: dead })).run();
   assert.is(out.rows().length, valid, 'every valid row scored');
-  const got = new Map(dead.rows().map((d) => [Number(/line (\d+)$/.exec(d.origin)![1]), d.code]));
+  // origin `path@offset`, offset the 0-based line: line numbers here are 1-based
+  assert.ok(dead.rows().every((d) => d.origin.startsWith(`${file}@`)), dead.rows()[0]?.origin);
+  const got = new Map(dead.rows().map((d) => [Number(/@(\d+)$/.exec(d.origin)![1]) + 1, d.code]));
   assert.is(dead.rows().length, want.size, `exactly ${want.size} dead letters`);
   const wrong = [...want].filter(([l, c]) => got.get(l) !== c).map(([l, c]) => `line ${l}: want ${c}, got ${got.get(l)}`);
   assert.equal(wrong, []);

@@ -56,7 +56,8 @@ function sluice(args: string[]): Job {
   child.stdout!.on('data', (d) => { text += d; });
   child.stderr!.on('data', (d) => { text += d; });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>((r) => child.on('exit', (code, signal) => r({ code, signal, at: Date.now() })));
-  const guard = setTimeout(() => child.kill('SIGKILL'), 240_000);
+  // a last resort only (a job wedged for good): each test's own waits time out first, and after.each kills what is left
+  const guard = setTimeout(() => child.kill('SIGKILL'), 900_000);
   live.add(child);
   void exited.then(() => { clearTimeout(guard); live.delete(child); });
   return { child, out: () => text, exited };

@@ -50,7 +50,8 @@ function sluice(args: string[]): Job {
   let text = '';
   child.stdout!.on('data', (d) => { text += d; });
   child.stderr!.on('data', (d) => { text += d; });
-  const guard = setTimeout(() => child.kill('SIGKILL'), 240_000);
+  // a last resort only (a job wedged for good): each test's own waits time out first, and after.each kills what is left
+  const guard = setTimeout(() => child.kill('SIGKILL'), 900_000);
   live.add(child);
   return { child, text: () => text, exit: new Promise((r) => child.on('exit', (c) => { clearTimeout(guard); live.delete(child); r(c); })) };
 }

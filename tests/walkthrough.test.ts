@@ -38,7 +38,8 @@ function job(args: string[]): Job {
   let text = '';
   child.stdout!.on('data', (d) => { text += d; });
   child.stderr!.on('data', (d) => { text += d; });
-  const guard = setTimeout(() => child.kill('SIGKILL'), 300_000);
+  // a last resort only (a job wedged for good): each test's own waits time out first, and after.each kills what is left
+  const guard = setTimeout(() => child.kill('SIGKILL'), 900_000);
   live.add(child);
   const exit = new Promise<number | null>((r) => child.on('exit', (code) => { clearTimeout(guard); live.delete(child); r(code); }));
   return { child, text: () => text, exit };

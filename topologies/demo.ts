@@ -9,6 +9,7 @@ import type { StateBounds } from '../src/state.js';
 import type { OrderSchema } from '../src/contracts.js';
 import { RawSchema, type SinkDef, type SourceDef } from '../src/io.js';
 import { DeadLetterSchema } from '../src/operator.js';
+import { DeadLetterCode } from '../src/errors.js';
 import { TopologyBuilder, type Topology } from '../src/topology.js';
 import { parse, type ParseConfig } from '../operators/parse.js';
 import { watermarks } from '../operators/watermarks.js';
@@ -64,7 +65,7 @@ export function demoTopology(o: DemoOptions): Topology {
   windows.to('windows-out', o.output);
   // late events become dead letters too: nothing is dropped silently
   const lateAsDead = windows.side('late').map('late-to-dead', DeadLetterSchema, (r) => ({
-    stage: 'window', code: 'SLUICE_ERR_LATE_EVENT', reason: `event ${r.latenessUs} µs behind the watermark, beyond allowed lateness`, payload: r.record, payloadEncoding: 'utf8', origin: `key ${r.key}`, at: r.ts,
+    stage: 'window', code: DeadLetterCode.LATE, reason: `event ${r.latenessUs} µs behind the watermark, beyond allowed lateness`, payload: r.record, payloadEncoding: 'utf8', origin: `key ${r.key}`, at: r.ts,
   }));
   parsed.side('dead').union('all-dead-letters', lateAsDead).to('dead-letters', o.deadLetters);
   return t.build();

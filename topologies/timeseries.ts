@@ -11,6 +11,7 @@
  * floor 0.5), so a noisy series does not alert all day and a quiet one still alerts
  * on a real jump. Rows that are not `timestamp,value` go to dead letters.
  */
+import { DeadLetters } from '../src/dead-letters.js';
 import { BatchBuilder, originOnly, type Schema } from '../src/batch.js';
 import { DeadLetterCode } from '../src/errors.js';
 import type { RawSchema, SinkDef, SourceDef } from '../src/io.js';
@@ -93,16 +94,14 @@ export function parseSeries(): OperatorDef<RawSchema, typeof SeriesSchema, { dea
     create: () => ({
       process(batch, ctx) {
         const out = new BatchBuilder(SeriesSchema, batch.length);
-        let dead: BatchBuilder<DeadLetterSchema> | undefined;
+        const dead = new DeadLetters(ctx);
         const keep: number[] = [];
-        const origin = (i: number) => `${batch.meta.source ?? 'partition ' + batch.meta.partition} line ${batch.columns.offset[i] + 1}`;
         const issues = batch.meta.rawIssues;
         for (let i = 0; i < batch.length; i++) {
           const issue = issues?.[i];
           if (issue) {
             // bytes the source could not hand over as text (invalid UTF-8, over-long, empty Kafka value)
-            dead ??= new BatchBuilder(DeadLetterSchema, 4);
-            dead.push({ stage: ctx.stage, code: issue.code, reason: issue.reason, payload: issue.payload, payloadEncoding: issue.payloadEncoding, origin: origin(i), at: ctx.clock.now() });
+            dead.add(issue.code, issue.reason, issue.payload, batch.meta, batch.columns.offset[i], issue.payloadEncoding);
             continue;
           }
           let line = batch.columns.value[i];
@@ -118,11 +117,10 @@ export function parseSeries(): OperatorDef<RawSchema, typeof SeriesSchema, { dea
             keep.push(i);
           } catch (e) {
             if (!(e instanceof BadRow)) throw e;
-            dead ??= new BatchBuilder(DeadLetterSchema, 4);
-            dead.push({ stage: ctx.stage, code: DeadLetterCode.MALFORMED_CSV, reason: e.message, payload: line.slice(0, 65_536), payloadEncoding: 'utf8', origin: origin(i), at: ctx.clock.now() });
+            dead.add(DeadLetterCode.MALFORMED_CSV, e.message, line, batch.meta, batch.columns.offset[i]);
           }
         }
-        if (dead) ctx.emitSide('dead', dead.finish(originOnly(batch.meta)));
+        dead.emit(ctx, batch.meta);
         if (out.length) {
           const perRecord: Record<string, unknown> = {};
           for (const f of ['headers', 'timestamps'] as const) { const v = batch.meta[f]; if (v) perRecord[f] = keep.map((i) => v[i]); }

@@ -22,6 +22,13 @@ export class ModelShapeError extends SluiceError {
   }
 }
 
+/** A batch was submitted to a pool already closed (a stopping job, a swapped-out model): not retriable. */
+export class PoolClosedError extends SluiceError {
+  constructor(readonly model: string) {
+    super(InferenceCode.POOL_CLOSED, `model ${model}: its worker pool is closed`, { domain: 'internal' });
+  }
+}
+
 /** session.run failed for a batch (retried once before its records are dead-lettered). */
 export class InferenceError extends SluiceError {
   constructor(readonly model: string, detail: string, cause?: unknown) {

@@ -9,11 +9,12 @@
  * run() takes tensors whose buffers are transferred to the worker (the caller's arrays
  * are detached afterwards) and resolves with the outputs, transferred back.
  */
+import { log } from '../log.js';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import { ConfigError } from '../errors.js';
-import { InferenceError, ModelLoadError, ModelShapeError } from './errors.js';
+import { InferenceError, ModelLoadError, ModelShapeError, PoolClosedError } from './errors.js';
 import type { ModelRef } from './registry.js';
 import type { InferFailure, InferResult, InferTask, WireTensor, WorkerConfig, WorkerInfo } from './worker.js';
 
@@ -30,7 +31,7 @@ export interface PoolOptions {
   warmup?: number[];
   /** allow workers × intra-op threads above the core count (default false) */
   allowOversubscription?: boolean;
-  /** where the fallback line goes (default console.warn) */
+  /** where the fallback line goes (default: the engine's logger, src/log.ts) */
   log?: (line: string) => void;
 }
 
@@ -92,7 +93,7 @@ export class InferencePool {
     const byThread = new Map<number, WorkerInfo>();
     try {
       for (let round = 0; byThread.size < plan.workers; round++) {
-        if (round > 50) throw new Error(`only ${byThread.size} of ${plan.workers} workers became ready`);
+        if (round > 50) throw new ModelLoadError(`${model.name}@${model.version}`, `only ${byThread.size} of ${plan.workers} workers became ready`);
         const got = await Promise.all(Array.from({ length: plan.workers }, () => piscina.run({ op: 'info', holdMs: 20 } satisfies InferTask) as Promise<WorkerInfo>));
         for (const i of got) byThread.set(i.threadId, i);
       }
@@ -102,7 +103,7 @@ export class InferencePool {
     }
     const infos = [...byThread.values()];
     const fell = infos.find((i) => i.fellBack);
-    if (fell) (opts.log ?? console.warn)(`sluice: model ${model.name}@${model.version}: CUDA execution provider unavailable (${fell.fellBack}); running on CPU. GPU needs CUDA 12 + cuDNN 9 and ONNXRUNTIME_NODE_INSTALL=cuda12 at npm install.`);
+    if (fell) (opts.log ?? ((l: string) => log().warn(l)))(`sluice: model ${model.name}@${model.version}: CUDA execution provider unavailable (${fell.fellBack}); running on CPU. GPU needs CUDA 12 + cuDNN 9 and ONNXRUNTIME_NODE_INSTALL=cuda12 at npm install.`);
     // per batch size, the slowest worker's best time: what the batcher plans with at first
     const warmupUs: Record<number, number> = {};
     for (const b of warmup) warmupUs[b] = Math.max(...infos.map((i) => i.warmupUs[b] ?? 0));
@@ -144,7 +145,7 @@ export class InferencePool {
    * InferenceError whose `feeds` holds the inputs, returned by the worker, for a retry.
    */
   async run(feeds: Record<string, WireTensor>): Promise<InferResult> {
-    if (this.#closed) throw new InferenceError(this.id, 'pool is closed');
+    if (this.#closed) throw new PoolClosedError(this.id);
     this.checkFeeds(feeds);
     const transferList = [...new Set(Object.values(feeds).map((t) => t.data.buffer as ArrayBuffer))];
     const rows = Object.values(feeds)[0]?.dims[0] ?? 0;

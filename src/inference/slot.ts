@@ -7,6 +7,7 @@
  * event is scored exactly once, by the version current when its batch left. The old
  * pool closes once its last batch is back.
  */
+import { ConfigError } from '../errors.js';
 import { InferencePool, type PoolOptions } from './pool.js';
 import type { ModelRef, ModelRegistry } from './registry.js';
 
@@ -28,7 +29,7 @@ export class ModelSlot {
 
   #resolve(to: ModelRef | string): ModelRef {
     if (typeof to !== 'string') return to;
-    if (!this.registry) throw new Error('ModelSlot: a version string needs the slot to be opened with a registry');
+    if (!this.registry) throw new ConfigError('ModelSlot: a version string needs the slot to be opened with a registry');
     return this.registry.load(this.#live.model.name, to);
   }
 
@@ -58,7 +59,7 @@ export class ModelSlot {
   /** Promote the shadow to live (the old live version is closed). */
   async promoteShadow(): Promise<void> {
     const s = this.#shadow;
-    if (!s) throw new Error('ModelSlot: no shadow to promote');
+    if (!s) throw new ConfigError('ModelSlot: no shadow to promote');
     this.#shadow = undefined;
     const old = this.#live;
     this.#live = s;

@@ -14,6 +14,7 @@
  *
  *   t.source('orders', kafkaSource({ brokers: ['localhost:9092'], topics: ['orders'], groupId: 'surveillance' }))
  */
+import { log } from '../log.js';
 import type { Consumer, KafkaMessage } from 'kafkajs';
 import { isUtf8 } from 'node:buffer';
 import { BatchBuilder, type RawIssue } from '../batch.js';
@@ -169,7 +170,7 @@ class KafkaReader implements SourceReader<RawSchema>, KafkaSourceView {
           b.restoring = false;
         }
         this.#wake?.();
-      }, (e) => process.stderr.write(`sluice: source '${this.name}': loading partition state failed: ${(e as Error).message}\n`));
+      }, (e) => log().error(`sluice: source '${this.name}': loading partition state failed: ${(e as Error).message}`));
     }
   }
 
@@ -203,7 +204,7 @@ class KafkaReader implements SourceReader<RawSchema>, KafkaSourceView {
     if (!events?.CRASH) return;
     this.consumer.on(events.CRASH as never, (e: { payload: { error: Error; restart: boolean } }) => {
       if (e.payload.restart || this.#closed) return;
-      process.stderr.write(`sluice: source '${this.name}': consumer stopped (${e.payload.error.message}); rejoining\n`);
+      log().warn(`sluice: source '${this.name}': consumer stopped (${e.payload.error.message}); rejoining`);
       const attempt = async (): Promise<void> => {
         if (this.#closed) return;
         try {
@@ -213,7 +214,7 @@ class KafkaReader implements SourceReader<RawSchema>, KafkaSourceView {
           await this.start();
           this.stats.restarts++;
         } catch (err) {
-          process.stderr.write(`sluice: source '${this.name}': rejoin failed (${(err as Error).message}); retrying in 1 s\n`);
+          log().warn(`sluice: source '${this.name}': rejoin failed (${(err as Error).message}); retrying in 1 s`);
           setTimeout(() => { void attempt(); }, 1000);
         }
       };
@@ -296,7 +297,7 @@ class KafkaReader implements SourceReader<RawSchema>, KafkaSourceView {
     } catch (e) {
       kafkaObserver()?.committed(this.name, (performance.now() - t0) / 1000, false);
       // a rebalance in progress rejects commits; the next checkpoint commits again
-      process.stderr.write(`sluice: source '${this.name}': offset commit deferred: ${(e as Error).message}\n`);
+      log().warn(`sluice: source '${this.name}': offset commit deferred: ${(e as Error).message}`);
     }
   }
 

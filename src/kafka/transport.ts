@@ -11,6 +11,7 @@
  * The confluent client is optional: asked for and not installed, Sluice says so in one
  * log line and uses kafkajs.
  */
+import { log as logger } from '../log.js';
 import { createRequire } from 'node:module';
 import { CompressionTypes, Kafka, logLevel, Partitioners, type Consumer, type KafkaConfig, type Producer, type SASLOptions, type Transaction } from 'kafkajs';
 import type { KafkaConnection, TransportName } from './config.js';
@@ -68,7 +69,7 @@ let warnedFallback = false;
 /** stderr logger at WARN and above; messages never include configs (secrets) */
 const logCreator = () => ({ namespace, level, log }: { namespace: string; level: number; log: { message: string; error?: string } }) => {
   if (level > logLevel.WARN) return;
-  process.stderr.write(`[kafka ${namespace}] ${log.message}${log.error ? `: ${log.error}` : ''}\n`);
+  logger().warn(`[kafka ${namespace}] ${log.message}${log.error ? `: ${log.error}` : ''}`);
 };
 
 const key = (topic: string, partition: number) => `${topic}/${partition}`;
@@ -80,7 +81,7 @@ export function createTransport(c: KafkaConnection): Transport {
     if (mod) return confluentTransport(mod.KafkaJS.Kafka, c);
     if (!warnedFallback) {
       warnedFallback = true;
-      process.stderr.write('sluice: @confluentinc/kafka-javascript is not installed; using kafkajs (bash scripts/install-confluent.sh installs it)\n');
+      logger().warn('sluice: @confluentinc/kafka-javascript is not installed; using kafkajs (bash scripts/install-confluent.sh installs it)');
     }
   }
   return kafkajsTransport(c);
