@@ -14,5 +14,5 @@ RUN npm ci --no-audit --no-fund
 COPY . .
 RUN npm run build
 RUN if [ "$WITH_CONFLUENT" = "1" ]; then CKJS_LINKING=dynamic npm install --no-save @confluentinc/kafka-javascript@1.10.1; fi
-ENTRYPOINT ["node", "dist/src/cli.js"]
+ENTRYPOINT ["node", "dist/bin/sluice.js"]
 CMD ["--help"]

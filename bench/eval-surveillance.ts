@@ -10,16 +10,16 @@
  *   npm run eval:surveillance        (EVAL_SEEDS=1001,1002,1003 EVAL_EVENTS=200000)
  */
 import { existsSync, writeFileSync } from 'node:fs';
-import { lobsterBackground } from '../src/sim/lobster.js';
+import { lobsterBackground } from '../apps/surveillance/sim/lobster.js';
 import { RawSchema } from '../src/io.js';
 import { Runtime } from '../src/runtime.js';
 import { collectSink, countSink } from '../src/sinks.js';
 import { memorySource } from '../src/sources.js';
-import { Patterns, simulate, type Episode } from '../src/sim/market.js';
-import type { OrderEvent } from '../src/demo/orderflow.js';
+import { Patterns, simulate, type Episode } from '../apps/surveillance/sim/market.js';
+import type { OrderEvent } from '../apps/demo/orderflow.js';
 import type { DeadLetterSchema } from '../src/operator.js';
-import type { AlertSchema } from '../operators/alerts.js';
-import { openSurveillanceModel, surveillanceTopology, SurveillanceThresholds } from '../topologies/surveillance.js';
+import type { AlertSchema } from '../apps/surveillance/alerts.js';
+import { openSurveillanceModel, surveillanceTopology, SurveillanceThresholds } from '../apps/surveillance/topology.js';
 
 const SEEDS = (process.env.EVAL_SEEDS ?? '1001,1002,1003').split(',').map(Number);
 const EVENTS = Number(process.env.EVAL_EVENTS ?? 200_000);
@@ -147,7 +147,7 @@ async function main() {
   }
   if (process.env.EVAL_NO_REPORT) return;
   const head = ['# Surveillance quality (issue #5)', '',
-    `Run ${new Date().toISOString()}. Held-out seeds ${SEEDS.join(', ')} (never used in training or tuning; training used seeds 1–6${process.env.EVAL_TRAIN_NOTE ?? ''}, tuning the validation seed 50). Every figure comes from alerts written by \`topologies/surveillance.ts\` on the embedded runtime, scored as \`../shared/contracts/README.md\` defines. Model thresholds: ${JSON.stringify(SurveillanceThresholds)}; the statistical baseline alerts at ${STAT_Z} deviations (chosen on the validation seed).`, ''];
+    `Run ${new Date().toISOString()}. Held-out seeds ${SEEDS.join(', ')} (never used in training or tuning; training used seeds 1–6${process.env.EVAL_TRAIN_NOTE ?? ''}, tuning the validation seed 50). Every figure comes from alerts written by \`apps/surveillance/topology.ts\` on the embedded runtime, scored as \`../shared/contracts/README.md\` defines. Model thresholds: ${JSON.stringify(SurveillanceThresholds)}; the statistical baseline alerts at ${STAT_Z} deviations (chosen on the validation seed).`, ''];
   writeFileSync(new URL('../../bench/RESULTS-surveillance.md', import.meta.url), [...head, ...sections].join('\n'));
   process.stdout.write('wrote bench/RESULTS-surveillance.md\n');
 }
@@ -155,7 +155,7 @@ async function main() {
 function report(set: string, q: Record<string, Quality>, timing: Record<string, number[]>, scorers: string[]): string {
   const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
   const L = [`## Held-out set: ${set}`, ''];
-  L.push(set === 'simulator' ? `${EVENTS.toLocaleString('en-US')} generated background events per seed (about ${Math.round(EVENTS / 300 / 60)} minutes of market time), 6 episodes per pattern per seed.` : 'A full trading day of real NASDAQ messages (GOOG 2012-06-21: 147,916; participants assigned by src/sim/lobster.ts with the seed) per seed, 6 episodes per pattern injected per seed. The models never saw GOOG flow in training (their real background was AMZN, same day).', '');
+  L.push(set === 'simulator' ? `${EVENTS.toLocaleString('en-US')} generated background events per seed (about ${Math.round(EVENTS / 300 / 60)} minutes of market time), 6 episodes per pattern per seed.` : 'A full trading day of real NASDAQ messages (GOOG 2012-06-21: 147,916; participants assigned by apps/surveillance/sim/lobster.ts with the seed) per seed, 6 episodes per pattern injected per seed. The models never saw GOOG flow in training (their real background was AMZN, same day).', '');
   L.push('### Overall (units pooled over the held-out seeds)', '');
   L.push('| scorer | units | positive units | alerts | accuracy | FPR | precision | recall | F1 | episode recall | median delay ms | events/s through the topology |', '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const s of scorers) {

@@ -20,11 +20,11 @@ import ort from 'onnxruntime-node';
 import { build as hdrBuild } from 'hdr-histogram-js';
 import { batchOf } from '../src/batch.js';
 import { OrderSchema } from '../src/contracts.js';
-import { generateOrderFlow, orderRow } from '../src/demo/orderflow.js';
+import { generateOrderFlow, orderRow } from '../apps/demo/orderflow.js';
 import { LatencyModel, MicroBatcher, resolvePolicy, type BatchPolicy } from '../src/inference/batcher.js';
 import { InferencePool, planThreads } from '../src/inference/pool.js';
 import { ModelRegistry } from '../src/inference/registry.js';
-import { OrderSequenceEncoder } from '../operators/order-sequence.js';
+import { OrderSequenceEncoder } from '../apps/surveillance/order-sequence.js';
 
 const SIZES = [1, 4, 8, 16, 32, 64];
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);

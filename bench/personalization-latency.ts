@@ -14,9 +14,9 @@ import { Runtime } from '../src/runtime.js';
 import { countSink } from '../src/sinks.js';
 import { linesSource, timeOfJsonTs } from '../src/sources.js';
 import type { DeadLetterSchema } from '../src/operator.js';
-import { readMovieLens } from '../src/personalization/movielens.js';
-import type { PushSchema } from '../operators/rank.js';
-import { openRecommender, personalizationTopology } from '../topologies/personalization.js';
+import { readMovieLens } from '../apps/personalization/movielens.js';
+import type { PushSchema } from '../apps/personalization/rank.js';
+import { openRecommender, personalizationTopology } from '../apps/personalization/topology.js';
 
 const RATES = (process.env.LAT_RATES ?? '1000,2500,5000,7500').split(',').map(Number);
 const SECONDS = Number(process.env.LAT_SECONDS ?? 10);

@@ -1,6 +1,6 @@
 /**
  * Retrieval's hot loop: one user vector against every catalogue row. The WASM SIMD
- * kernel (src/personalization/vector-table.ts) against the scalar JavaScript loop it
+ * kernel (apps/personalization/vector-table.ts) against the scalar JavaScript loop it
  * replaced, same data, same run, for catalogue sizes around MovieLens' (1,682) and
  * Games' (23,715). Writes bench/RESULTS-retrieval.md.
  *
@@ -8,7 +8,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { VectorTable } from '../src/personalization/vector-table.js';
+import { VectorTable } from '../apps/personalization/vector-table.js';
 
 function scalar(u: Float32Array, V: Float32Array, d: number, n: number, s: Float32Array): void {
   for (let r = 1; r < n; r++) { let acc = 0; const o = r * d; for (let j = 0; j < d; j++) acc += u[j] * V[o + j]; s[r] = acc; }

@@ -16,15 +16,15 @@ import { DeadLetterSchema } from '../src/operator.js';
 import { Runtime } from '../src/runtime.js';
 import { collectSink, countSink } from '../src/sinks.js';
 import { memorySource, rawLines } from '../src/sources.js';
-import { orderFlowLines } from '../src/demo/orderflow.js';
-import { keyByDef } from '../operators/basic.js';
+import { orderFlowLines } from '../apps/demo/orderflow.js';
+import { keyByDef } from '../src/primitives.js';
 import { parse } from '../operators/parse.js';
 import { watermarks } from '../operators/watermarks.js';
 import { normalize } from '../operators/normalize.js';
 import { featurize } from '../operators/featurize.js';
 import { window } from '../operators/window.js';
 import { OrderSchema } from '../src/contracts.js';
-import { demoTopology, DemoAggregates, type DemoWindow } from '../topologies/demo.js';
+import { demoTopology, DemoAggregates, type DemoWindow } from '../apps/demo/topology.js';
 import { runFloor } from './floor.js';
 
 const N = Number(process.env.BENCH_EVENTS ?? 300_000);

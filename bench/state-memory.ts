@@ -12,7 +12,7 @@ import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { BatchBuilder } from '../src/batch.js';
 import { OrderSchema } from '../src/contracts.js';
-import { OrderSequenceEncoder } from '../operators/order-sequence.js';
+import { OrderSequenceEncoder } from '../apps/surveillance/order-sequence.js';
 
 const T0 = 1_795_444_200_000_000;
 

@@ -13,10 +13,10 @@ import { join } from 'node:path';
 import { Runtime } from '../src/runtime.js';
 import { countSink } from '../src/sinks.js';
 import { linesSource, timeOfJsonTs } from '../src/sources.js';
-import { simulate } from '../src/sim/market.js';
+import { simulate } from '../apps/surveillance/sim/market.js';
 import type { DeadLetterSchema } from '../src/operator.js';
-import type { AlertSchema } from '../operators/alerts.js';
-import { openSurveillanceModel, surveillanceTopology } from '../topologies/surveillance.js';
+import type { AlertSchema } from '../apps/surveillance/alerts.js';
+import { openSurveillanceModel, surveillanceTopology } from '../apps/surveillance/topology.js';
 
 const RATES = (process.env.LAT_RATES ?? '500,1000,2000,5000,10000').split(',').map(Number);
 const SECONDS = Number(process.env.LAT_SECONDS ?? 10);

@@ -35,9 +35,9 @@ import { kafkaSource } from '../src/kafka/source.js';
 import { createTransport } from '../src/kafka/transport.js';
 import type { TransportName } from '../src/kafka/config.js';
 import { ModelRegistry } from '../src/inference/registry.js';
-import { AlertSchema } from '../operators/alerts.js';
-import { OrderSequenceEncoder } from '../operators/order-sequence.js';
-import { openSurveillanceModel, surveillanceTopology } from '../topologies/surveillance.js';
+import { AlertSchema } from '../apps/surveillance/alerts.js';
+import { OrderSequenceEncoder } from '../apps/surveillance/order-sequence.js';
+import { openSurveillanceModel, surveillanceTopology } from '../apps/surveillance/topology.js';
 
 export type ContenderKind = 'sluice-passthrough' | 'raw-passthrough' | 'sluice-surveillance' | 'naive-surveillance';
 export interface ContenderSummary { processed: number; inEngine: { p50: number; p99: number; p999: number; max: number; count: number } | null }

@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { build as hdr } from 'hdr-histogram-js';
 import { Kafka, logLevel, Partitioners, type Consumer, type Producer } from 'kafkajs';
 import type { TransportName } from '../src/kafka/config.js';
-import { orderFlowLines } from '../src/demo/orderflow.js';
+import { orderFlowLines } from '../apps/demo/orderflow.js';
 import { createTopics, testBrokers, topicName } from '../tests/kafka/broker.js';
 
 const N = Number(process.env.LOADTEST_MESSAGES ?? 100_000);

@@ -28,7 +28,7 @@ import { parseArgs } from 'node:util';
 import { build as hdr } from 'hdr-histogram-js';
 import { Kafka, logLevel, Partitioners, type Producer } from 'kafkajs';
 import type { TransportName } from '../src/kafka/config.js';
-import { orderFlowLines } from '../src/demo/orderflow.js';
+import { orderFlowLines } from '../apps/demo/orderflow.js';
 import { createTopics, testBrokers, topicName } from '../tests/kafka/broker.js';
 import type { ContenderKind, ContenderSummary } from './contender.js';
 import { lineChart } from './svg.js';

@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import { OperatorHarness } from '../src/harness.js';
 import { OrderSchema } from '../src/contracts.js';
 import { rawLines } from '../src/sources.js';
-import { orderFlowLines } from '../src/demo/orderflow.js';
+import { orderFlowLines } from '../apps/demo/orderflow.js';
 import { featurize } from './featurize.js';
 import { parse } from './parse.js';
 

@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { OperatorHarness } from '../src/harness.js';
-import { rng } from '../src/demo/orderflow.js';
+import { rng } from '../apps/demo/orderflow.js';
 import { normalize } from './normalize.js';
 import { entriesOf, type KeyedEntries } from '../src/state.js';
 

@@ -17,7 +17,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
-import { simulate } from '../src/sim/market.js';
+import { simulate } from '../apps/surveillance/sim/market.js';
 import { createTopics, testBrokers, topicName } from '../tests/kafka/broker.js';
 import { lineChart } from '../loadtest/svg.js';
 import { boards, type Panel } from './grafana-dashboards.js';
@@ -28,7 +28,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const root = new URL('../../', import.meta.url).pathname;
 
 function cli(args: string[]): ChildProcess {
-  const c = spawn(process.execPath, [join(root, 'dist/src/cli.js'), 'run', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const c = spawn(process.execPath, [join(root, 'dist/bin/sluice.js'), 'run', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
   c.stderr!.on('data', (d: Buffer) => { const s = d.toString(); if (/error|failed/i.test(s) && !/dead letter/i.test(s)) process.stderr.write(`[${args[0]}] ${s}`); });
   return c;
 }

@@ -6,7 +6,7 @@
  */
 import { parseArgs } from 'node:util';
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
-import { generateOrderFlow } from '../src/demo/orderflow.js';
+import { generateOrderFlow } from '../apps/demo/orderflow.js';
 
 const USAGE = 'usage: seed-orders --brokers host:port --topic T [--events N (default 100000)] [--partitions N (default 4)]\n';
 let v: { brokers?: string; topic?: string; events?: string; partitions?: string; help?: boolean };

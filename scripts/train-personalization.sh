@@ -11,6 +11,6 @@ npm run build --silent
 [ -f models/text-encoder/1/model.onnx ] || "$PY" -u models/text-encoder/export.py
 # MovieLens as the engine's own inputs (behaviour events, catalogue, profiles): what the trainer reads
 ML=$(mktemp -d)
-node dist/src/personalization/movielens.js "$ML"
+node dist/apps/personalization/movielens.js "$ML"
 "$PY" -u models/personalization/train.py games
 for v in full no-content no-profile; do "$PY" -u models/personalization/train.py movielens --ml-dir "$ML" --variant "$v"; done

@@ -17,7 +17,7 @@ import type { Columns, Row, Schema } from './batch.js';
 import { TopologyError } from './errors.js';
 import type { SinkDef, SourceDef } from './io.js';
 import type { JoinOperatorDef, NoSides, OperatorDef, SideSchemas } from './operator.js';
-import { filterDef, keyByDef, mapDef, unionDef } from '../operators/basic.js';
+import { filterDef, keyByDef, mapDef, unionDef } from './primitives.js';
 
 export interface PortRef { node: string; port: string }
 

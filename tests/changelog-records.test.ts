@@ -10,7 +10,7 @@ import { ChangelogRecords } from '../src/kafka/changelog.js';
 import { POSITION_KEY } from '../src/partitioned.js';
 import { batchOf } from '../src/batch.js';
 import { OrderSchema } from '../src/contracts.js';
-import { OrderSequenceEncoder, EVENT_WIDTH } from '../operators/order-sequence.js';
+import { OrderSequenceEncoder, EVENT_WIDTH } from '../apps/surveillance/order-sequence.js';
 import { joinState, keyedEntries, splitState } from '../src/state.js';
 
 const order = (i: number, participant: string) => ({ ts: 1_700_000_000_000_000 + i * 1000, seq: i, venue: 'XLIT', symbol: 'AAPL', orderId: `o${i}`, participant, side: 'B', type: 'NEW', orderType: 'LIMIT', price: 100 + (i % 5), qty: 100 + i, displayQty: 100, counterparty: '', execId: '' });

@@ -15,13 +15,13 @@ import type { DeadLetterSchema } from '../src/operator.js';
 import { Runtime } from '../src/runtime.js';
 import { collectSink, countSink } from '../src/sinks.js';
 import { linesSource } from '../src/sources.js';
-import { simulate } from '../src/sim/market.js';
-import { BOM, corpusBytes, invalidUtf8Bytes, j, mixCorpus, VALID_ODDITIES } from '../src/sim/fuzz.js';
+import { simulate } from '../apps/surveillance/sim/market.js';
+import { BOM, corpusBytes, invalidUtf8Bytes, j, mixCorpus, VALID_ODDITIES } from '../apps/surveillance/sim/fuzz.js';
 import { TopologyBuilder } from '../src/topology.js';
 import { parse } from '../operators/parse.js';
-import { timeseriesTopology } from '../topologies/timeseries.js';
-import type { AlertSchema } from '../operators/alerts.js';
-import { surveillanceTopology } from '../topologies/surveillance.js';
+import { timeseriesTopology } from '../apps/timeseries/topology.js';
+import type { AlertSchema } from '../apps/surveillance/alerts.js';
+import { surveillanceTopology } from '../apps/surveillance/topology.js';
 
 
 test('12,000 malformed messages among 20,000 valid ones: every bad one dead-lettered with its code and a reason, every good one scored, no crash', async () => {

@@ -6,9 +6,9 @@ import { readFileSync } from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { SluiceMetrics } from '../src/metrics.js';
-import { PushFeedback, registerPushFeedbackMetrics } from '../src/personalization/feedback.js';
+import { PushFeedback, registerPushFeedbackMetrics } from '../apps/personalization/feedback.js';
 import { boards, dashboard } from '../scripts/grafana-dashboards.js';
-import { registerSurveillanceMetrics, SurveillanceStats } from '../topologies/surveillance.js';
+import { registerSurveillanceMetrics, SurveillanceStats } from '../apps/surveillance/topology.js';
 
 const metrics = new SluiceMetrics('personalization');
 registerPushFeedbackMetrics(metrics.registry, new PushFeedback(), 'personalization');

@@ -12,7 +12,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { batchOf } from '../src/batch.js';
 import { OrderSchema } from '../src/contracts.js';
-import { generateOrderFlow, orderRow } from '../src/demo/orderflow.js';
+import { generateOrderFlow, orderRow } from '../apps/demo/orderflow.js';
 import { ConfigError } from '../src/errors.js';
 import { LatencyModel, MicroBatcher, resolvePolicy } from '../src/inference/batcher.js';
 import { InferenceCode, ModelLoadError, ModelShapeError } from '../src/inference/errors.js';
@@ -23,7 +23,7 @@ import { Runtime } from '../src/runtime.js';
 import { collectSink } from '../src/sinks.js';
 import { memorySource } from '../src/sources.js';
 import { TopologyBuilder } from '../src/topology.js';
-import { OrderSequenceEncoder } from '../operators/order-sequence.js';
+import { OrderSequenceEncoder } from '../apps/surveillance/order-sequence.js';
 import { columnsEncoder, score } from '../operators/score.js';
 
 const registry = new ModelRegistry();

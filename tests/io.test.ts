@@ -98,7 +98,7 @@ test('processing-time timers fire through the harness and the runtime', async ()
 });
 
 test('CLI: --help, and clear errors with exit code 2 for bad usage', () => {
-  const cli = (args: string[]) => spawnSync(process.execPath, [new URL('../src/cli.js', import.meta.url).pathname, ...args], { encoding: 'utf8' });
+  const cli = (args: string[]) => spawnSync(process.execPath, [new URL('../bin/sluice.js', import.meta.url).pathname, ...args], { encoding: 'utf8' });
   const help = cli(['--help']);
   assert.equal(help.status, 0);
   assert.match(help.stdout, /sluice run <topology>/);
@@ -119,7 +119,7 @@ test('CLI: --help, and clear errors with exit code 2 for bad usage', () => {
 });
 
 test('CLI: runs the demo on a small generated input and reports it', () => {
-  const r = spawnSync(process.execPath, [new URL('../src/cli.js', import.meta.url).pathname, 'run', 'demo', '--events', '20000', '--seed', '3', '--output', join(dir, 'w.jsonl'), '--dead-letters', join(dir, 'd.jsonl')], { encoding: 'utf8' });
+  const r = spawnSync(process.execPath, [new URL('../bin/sluice.js', import.meta.url).pathname, 'run', 'demo', '--events', '20000', '--seed', '3', '--output', join(dir, 'w.jsonl'), '--dead-letters', join(dir, 'd.jsonl')], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /events in\s+20\.0k/);
   assert.match(r.stdout, /ingest → sink latency/);

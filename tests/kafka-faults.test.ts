@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
-import { orderFlowLines } from '../src/demo/orderflow.js';
+import { orderFlowLines } from '../apps/demo/orderflow.js';
 import { createTopics, readTopic, startPrivateBroker, testBrokers, topicName } from './kafka/broker.js';
 
 let brokers: string[] = [];

@@ -14,7 +14,7 @@ import { Kafka, logLevel, Partitioners, type IHeaders } from 'kafkajs';
 import { createTopics, readTopic, testBrokers, topicName } from './kafka/broker.js';
 
 const root = new URL('../../', import.meta.url).pathname;
-const cli = join(root, 'dist/src/cli.js');
+const cli = join(root, 'dist/bin/sluice.js');
 const MON_0930 = 1_795_444_200_000_000;
 
 function order(i: number, ts: number, keys = 40) {

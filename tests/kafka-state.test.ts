@@ -46,7 +46,7 @@ const live = new Set<ChildProcess>();
 // a failed assertion must not leave a job running (it would hold the test process open)
 test.after.each(() => { for (const c of live) c.kill('SIGKILL'); });
 function sluice(args: string[]): Job {
-  const child = spawn(process.execPath, [join(root, 'dist/src/cli.js'), ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, KAFKA_BROKERS: '' } });
+  const child = spawn(process.execPath, [join(root, 'dist/bin/sluice.js'), ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, KAFKA_BROKERS: '' } });
   let text = '';
   child.stdout!.on('data', (d) => { text += d; });
   child.stderr!.on('data', (d) => { text += d; });

@@ -10,7 +10,7 @@ import { TopologyBuilder } from '../src/topology.js';
 import { chunksBySize, kafkaSink, deadLetterHeaders } from '../src/kafka/sink.js';
 import { memorySource } from '../src/sources.js';
 import { kafkaSource } from '../src/kafka/source.js';
-import { orderFlowLines } from '../src/demo/orderflow.js';
+import { orderFlowLines } from '../apps/demo/orderflow.js';
 import { parse } from '../operators/parse.js';
 import { createTopics, readTopic, testBrokers, topicName } from './kafka/broker.js';
 
@@ -154,7 +154,7 @@ test('CLI: sluice run demo --brokers reads a topic, writes windows to a topic, a
   const lines = orderFlowLines({ events: 12000, seed: 12 }); // ~6 s of event time: windows close while it runs
   await produce(input, [...lines.map((value) => ({ key: JSON.parse(value).symbol, value })), { key: 'x', value: 'not json' }]);
   const { spawn } = await import('node:child_process');
-  const child = spawn(process.execPath, [new URL('../src/cli.js', import.meta.url).pathname, 'run', 'demo', '--brokers', brokers.join(','), '--input-topic', input, '--output-topic', output, '--dead-letter-topic', dlq, '--group-id', topicName('cli'), '--metrics-port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [new URL('../bin/sluice.js', import.meta.url).pathname, 'run', 'demo', '--brokers', brokers.join(','), '--input-topic', input, '--output-topic', output, '--dead-letter-topic', dlq, '--group-id', topicName('cli'), '--metrics-port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '', stderr = '';
   child.stdout.on('data', (d) => { stdout += d; });
   child.stderr.on('data', (d) => { stderr += d; });

@@ -5,11 +5,11 @@ import { SluiceMetrics } from '../src/metrics.js';
 import { Runtime } from '../src/runtime.js';
 import { countSink } from '../src/sinks.js';
 import { memorySource } from '../src/sources.js';
-import { orderFlowLines } from '../src/demo/orderflow.js';
-import { demoTopology } from '../topologies/demo.js';
-import { simulate } from '../src/sim/market.js';
-import type { AlertSchema } from '../operators/alerts.js';
-import { registerSurveillanceMetrics, SurveillanceStats, surveillanceTopology } from '../topologies/surveillance.js';
+import { orderFlowLines } from '../apps/demo/orderflow.js';
+import { demoTopology } from '../apps/demo/topology.js';
+import { simulate } from '../apps/surveillance/sim/market.js';
+import type { AlertSchema } from '../apps/surveillance/alerts.js';
+import { registerSurveillanceMetrics, SurveillanceStats, surveillanceTopology } from '../apps/surveillance/topology.js';
 
 test('metrics: /metrics on 127.0.0.1 exports stage counters, queues, watermark lag, latency and dead letters by code', async () => {
   const lines = [...orderFlowLines({ events: 5000, seed: 2 }), 'not json', '{"ts": 1}'];

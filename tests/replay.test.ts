@@ -10,8 +10,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
-import { simulate } from '../src/sim/market.js';
-import { rng } from '../src/demo/orderflow.js';
+import { simulate } from '../apps/surveillance/sim/market.js';
+import { rng } from '../apps/demo/orderflow.js';
 import { createTopics, readTopic, testBrokers, topicName } from './kafka/broker.js';
 
 let brokers: string[] = [];

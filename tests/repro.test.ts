@@ -16,7 +16,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
 const root = new URL('../../', import.meta.url).pathname;
-const cli = join(root, 'dist/src/cli.js');
+const cli = join(root, 'dist/bin/sluice.js');
 const dir = mkdtempSync(join(tmpdir(), 'sluice-repro-'));
 const MON_0930 = 1_795_444_200_000_000; // a Monday 09:30 UTC, in µs
 

@@ -8,7 +8,7 @@ import { Runtime } from '../src/runtime.js';
 import { collectSink } from '../src/sinks.js';
 import { memorySource } from '../src/sources.js';
 import { TopologyBuilder } from '../src/topology.js';
-import { orderFlowLines } from '../src/demo/orderflow.js';
+import { orderFlowLines } from '../apps/demo/orderflow.js';
 import { parse } from '../operators/parse.js';
 import { watermarks } from '../operators/watermarks.js';
 import { window, type WindowOutput } from '../operators/window.js';

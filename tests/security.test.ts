@@ -20,7 +20,7 @@ import { TopologyBuilder } from '../src/topology.js';
 import { kafkaSink } from '../src/kafka/sink.js';
 import { kafkaSource } from '../src/kafka/source.js';
 import type { KafkaConnection, TransportName } from '../src/kafka/config.js';
-import { orderFlowLines } from '../src/demo/orderflow.js';
+import { orderFlowLines } from '../apps/demo/orderflow.js';
 import { freePortPair } from './kafka/broker.js';
 
 const USER = 'sluice-app';

@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { contractValidator } from '../src/contracts.js';
-import { Patterns, simulate } from '../src/sim/market.js';
+import { Patterns, simulate } from '../apps/surveillance/sim/market.js';
 
 const sim = simulate({ seed: 3, events: 40_000, episodesPerPattern: 3, benignPerKind: 4 });
 
@@ -44,7 +44,7 @@ test('LOBSTER background: participants assigned consistently per order, episodes
   const { mkdtempSync, writeFileSync } = await import('node:fs');
   const { tmpdir } = await import('node:os');
   const { join } = await import('node:path');
-  const { lobsterBackground } = await import('../src/sim/lobster.js');
+  const { lobsterBackground } = await import('../apps/surveillance/sim/lobster.js');
   // LOBSTER message rows: time, type (1 new, 2 partial cancel, 3 delete, 4 exec, 5 hidden exec), id, size, price ×10⁴, direction
   const rows: string[] = [];
   let t = 34200;

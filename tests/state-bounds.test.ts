@@ -8,7 +8,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { KeyedStore } from '../src/state.js';
 import { BatchBuilder } from '../src/batch.js';
-import { OrderSequenceEncoder } from '../operators/order-sequence.js';
+import { OrderSequenceEncoder } from '../apps/surveillance/order-sequence.js';
 import { OrderSchema } from '../src/contracts.js';
 import { OperatorHarness } from '../src/harness.js';
 import { adaptiveThreshold } from '../operators/threshold.js';

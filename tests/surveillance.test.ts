@@ -11,9 +11,9 @@ import type { DeadLetterSchema } from '../src/operator.js';
 import { Runtime } from '../src/runtime.js';
 import { collectSink } from '../src/sinks.js';
 import { memorySource } from '../src/sources.js';
-import { simulate } from '../src/sim/market.js';
-import { alertJson, type AlertSchema } from '../operators/alerts.js';
-import { openSurveillanceModel, surveillanceTopology } from '../topologies/surveillance.js';
+import { simulate } from '../apps/surveillance/sim/market.js';
+import { alertJson, type AlertSchema } from '../apps/surveillance/alerts.js';
+import { openSurveillanceModel, surveillanceTopology } from '../apps/surveillance/topology.js';
 import { scoreAlerts } from '../bench/eval-surveillance.js';
 
 const sim = simulate({ seed: 777, events: 30_000, episodesPerPattern: 2, benignPerKind: 3 });

@@ -5,8 +5,8 @@ import type { DeadLetterSchema } from '../src/operator.js';
 import { Runtime } from '../src/runtime.js';
 import { collectSink } from '../src/sinks.js';
 import { memorySource } from '../src/sources.js';
-import { rng } from '../src/demo/orderflow.js';
-import { seriesCsv, timeseriesTopology, type SeriesOut } from '../topologies/timeseries.js';
+import { rng } from '../apps/demo/orderflow.js';
+import { seriesCsv, timeseriesTopology, type SeriesOut } from '../apps/timeseries/topology.js';
 
 test('timeseries: same rows out, in order, with scores; spikes and a level shift labelled; quiet stretches not', async () => {
   const r = rng(9);

@@ -34,7 +34,7 @@ const live = new Set<ChildProcess>();
 // a failed assertion must not leave a job running (it would hold the test process open)
 test.after.each(() => { for (const c of live) c.kill('SIGKILL'); });
 function job(args: string[]): Job {
-  const child = node('dist/src/cli.js', args);
+  const child = node('dist/bin/sluice.js', args);
   let text = '';
   child.stdout!.on('data', (d) => { text += d; });
   child.stderr!.on('data', (d) => { text += d; });

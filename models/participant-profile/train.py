@@ -60,7 +60,7 @@ def main():
     per_class = {c: round(float((pred[yva == k] == k).float().mean()), 4) for k, c in enumerate(classes)}
     out = os.path.join(a.out, str(a.version))
     m = export(model, out, "participant-profile", a.version, 32, 16, FEATURES, classes, {
-        "data": f"demo order flow (src/demo/orderflow.ts) seeds {mtr['seeds']} x {mtr['perSeed']} events, every {mtr['every']}th sequence: {len(ytr)} sequences; validation seed {mva['seeds']}: {len(yva)}",
+        "data": f"demo order flow (apps/demo/orderflow.ts) seeds {mtr['seeds']} x {mtr['perSeed']} events, every {mtr['every']}th sequence: {len(ytr)} sequences; validation seed {mva['seeds']}: {len(yva)}",
         "command": f"python3 models/participant-profile/train.py --version {a.version} --epochs {a.epochs} --seed {a.seed}",
         "seeds": {"torch": a.seed, "train": mtr["seeds"], "validation": mva["seeds"]},
         "metrics": {"val_accuracy": round(acc, 4), "val_recall_per_class": per_class, "epochs": a.epochs},

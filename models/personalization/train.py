@@ -2,7 +2,7 @@
 
     # SASRec's Games benchmark (IDs only: the data has no item content or profiles)
     /tmp/torchvenv/bin/python -u models/personalization/train.py games
-    # MovieLens 100K, from the engine's own inputs (node dist/src/personalization/movielens.js /tmp/ml)
+    # MovieLens 100K, from the engine's own inputs (node dist/apps/personalization/movielens.js /tmp/ml)
     /tmp/torchvenv/bin/python -u models/personalization/train.py movielens --ml-dir /tmp/ml --variant full|no-content|no-profile
 
 Games: SASRec's split (per user: last item test, the one before validation, the rest
@@ -281,7 +281,7 @@ def movielens(args):
     tower.load_state_dict(best_state[0]); enc.load_state_dict(best_state[1])
     print(f"best epoch {best[2]}: valid HR@10 {best[0]:.4f} NDCG@10 {best[1]:.4f}")
     name = {"full": "movielens", "no-content": "movielens-nocontent", "no-profile": "movielens-noprofile"}[args.variant]
-    training = {"data": "MovieLens 100K (../shared/data/movielens-100k) as engine inputs (src/personalization/movielens.ts); events before the 70% time cut",
+    training = {"data": "MovieLens 100K (../shared/data/movielens-100k) as engine inputs (apps/personalization/movielens.ts); events before the 70% time cut",
                 "command": f"/tmp/torchvenv/bin/python -u models/personalization/train.py movielens --ml-dir DIR --variant {args.variant}",
                 "seeds": {"torch": args.seed, "validation_sample": args.seed + 1},
                 "metrics": {"variant": args.variant, "best_epoch": best[2], "valid_hr10": best[0], "valid_ndcg10": best[1], "log": log, "cuts": meta["cuts"]},

@@ -2,8 +2,8 @@
 simulated order flow with labelled manipulation episodes.
 
 Inputs: a participant x symbol's last 32 order events, 16 values each, encoded by the
-engine's OrderSequenceEncoder (operators/order-sequence.ts). Classes: normal + the
-seven patterns of src/sim/market.ts. Score = 1 - P(normal).
+engine's OrderSequenceEncoder (apps/surveillance/order-sequence.ts). Classes: normal + the
+seven patterns of apps/surveillance/sim/market.ts. Score = 1 - P(normal).
 
 Training seeds are 1-6, validation seed 50; evaluation (npm run eval:surveillance)
 uses seeds from 1001 up, never seen here.
@@ -82,7 +82,7 @@ def main():
     desc = ("Transformer encoder (2 layers, d_model 64, 4 heads, ff 128)" if a.arch == "transformer" else "LSTM baseline (2 layers, hidden 64)") + \
         " over a participant x symbol's last 32 order events; score = 1 - P(normal), class = manipulation pattern."
     m = export(model, out, name, a.version, 32, 16, FEATURES, classes, {
-        "data": f"order flow with labelled episodes (src/sim/market.ts; background generated or LOBSTER AMZN 2012-06-21 via src/sim/lobster.ts): {json.dumps(mtr.get('sources') or [{k: mtr.get(k) for k in ('seeds', 'perSeed', 'every', 'background')}])}; {len(ytr)} sequences (all episode and member events, 1 in `every` other events); per class {mtr['counts']}",
+        "data": f"order flow with labelled episodes (apps/surveillance/sim/market.ts; background generated or LOBSTER AMZN 2012-06-21 via apps/surveillance/sim/lobster.ts): {json.dumps(mtr.get('sources') or [{k: mtr.get(k) for k in ('seeds', 'perSeed', 'every', 'background')}])}; {len(ytr)} sequences (all episode and member events, 1 in `every` other events); per class {mtr['counts']}",
         "command": f"python models/surveillance-detector/train.py --arch {a.arch} --version {a.version} --epochs {a.epochs} --seed {a.seed} --train {a.train}",
         "seeds": {"torch": a.seed, "train": mtr["seeds"], "validation": mva["seeds"], "evaluation": "1001+ (npm run eval:surveillance)"},
         "metrics": {"val_event_tpr_at_0.5": round(tpr, 4), "val_event_fpr_at_0.5": round(fpr, 4), "val_class_accuracy": round(acc, 4), "epochs": a.epochs},

@@ -7,7 +7,7 @@ The graph takes token ids and the attention mask as float32 [batch, 32] (the eng
 worker pool moves float32 tensors; ids below 2^24 are exact) and returns the
 sentence embedding: mean of the token states over the mask, L2-normalized, [batch, 384]
 — what sentence-transformers computes for this model. The tokenizer (BERT uncased
-WordPiece) runs in TypeScript (src/personalization/tokenizer.ts) over vocab.txt, copied
+WordPiece) runs in TypeScript (apps/personalization/tokenizer.ts) over vocab.txt, copied
 here from the package. Dynamic int8 quantization keeps the file at ~23 MB instead of 90 MB;
 the script reports the cosine between fp32 and int8 embeddings of MovieLens titles.
 """

@@ -6,7 +6,7 @@
  *
  *   node dist/models/tools/dump-sequences.js <out-dir> <seed,seed,...> <events-per-seed> [every]
  */
-import { generateOrderFlow } from '../../src/demo/orderflow.js';
+import { generateOrderFlow } from '../../apps/demo/orderflow.js';
 import { SequenceSet } from './sequences.js';
 
 export const ProfileClasses = ['market-maker', 'hft', 'institution'] as const;

@@ -1,6 +1,6 @@
 /**
  * Training data for the surveillance detector: simulated order flow with labelled
- * episodes (src/sim/market.ts), encoded by the engine's OrderSequenceEncoder — the
+ * episodes (apps/surveillance/sim/market.ts), encoded by the engine's OrderSequenceEncoder — the
  * same code that encodes live events — as float32 X [N, 32, 16] and uint8 y [N]:
  * 0 = normal, k = Patterns[k − 1] when the event belongs to an episode of its
  * participant × symbol (time within [start, end]). Every episode event is kept;
@@ -9,9 +9,9 @@
  *
  *   node dist/models/tools/dump-surveillance.js <out-dir> <seed,seed,...> [events-per-seed] [normal-every] [lobster-message-file]
  */
-import { Patterns, simulate, type Episode } from '../../src/sim/market.js';
+import { Patterns, simulate, type Episode } from '../../apps/surveillance/sim/market.js';
 import { basename } from 'node:path';
-import { lobsterBackground } from '../../src/sim/lobster.js';
+import { lobsterBackground } from '../../apps/surveillance/sim/lobster.js';
 import { SequenceSet } from './sequences.js';
 
 /** pattern index + 1 of the episode this event belongs to, 0 if none */

@@ -4,7 +4,7 @@ embeddings) with attention weights that can be read out, and a SASRec-style caus
 self-attention user encoder over the user's recent behaviour (fused item vectors,
 behaviour type, time gaps, values) joined with a static-profile vector.
 
-Both export to ONNX for the engine (src/personalization/): the item tower builds the
+Both export to ONNX for the engine (apps/personalization/): the item tower builds the
 item table (and embeds catalogue items that arrive later, with no ID embedding: content
 only), the user encoder maps a user's last L events to a user vector and the last
 layer's attention over those events (the engine turns it into the push's reason).

@@ -15,7 +15,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 
-# the 16 per-event values of operators/order-sequence.ts, in order
+# the 16 per-event values of apps/surveillance/order-sequence.ts, in order
 ORDER_SEQUENCE_FEATURES = ["isNew", "isCancel", "isReplace", "isExec", "side", "aggressive", "midpoint", "hidden", "logQty", "priceDevBps",
                            "logGapKey", "logOrderAge", "selfTrade", "hasCounterparty", "logGapSymbol", "qtyVsMean"]
 

@@ -8,8 +8,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { batchOf } from '../../src/batch.js';
 import { OrderSchema } from '../../src/contracts.js';
-import { orderRow, type OrderEvent } from '../../src/demo/orderflow.js';
-import { OrderSequenceEncoder } from '../../operators/order-sequence.js';
+import { orderRow, type OrderEvent } from '../../apps/demo/orderflow.js';
+import { OrderSequenceEncoder } from '../../apps/surveillance/order-sequence.js';
 
 export class SequenceSet {
   readonly xs: Float32Array[] = [];

@@ -15,8 +15,8 @@ import { kafkaChangelog } from '../../src/kafka/changelog.js';
 import { deadLetterHeaders, kafkaSink } from '../../src/kafka/sink.js';
 import { kafkaSource } from '../../src/kafka/source.js';
 import type { RawSchema, SourceDef } from '../../src/io.js';
-import { PushSchema, pushLine } from '../../operators/rank.js';
-import { openRecommender, personalizationTopology } from '../../topologies/personalization.js';
+import { PushSchema, pushLine } from '../../apps/personalization/rank.js';
+import { openRecommender, personalizationTopology } from '../../apps/personalization/topology.js';
 
 const [brokers, input, pushes, dead, groupId] = process.argv.slice(2);
 const conn = { brokers: brokers.split(',') };

@@ -13,8 +13,8 @@ import { kafkaChangelog } from '../../src/kafka/changelog.js';
 import { deadLetterHeaders, kafkaSink } from '../../src/kafka/sink.js';
 import { kafkaSource } from '../../src/kafka/source.js';
 import { kafkaTransactions } from '../../src/kafka/exactly-once.js';
-import { AlertSchema, alertJson } from '../../operators/alerts.js';
-import { surveillanceTopology } from '../../topologies/surveillance.js';
+import { AlertSchema, alertJson } from '../../apps/surveillance/alerts.js';
+import { surveillanceTopology } from '../../apps/surveillance/topology.js';
 
 const [brokers, input, alerts, dead, groupId] = process.argv.slice(2);
 const conn = { brokers: brokers.split(',') };

@@ -11,10 +11,10 @@
  */
 import { readFileSync, existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { ConfigError } from '../errors.js';
-import { InferencePool, type PoolOptions } from '../inference/pool.js';
-import type { ModelRef, ModelRegistry } from '../inference/registry.js';
-import { ModelShapeError } from '../inference/errors.js';
+import { ConfigError } from '../../src/errors.js';
+import { InferencePool, type PoolOptions } from '../../src/inference/pool.js';
+import type { ModelRef, ModelRegistry } from '../../src/inference/registry.js';
+import { ModelShapeError } from '../../src/inference/errors.js';
 import { WordPieceTokenizer } from './tokenizer.js';
 import { VectorTable } from './vector-table.js';
 

@@ -6,11 +6,11 @@
  * (models/personalization/train.py) reads the same files this writes, so training and
  * serving see identical inputs.
  *
- *   node dist/src/personalization/movielens.js <out-dir> [movielens-dir]
+ *   node dist/apps/personalization/movielens.js <out-dir> [movielens-dir]
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { ConfigError } from '../errors.js';
+import { ConfigError } from '../../src/errors.js';
 
 export const defaultMovieLensDir = resolve('../shared/data/movielens-100k');
 

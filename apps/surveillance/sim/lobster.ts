@@ -12,8 +12,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import { lobsterToOrder } from '../../operators/parse.js';
-import { rng, type OrderEvent } from '../demo/orderflow.js';
+import { lobsterToOrder } from '../../../operators/parse.js';
+import { rng, type OrderEvent } from '../../demo/orderflow.js';
 
 export function lobsterBackground(path: string, opts: { seed?: number; maxEvents?: number } = {}): OrderEvent[] {
   const m = /^([A-Z.]+)_(\d{4}-\d{2}-\d{2})_/.exec(basename(path));

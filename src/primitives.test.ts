@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { OperatorHarness } from '../src/harness.js';
-import { filterDef, keyByDef, mapDef } from './basic.js';
+import { OperatorHarness } from './harness.js';
+import { filterDef, keyByDef, mapDef } from './primitives.js';
 
 const S = { ts: 'f64', v: 'f64', k: 'str' } as const;
 const rows = [{ ts: 1, v: 5, k: 'a' }, { ts: 2, v: -1, k: 'b' }, { ts: 3, v: 7, k: 'a' }];

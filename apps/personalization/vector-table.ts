@@ -1,6 +1,6 @@
 /**
  * A growable table of float32 vectors in WebAssembly memory, with a SIMD kernel that
- * scores one query vector against every row (src/personalization/dots.wat). Retrieval
+ * scores one query vector against every row (apps/personalization/dots.wat). Retrieval
  * calls it once per event over the whole catalogue; the WASM kernel runs ~4× the
  * scalar JavaScript loop (bench/retrieval.ts measures both).
  *
@@ -15,7 +15,7 @@ let wasmModule: WebAssembly.Module | null | undefined;
 function loadKernel(): WebAssembly.Module | null {
   if (wasmModule !== undefined) return wasmModule;
   try {
-    wasmModule = new WebAssembly.Module(readFileSync(new URL('../../../src/personalization/dots.wasm', import.meta.url)));
+    wasmModule = new WebAssembly.Module(readFileSync(new URL('../../../apps/personalization/dots.wasm', import.meta.url)));
   } catch { wasmModule = null; } // no WASM SIMD here: the JavaScript loop serves
   return wasmModule;
 }

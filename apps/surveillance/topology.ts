@@ -7,25 +7,25 @@
  * The model slot is opened by the caller (it starts worker threads): see
  * `openSurveillanceModel`, and close it after the run.
  */
-import type { StateBounds } from '../src/state.js';
-import type { Schema } from '../src/batch.js';
-import type { OrderSchema } from '../src/contracts.js';
-import { RawSchema, type SinkDef, type SourceDef } from '../src/io.js';
-import { DeadLetterSchema } from '../src/operator.js';
-import { TopologyBuilder, type Topology } from '../src/topology.js';
-import { ModelRegistry } from '../src/inference/registry.js';
-import { ModelSlot } from '../src/inference/slot.js';
-import type { PoolOptions } from '../src/inference/pool.js';
-import type { BatchPolicy } from '../src/inference/batcher.js';
-import { parse, type ParseConfig } from '../operators/parse.js';
-import { watermarks } from '../operators/watermarks.js';
-import { score } from '../operators/score.js';
-import { OrderSequenceEncoder } from '../operators/order-sequence.js';
+import type { StateBounds } from '../../src/state.js';
+import type { Schema } from '../../src/batch.js';
+import type { OrderSchema } from '../../src/contracts.js';
+import { RawSchema, type SinkDef, type SourceDef } from '../../src/io.js';
+import { DeadLetterSchema } from '../../src/operator.js';
+import { TopologyBuilder, type Topology } from '../../src/topology.js';
+import { ModelRegistry } from '../../src/inference/registry.js';
+import { ModelSlot } from '../../src/inference/slot.js';
+import type { PoolOptions } from '../../src/inference/pool.js';
+import type { BatchPolicy } from '../../src/inference/batcher.js';
+import { parse, type ParseConfig } from '../../operators/parse.js';
+import { watermarks } from '../../operators/watermarks.js';
+import { score } from '../../operators/score.js';
+import { OrderSequenceEncoder } from './order-sequence.js';
 import type { Registry } from 'prom-client';
 import { Counter, Gauge } from 'prom-client';
-import { adaptiveThreshold, feedbackSink, parseFeedback, ThresholdFeedback, ThresholdStats, type ThresholdConfig } from '../operators/threshold.js';
-import { alerts, AlertSchema } from '../operators/alerts.js';
-import { statisticalScore } from '../operators/statistical-score.js';
+import { adaptiveThreshold, feedbackSink, parseFeedback, ThresholdFeedback, ThresholdStats, type ThresholdConfig } from '../../operators/threshold.js';
+import { alerts, AlertSchema } from './alerts.js';
+import { statisticalScore } from './statistical-score.js';
 
 export interface SurveillanceOptions {
   source: SourceDef<RawSchema>;

@@ -24,7 +24,7 @@
  * follow the order-event contract; episodes the episode contract, with start and end
  * the episode's first and last event times.
  */
-import { generateOrderFlow, rng, type OrderEvent } from '../demo/orderflow.js';
+import { generateOrderFlow, rng, type OrderEvent } from '../../demo/orderflow.js';
 
 export const Patterns = ['spoofing', 'layering', 'wash_trade', 'quote_stuffing', 'momentum_ignition', 'pinging', 'marking_the_close'] as const;
 export type Pattern = (typeof Patterns)[number];
@@ -44,7 +44,7 @@ export interface SimulationOptions {
   benignPerKind?: number;
   /** member accounts that carry both benign activity and episodes (default 12) */
   members?: number;
-  /** real background flow to inject into (see src/sim/lobster.ts) instead of generated flow */
+  /** real background flow to inject into (see apps/surveillance/sim/lobster.ts) instead of generated flow */
   background?: OrderEvent[];
 }
 

@@ -13,26 +13,26 @@
  * The models are opened by the caller (they start worker threads): `openRecommender`,
  * and close it after the run.
  */
-import type { StateBounds } from '../src/state.js';
-import { BehaviorSchema } from '../src/contracts.js';
-import type { RawSchema, SinkDef, SourceDef } from '../src/io.js';
-import { DeadLetterSchema } from '../src/operator.js';
-import { TopologyBuilder, type Topology } from '../src/topology.js';
-import { ModelRegistry } from '../src/inference/registry.js';
-import { ModelSlot } from '../src/inference/slot.js';
-import type { PoolOptions } from '../src/inference/pool.js';
-import type { BatchPolicy } from '../src/inference/batcher.js';
-import { ItemCatalogue, type CatalogueItem } from '../src/personalization/catalogue.js';
-import { ProfileStore, type UserProfile } from '../src/personalization/profiles.js';
-import { PushFeedback } from '../src/personalization/feedback.js';
-import { parse } from '../operators/parse.js';
-import { parseJsonRecords, type JsonRecordSchema } from '../operators/parse-json.js';
-import { shedStale } from '../operators/shed.js';
-import { watermarks } from '../operators/watermarks.js';
-import { score } from '../operators/score.js';
-import { UserSequenceEncoder } from '../operators/user-sequence.js';
-import { retrieve, type RetrievalFilter } from '../operators/retrieve.js';
-import { rank, PushSchema } from '../operators/rank.js';
+import type { StateBounds } from '../../src/state.js';
+import { BehaviorSchema } from '../../src/contracts.js';
+import type { RawSchema, SinkDef, SourceDef } from '../../src/io.js';
+import { DeadLetterSchema } from '../../src/operator.js';
+import { TopologyBuilder, type Topology } from '../../src/topology.js';
+import { ModelRegistry } from '../../src/inference/registry.js';
+import { ModelSlot } from '../../src/inference/slot.js';
+import type { PoolOptions } from '../../src/inference/pool.js';
+import type { BatchPolicy } from '../../src/inference/batcher.js';
+import { ItemCatalogue, type CatalogueItem } from './catalogue.js';
+import { ProfileStore, type UserProfile } from './profiles.js';
+import { PushFeedback } from './feedback.js';
+import { parse } from '../../operators/parse.js';
+import { parseJsonRecords, type JsonRecordSchema } from '../../operators/parse-json.js';
+import { shedStale } from '../../operators/shed.js';
+import { watermarks } from '../../operators/watermarks.js';
+import { score } from '../../operators/score.js';
+import { UserSequenceEncoder } from './user-sequence.js';
+import { retrieve, type RetrievalFilter } from './retrieve.js';
+import { rank, PushSchema } from './rank.js';
 
 export interface Recommender {
   slot: ModelSlot;

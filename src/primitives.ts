@@ -2,9 +2,9 @@
  * Record-wise primitives: map, filter, keyBy. They keep the batch's partition and keys.
  * Usually reached through Stream.map / .filter / .keyBy, which bind the input type.
  */
-import { Batch, BatchBuilder, type Columns, type Row, type Schema } from '../src/batch.js';
-import { ConfigError } from '../src/errors.js';
-import type { JoinOperatorDef, NoSides, OperatorDef } from '../src/operator.js';
+import { Batch, BatchBuilder, type Columns, type Row, type Schema } from './batch.js';
+import { ConfigError } from './errors.js';
+import type { JoinOperatorDef, NoSides, OperatorDef } from './operator.js';
 
 /** Keep records for which `keep(columns, i)` is true. Example: `filterDef(S, (c, i) => c.qty[i] > 0)` */
 export function filterDef<S extends Schema>(schema: S, keep: (cols: Columns<S>, i: number) => boolean): OperatorDef<S, S, NoSides> & { keyed: false } {

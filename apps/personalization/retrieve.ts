@@ -8,11 +8,11 @@
  * `maxConsumed` items), snapshotted. The record's own item counts as consumed before
  * retrieval (the user has just seen it).
  */
-import { rejectUnknown } from '../src/config.js';
-import type { Batch, Schema } from '../src/batch.js';
-import { ConfigError } from '../src/errors.js';
-import type { OperatorContext, OperatorDef } from '../src/operator.js';
-import type { ItemCatalogue } from '../src/personalization/catalogue.js';
+import { rejectUnknown } from '../../src/config.js';
+import type { Batch, Schema } from '../../src/batch.js';
+import { ConfigError } from '../../src/errors.js';
+import type { OperatorContext, OperatorDef } from '../../src/operator.js';
+import type { ItemCatalogue } from './catalogue.js';
 
 export interface RetrievalFilter {
   /** never recommend items carrying any of these tags */

@@ -19,12 +19,12 @@
  *   14   log1p(µs since the symbol's previous event) / 16
  *   15   log(qty / this key's running mean qty), clipped to ±4
  */
-import type { Batch } from '../src/batch.js';
-import type { OrderSchema } from '../src/contracts.js';
-import { ConfigError } from '../src/errors.js';
-import { partitionName } from '../src/partitioned.js';
-import { addStats, checkBounds, entriesOf, keyedEntries, KeyedStore, type KeyedEntries, type StateBounds, type StateStats } from '../src/state.js';
-import type { Encoder } from './score.js';
+import type { Batch } from '../../src/batch.js';
+import type { OrderSchema } from '../../src/contracts.js';
+import { ConfigError } from '../../src/errors.js';
+import { partitionName } from '../../src/partitioned.js';
+import { addStats, checkBounds, entriesOf, keyedEntries, KeyedStore, type KeyedEntries, type StateBounds, type StateStats } from '../../src/state.js';
+import type { Encoder } from '../../operators/score.js';
 
 export const SequenceFeatures = [
   'isNew', 'isCancel', 'isReplace', 'isExec', 'side', 'aggressive', 'midpoint', 'hidden', 'logQty', 'priceDevBps',

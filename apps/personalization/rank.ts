@@ -15,11 +15,11 @@
  *
  * Output: one push per record, per push.schema.json (items as a JSON array text).
  */
-import { rejectUnknown } from '../src/config.js';
-import { BatchBuilder, type Batch, type Schema } from '../src/batch.js';
-import { ConfigError } from '../src/errors.js';
-import type { OperatorContext, OperatorDef } from '../src/operator.js';
-import type { ItemCatalogue } from '../src/personalization/catalogue.js';
+import { rejectUnknown } from '../../src/config.js';
+import { BatchBuilder, type Batch, type Schema } from '../../src/batch.js';
+import { ConfigError } from '../../src/errors.js';
+import type { OperatorContext, OperatorDef } from '../../src/operator.js';
+import type { ItemCatalogue } from './catalogue.js';
 import { ACTIONS } from './user-sequence.js';
 
 export const PushSchema = {

@@ -11,25 +11,25 @@ import type { SinkDef } from '../src/io.js';
 import { countSink, jsonLinesSink } from '../src/sinks.js';
 import { linesSource, timeOfJsonTs } from '../src/sources.js';
 import type { Topology } from '../src/topology.js';
-import { orderFlowLines } from '../src/demo/orderflow.js';
+import { orderFlowLines } from './demo/orderflow.js';
 import { DeadLetterSchema } from '../src/operator.js';
 import type { ParseConfig } from '../operators/parse.js';
-import { demoTopology, DemoWindowSchema, type DemoWindow } from './demo.js';
+import { demoTopology, DemoWindowSchema, type DemoWindow } from './demo/topology.js';
 import { kafkaSource } from '../src/kafka/source.js';
 import { deadLetterHeaders, kafkaSink } from '../src/kafka/sink.js';
 import { kafkaTransactions, type KafkaTransactions } from '../src/kafka/exactly-once.js';
 import { kafkaChangelog } from '../src/kafka/changelog.js';
 import type { PartitionStateStore } from '../src/partitioned.js';
-import { simulate } from '../src/sim/market.js';
-import { defaultMovieLensDir, readMovieLens } from '../src/personalization/movielens.js';
-import { PushFeedback, registerPushFeedbackMetrics } from '../src/personalization/feedback.js';
+import { simulate } from './surveillance/sim/market.js';
+import { defaultMovieLensDir, readMovieLens } from './personalization/movielens.js';
+import { PushFeedback, registerPushFeedbackMetrics } from './personalization/feedback.js';
 import type { Registry } from 'prom-client';
-import { openRecommender, PersonalizationStateBounds, personalizationTopology } from './personalization.js';
-import { PushSchema, pushLine } from '../operators/rank.js';
-import { rng } from '../src/demo/orderflow.js';
-import { seriesCsv, SeriesOutSchema, timeseriesTopology, type SeriesOut } from './timeseries.js';
-import { AlertSchema, alertJson } from '../operators/alerts.js';
-import { openSurveillanceModel, registerSurveillanceMetrics, SurveillanceStateBounds, SurveillanceStats, surveillanceTopology } from './surveillance.js';
+import { openRecommender, PersonalizationStateBounds, personalizationTopology } from './personalization/topology.js';
+import { PushSchema, pushLine } from './personalization/rank.js';
+import { rng } from './demo/orderflow.js';
+import { seriesCsv, SeriesOutSchema, timeseriesTopology, type SeriesOut } from './timeseries/topology.js';
+import { AlertSchema, alertJson } from './surveillance/alerts.js';
+import { openSurveillanceModel, registerSurveillanceMetrics, SurveillanceStateBounds, SurveillanceStats, surveillanceTopology } from './surveillance/topology.js';
 import type { StateBounds } from '../src/state.js';
 
 export interface KafkaRunOptions {
@@ -316,9 +316,25 @@ function validLines(path: string, contract: 'item-catalogue' | 'user-profile', c
   return out;
 }
 
-export const topologies: Record<string, { summary: string; prepare(o: RunOptions): PreparedRun | Promise<PreparedRun> }> = {
-  demo: { summary: 'order flow → parse → normalize → featurize → sliding windows per participant×symbol (files or Kafka; no model)', prepare: demo },
-  timeseries: { summary: 'CSV timestamp,value rows → robust z-scores → adaptive threshold → the same rows with anomaly_score,label', prepare: timeseries },
-  personalization: { summary: 'behaviour events → user encoder on worker threads → retrieval over the catalogue → ranked pushes with reasons (MovieLens 100K when present)', prepare: personalization },
-  surveillance: { summary: 'order flow → transformer detector on worker threads → adaptive thresholds → alerts (simulated flow with labelled episodes by default)', prepare: surveillance },
+/** the options a topology takes beyond input, output and Kafka: the CLI refuses the others for it */
+export type TopologyOption = 'feedback' | 'catalogue' | 'profiles' | 'shed' | 'state';
+
+export interface TopologyEntry {
+  summary: string;
+  /** file extension of its default output (out/<name>-output.<ext>) */
+  outputExt: 'jsonl' | 'csv';
+  options: readonly TopologyOption[];
+  prepare(o: RunOptions): PreparedRun | Promise<PreparedRun>;
+}
+
+export const topologies: Record<string, TopologyEntry> = {
+  demo: { summary: 'order flow → parse → normalize → featurize → sliding windows per participant×symbol (files or Kafka; no model)', outputExt: 'jsonl', options: [], prepare: demo },
+  timeseries: { summary: 'CSV timestamp,value rows → robust z-scores → adaptive threshold → the same rows with anomaly_score,label', outputExt: 'csv', options: [], prepare: timeseries },
+  personalization: { summary: 'behaviour events → user encoder on worker threads → retrieval over the catalogue → ranked pushes with reasons (MovieLens 100K when present)', outputExt: 'jsonl', options: ['feedback', 'catalogue', 'profiles', 'shed', 'state'], prepare: personalization },
+  surveillance: { summary: 'order flow → transformer detector on worker threads → adaptive thresholds → alerts (simulated flow with labelled episodes by default)', outputExt: 'jsonl', options: ['feedback', 'state'], prepare: surveillance },
 };
+
+/** the topologies that take an option, for messages */
+export function topologiesTaking(option: TopologyOption): string[] {
+  return Object.entries(topologies).filter(([, t]) => t.options.includes(option)).map(([n]) => n);
+}

@@ -11,16 +11,16 @@
  *
  * Feature definitions match models/tools/recmodel.py (action codes, value feature).
  */
-import { checkBounds, entriesOf, KEYED, keyedEntries, KeyedStore, type KeyedEntries, type StateBounds, type StateStats } from '../src/state.js';
-import type { Batch } from '../src/batch.js';
-import { partitionName } from '../src/partitioned.js';
-import { ConfigError } from '../src/errors.js';
-import type { BehaviorSchema } from '../src/contracts.js';
-import type { ModelManifest } from '../src/inference/registry.js';
-import { ModelShapeError } from '../src/inference/errors.js';
-import type { Encoder } from './score.js';
-import type { ItemCatalogue } from '../src/personalization/catalogue.js';
-import type { ProfileStore } from '../src/personalization/profiles.js';
+import { checkBounds, entriesOf, KEYED, keyedEntries, KeyedStore, type KeyedEntries, type StateBounds, type StateStats } from '../../src/state.js';
+import type { Batch } from '../../src/batch.js';
+import { partitionName } from '../../src/partitioned.js';
+import { ConfigError } from '../../src/errors.js';
+import type { BehaviorSchema } from '../../src/contracts.js';
+import type { ModelManifest } from '../../src/inference/registry.js';
+import { ModelShapeError } from '../../src/inference/errors.js';
+import type { Encoder } from '../../operators/score.js';
+import type { ItemCatalogue } from './catalogue.js';
+import type { ProfileStore } from './profiles.js';
 
 export const ACTIONS = ['impression', 'view', 'click', 'like', 'comment', 'share', 'skip', 'rate', 'purchase'] as const;
 export const EVENT_FEATURES = ['action', 'logGapSeconds', 'value'] as const;

@@ -11,13 +11,13 @@
  * floor 0.5), so a noisy series does not alert all day and a quiet one still alerts
  * on a real jump. Rows that are not `timestamp,value` go to dead letters.
  */
-import { DeadLetters } from '../src/dead-letters.js';
-import { BatchBuilder, originOnly, type Schema } from '../src/batch.js';
-import { DeadLetterCode } from '../src/errors.js';
-import type { RawSchema, SinkDef, SourceDef } from '../src/io.js';
-import { DeadLetterSchema, type OperatorDef } from '../src/operator.js';
-import { TopologyBuilder, type Topology } from '../src/topology.js';
-import { adaptiveThreshold, type ThresholdConfig } from '../operators/threshold.js';
+import { DeadLetters } from '../../src/dead-letters.js';
+import { BatchBuilder, originOnly, type Schema } from '../../src/batch.js';
+import { DeadLetterCode } from '../../src/errors.js';
+import type { RawSchema, SinkDef, SourceDef } from '../../src/io.js';
+import { DeadLetterSchema, type OperatorDef } from '../../src/operator.js';
+import { TopologyBuilder, type Topology } from '../../src/topology.js';
+import { adaptiveThreshold, type ThresholdConfig } from '../../operators/threshold.js';
 
 export const SeriesSchema = { ts: 'f64', value: 'f64', line: 'str', series: 'str' } as const satisfies Schema;
 export const SeriesOutSchema = { ...SeriesSchema, score: 'f64', threshold: 'f64', alert: 'f64' } as const satisfies Schema;
@@ -190,7 +190,7 @@ export function timeseriesTopology(o: TimeseriesOptions): Topology {
 }
 
 /** `timestamp,value,anomaly_score,label` lines, header first */
-export function seriesCsv(): (b: import('../src/batch.js').Batch<SeriesOut>, i: number) => string {
+export function seriesCsv(): (b: import('../../src/batch.js').Batch<SeriesOut>, i: number) => string {
   let first = true;
   return (b, i) => {
     const row = `${b.columns.line[i]},${b.columns.score[i].toFixed(4)},${b.columns.alert[i]}`;

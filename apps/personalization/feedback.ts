@@ -4,10 +4,10 @@
  * got. Counts impressions, clicks, clicks on a pushed item (and at which rank), so
  * click-through and hit rate per model version can be watched live.
  */
-import type { Batch } from '../batch.js';
-import type { SinkDef } from '../io.js';
-import type { BehaviorSchema } from '../contracts.js';
-import type { PushSchema } from '../../operators/rank.js';
+import type { Batch } from '../../src/batch.js';
+import type { SinkDef } from '../../src/io.js';
+import type { BehaviorSchema } from '../../src/contracts.js';
+import type { PushSchema } from './rank.js';
 import { Gauge, type Registry } from 'prom-client';
 
 export interface FeedbackCounts { impressions: number; clicks: number; clicksOnPushed: number; actionsOnPushed: number; feedbackEvents: number; noPushYet: number }

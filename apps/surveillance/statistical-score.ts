@@ -6,10 +6,10 @@
  * deviations out". It writes the same columns as `score` (score, label, model …) so the
  * rest of the surveillance topology is unchanged; pair it with a static threshold.
  */
-import { rejectUnknown } from '../src/config.js';
-import { BatchBuilder, type Batch, type Schema } from '../src/batch.js';
-import type { NoSides, OperatorDef } from '../src/operator.js';
-import { ScoreColumns, type Scored } from './score.js';
+import { rejectUnknown } from '../../src/config.js';
+import { BatchBuilder, type Batch, type Schema } from '../../src/batch.js';
+import type { NoSides, OperatorDef } from '../../src/operator.js';
+import { ScoreColumns, type Scored } from '../../operators/score.js';
 import { KeyedEventWindows, type EventWindowInput } from './event-window.js';
 
 type In = EventWindowInput;

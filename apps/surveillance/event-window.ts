@@ -3,8 +3,8 @@
  * up on demand: what the alerts describe as an alert's window and what the statistical
  * baseline scores. (The model sees the same window through OrderSequenceEncoder.)
  */
-import { entriesOf, keyedEntries, KeyedStore, type KeyedEntries, type StateBounds, type StateStats } from '../src/state.js';
-import type { Batch } from '../src/batch.js';
+import { entriesOf, keyedEntries, KeyedStore, type KeyedEntries, type StateBounds, type StateStats } from '../../src/state.js';
+import type { Batch } from '../../src/batch.js';
 
 export type EventWindowInput = { ts: 'f64'; participant: 'str'; venue: 'str'; type: 'str'; orderType: 'str'; qty: 'f64'; counterparty: 'str' };
 

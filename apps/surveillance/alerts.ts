@@ -8,10 +8,10 @@
  * Keep the stream keyed by participant × symbol: the operator keeps, per key, the
  * times and kinds of the last `length` events (the model's window).
  */
-import { rejectUnknown } from '../src/config.js';
-import { checkBounds, entriesOf, keyedEntries, KeyedStore, type StateBounds } from '../src/state.js';
-import { BatchBuilder, type Batch, type Schema } from '../src/batch.js';
-import type { NoSides, OperatorDef } from '../src/operator.js';
+import { rejectUnknown } from '../../src/config.js';
+import { checkBounds, entriesOf, keyedEntries, KeyedStore, type StateBounds } from '../../src/state.js';
+import { BatchBuilder, type Batch, type Schema } from '../../src/batch.js';
+import type { NoSides, OperatorDef } from '../../src/operator.js';
 import { KeyedEventWindows } from './event-window.js';
 
 export const AlertSchema = {

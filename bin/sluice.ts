@@ -6,16 +6,16 @@
  *              [--dead-letters FILE|-|none] [--speed N|max] [--events N] [--seed N]
  *              [--brokers HOST:PORT,...] [--metrics-port N]
  */
-import type { StateBounds } from './state.js';
+import type { StateBounds } from '../src/state.js';
 import { closeSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ConfigError, IoError, SluiceError } from './errors.js';
-import { checkTopics } from './kafka/topics.js';
-import { Runtime } from './runtime.js';
-import { formatSummary } from './summary.js';
-import { SluiceMetrics } from './metrics.js';
-import { topologies, type RunOptions } from '../topologies/index.js';
+import { ConfigError, IoError, SluiceError } from '../src/errors.js';
+import { checkTopics } from '../src/kafka/topics.js';
+import { Runtime } from '../src/runtime.js';
+import { formatSummary } from '../src/summary.js';
+import { SluiceMetrics } from '../src/metrics.js';
+import { topologies, topologiesTaking, type RunOptions, type TopologyOption } from '../apps/index.js';
 
 const HELP = `sluice — typed stream processing with in-process model inference
 
@@ -202,7 +202,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     for (const p of v.input ?? []) checkInput(p);
     for (const p of [v.feedback, v.catalogue, v.profiles]) if (p !== undefined) checkInput(p);
-    const output = v.output ?? `out/${name}-output.${name === 'timeseries' ? 'csv' : 'jsonl'}`;
+    const output = v.output ?? `out/${name}-output.${entry.outputExt}`;
     const deadLetters = v['dead-letters'] ?? `out/${name}-dead-letters.jsonl`;
     if (!kafka) for (const p of [output, deadLetters]) if (p !== '-' && p !== 'none') checkOutput(p);
     const opts: RunOptions = {
@@ -216,10 +216,17 @@ export async function main(argv: string[]): Promise<number> {
       ...(v['shed-after-ms'] !== undefined ? { shedAfterMs: positiveInt('shed-after-ms', v['shed-after-ms'], 0) } : {}),
       ...(v['state-ttl-hours'] !== undefined || v['state-max-keys'] !== undefined ? { state: stateBounds(v['state-ttl-hours'], v['state-max-keys']) } : {}),
     };
-    if ((v['state-ttl-hours'] !== undefined || v['state-max-keys'] !== undefined) && name !== 'surveillance' && name !== 'personalization') throw new ConfigError('--state-ttl-hours and --state-max-keys apply to the surveillance and personalization topologies');
-    if (v['shed-after-ms'] !== undefined && name !== 'personalization') throw new ConfigError('--shed-after-ms applies to the personalization topology only (surveillance never sheds: a dropped order can hide manipulation)');
-    if ((v.feedback || v['feedback-topic']) && name !== 'surveillance' && name !== 'personalization') throw new ConfigError('--feedback and --feedback-topic apply to the surveillance and personalization topologies');
-    if ((v.catalogue || v['catalogue-topic'] || v.profiles || v['profiles-topic']) && name !== 'personalization') throw new ConfigError('--catalogue and --profiles (and their topics) apply to the personalization topology');
+    // each topology says which options it takes (apps/index.ts); the others are refused for it
+    const given: [TopologyOption, boolean, string][] = [
+      ['state', v['state-ttl-hours'] !== undefined || v['state-max-keys'] !== undefined, '--state-ttl-hours and --state-max-keys'],
+      ['shed', v['shed-after-ms'] !== undefined, '--shed-after-ms'],
+      ['feedback', Boolean(v.feedback || v['feedback-topic']), '--feedback and --feedback-topic'],
+      ['catalogue', Boolean(v.catalogue || v['catalogue-topic']), '--catalogue and --catalogue-topic'],
+      ['profiles', Boolean(v.profiles || v['profiles-topic']), '--profiles and --profiles-topic'],
+    ];
+    for (const [option, used, flags] of given) {
+      if (used && !entry.options.includes(option)) throw new ConfigError(`${flags} ${flags.includes(' and ') ? 'apply' : 'applies'} to the ${topologiesTaking(option).join(' and ')} topolog${topologiesTaking(option).length > 1 ? 'ies' : 'y'}, not to ${name}${option === 'shed' ? ' (surveillance never sheds: a dropped order can hide manipulation)' : ''}`);
+    }
     if (kafka) {
       // every topic the job reads or writes is there before it starts (or made, with --create-topics)
       const inputs = [kafka.inputTopic, kafka.feedbackTopic, kafka.catalogueTopic, kafka.profilesTopic].filter((t): t is string => !!t);

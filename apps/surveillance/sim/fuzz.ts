@@ -3,7 +3,7 @@
  * feed can send, each with the dead-letter code the engine must give it, mixed into
  * valid ones. Used by tests/fuzz.test.ts and bench/fuzz-throughput.ts.
  */
-import { rng } from '../demo/orderflow.js';
+import { rng } from '../../demo/orderflow.js';
 
 export type Mutation = { kind: string; code: string; make: (good: Record<string, unknown>, r: () => number) => string; raw?: Buffer };
 /** one corpus line: `raw` holds the bytes when they are not UTF-8 text (`value` is then a lossy rendering) */
