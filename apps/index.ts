@@ -7,19 +7,10 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { ConfigError } from '../src/errors.js';
 import { contractValidator } from '../src/contracts.js';
-import type { SinkDef } from '../src/io.js';
-import { countSink, jsonLinesSink } from '../src/sinks.js';
 import { linesSource, timeOfJsonTs } from '../src/sources.js';
-import type { Topology } from '../src/topology.js';
 import { orderFlowLines } from './demo/orderflow.js';
-import { DeadLetterSchema } from '../src/operator.js';
 import type { ParseConfig } from '../operators/parse.js';
-import { demoTopology, DemoWindowSchema, type DemoWindow } from './demo/topology.js';
-import { kafkaSource } from '../src/kafka/source.js';
-import { deadLetterHeaders, kafkaSink } from '../src/kafka/sink.js';
-import { kafkaTransactions, type KafkaTransactions } from '../src/kafka/exactly-once.js';
-import { kafkaChangelog } from '../src/kafka/changelog.js';
-import type { PartitionStateStore } from '../src/partitioned.js';
+import { demoTopology, DemoWindowSchema } from './demo/topology.js';
 import { simulate } from './surveillance/sim/market.js';
 import { defaultMovieLensDir, readMovieLens } from './personalization/movielens.js';
 import { PushFeedback, registerPushFeedbackMetrics } from './personalization/feedback.js';
@@ -27,74 +18,22 @@ import type { Registry } from 'prom-client';
 import { openRecommender, PersonalizationStateBounds, personalizationTopology } from './personalization/topology.js';
 import { PushSchema, pushLine } from './personalization/rank.js';
 import { rng } from './demo/orderflow.js';
-import { seriesCsv, SeriesOutSchema, timeseriesTopology, type SeriesOut } from './timeseries/topology.js';
+import { seriesCsv, SeriesOutSchema, timeseriesTopology } from './timeseries/topology.js';
 import { AlertSchema, alertJson } from './surveillance/alerts.js';
 import { openSurveillanceModel, registerSurveillanceMetrics, SurveillanceStateBounds, SurveillanceStats, surveillanceTopology } from './surveillance/topology.js';
-import type { StateBounds } from '../src/state.js';
+import type { KafkaRunOptions, PreparedRun, RunOptions } from './run-options.js';
+import { cachedInput, fileOutputs, kafkaIo } from './io.js';
 
-export interface KafkaRunOptions {
-  brokers: string[];
-  transport: 'kafkajs' | 'confluent';
-  inputTopic: string;
-  outputTopic: string;
-  deadLetterTopic: string;
-  groupId: string;
-  /** transactional id for exactly-once; absent = at-least-once */
-  transactionalId?: string;
-  /** surveillance: topic of analyst verdicts; personalization: behaviour on pushes */
-  feedbackTopic?: string;
-  /** personalization: item catalogue and user profile topics */
-  catalogueTopic?: string;
-  profilesTopic?: string;
-}
+export type { KafkaRunOptions, PreparedRun, RunOptions } from './run-options.js';
 
-export interface RunOptions {
-  /** set: read and write Kafka topics instead of files */
-  kafka?: KafkaRunOptions;
-  input: string[];
-  format: 'json' | 'csv' | 'lobster';
-  output: string;
-  deadLetters: string;
-  speed: number | 'max';
-  events: number;
-  seed: number;
-  symbol?: string;
-  date?: string;
-  /** surveillance: file of analyst verdicts; personalization: behaviour on pushes */
-  feedback?: string;
-  /** personalization: item catalogue and user profiles (JSON lines) */
-  catalogue?: string;
-  profiles?: string;
-  /** personalization: load shedding, events more than this behind processing time are dropped (ms; off when unset) */
-  shedAfterMs?: number;
-  /** surveillance, personalization: bounds on keyed state (unset fields: the topology's defaults) */
-  state?: StateBounds;
-}
+
 
 /**
  * How a Kafka run delivers: keyed state (windows, rolling statistics, thresholds, user
  * sequences) moves with its partition through the compacted topic <group>-changelog;
  * with a transactional id, outputs, offsets and that state commit in one transaction.
  */
-function kafkaDelivery(k: KafkaRunOptions): { eos: { exactlyOnce?: KafkaTransactions }; stateStore: PartitionStateStore; delivery: Record<string, string> } {
-  const conn = { brokers: k.brokers, transport: k.transport };
-  const eos = k.transactionalId ? { exactlyOnce: kafkaTransactions({ ...conn, transactionalId: k.transactionalId }) } : {};
-  const stateStore = kafkaChangelog({ ...conn, topic: `${k.groupId}-changelog`, ...eos });
-  return { eos, stateStore, delivery: { delivery: k.transactionalId ? `exactly-once (transactional id ${k.transactionalId})` : 'at-least-once', 'keyed state': `changelog ${k.groupId}-changelog` } };
-}
 
-export interface PreparedRun {
-  topology: Topology;
-  describe(): Record<string, string | number>;
-  /** runtime settings this run needs (Kafka: checkpoints, partition state store) */
-  runtime?: { checkpointIntervalMs?: number; stateStore?: PartitionStateStore };
-  /** stopping by signal flushes windows (files: end of input) or keeps state for the next process (Kafka) */
-  drainOnStop: boolean;
-  /** release what prepare opened (inference worker pools) */
-  close?(): Promise<void>;
-  /** topology-specific Prometheus metrics (personalization: feedback on pushes) */
-  registerMetrics?(registry: Registry): void;
-}
 
 
 /** LOBSTER files are named SYMBOL_YYYY-MM-DD_start_end_message_N.csv */
@@ -104,15 +43,10 @@ export function lobsterMeta(path: string): { symbol: string; date: string } | nu
 }
 
 function demo(o: RunOptions): PreparedRun {
-  let paths = o.input;
-  if (paths.length === 0 && !o.kafka) {
-    // generated order flow, cached by seed and size
-    const dir = join(tmpdir(), 'sluice');
-    mkdirSync(dir, { recursive: true });
-    const file = join(dir, `orders-seed${o.seed}-${o.events}.jsonl`);
-    if (!existsSync(file)) writeFileSync(file, orderFlowLines({ events: o.events, seed: o.seed }).join('\n') + '\n');
-    paths = [file];
-  }
+  const paths = o.input.length || o.kafka ? o.input : [cachedInput(`orders-seed${o.seed}-${o.events}.jsonl`, () => orderFlowLines({ events: o.events, seed: o.seed }).join('\n') + '\n')];
+  // as surveillance: a record more than a day from its partition's time is held until 8 agree (a weekend) or dead-lettered,
+  // one more than a day ahead of this machine's clock at once, so one bad clock cannot make every later event late
+  const guard = { maxEventTimeSkewUs: 86_400e6, maxAheadOfClockUs: 86_400e6 } as const;
   let parseCfg: ParseConfig<'order-event'>;
   if (o.format === 'lobster') {
     const meta = lobsterMeta(paths[0]);
@@ -122,33 +56,21 @@ function demo(o: RunOptions): PreparedRun {
     if (paths.length > 1) throw new ConfigError('--format lobster reads one file at a time (one symbol and day)');
     const dateUs = Date.parse(`${date}T00:00:00Z`) * 1000;
     if (!Number.isFinite(dateUs)) throw new ConfigError(`--date must be YYYY-MM-DD, got '${date}'`);
-    parseCfg = { format: 'lobster', symbol, dateUs };
-  } else if (o.format === 'csv') parseCfg = { format: 'csv', contract: 'order-event', header: true };
-  else parseCfg = { format: 'json', contract: 'order-event' };
+    parseCfg = { format: 'lobster', symbol, dateUs, maxEventTimeSkewUs: guard.maxEventTimeSkewUs };
+  } else if (o.format === 'csv') parseCfg = { format: 'csv', contract: 'order-event', header: true, ...guard };
+  else parseCfg = { format: 'json', contract: 'order-event', ...guard };
+  if (o.kafka) {
+    const io = kafkaIo(o.kafka, DemoWindowSchema);
+    const topology = demoTopology({ source: io.source, parse: parseCfg, output: io.output, deadLetters: io.deadLetters });
+    return { topology, drainOnStop: false, runtime: io.runtime, describe: () => io.describe('windows out') };
+  }
   const pace = o.speed === 'max' ? undefined : {
     speedup: o.speed,
     timeOf: o.format === 'lobster' ? (l: string) => Number(l.slice(0, l.indexOf(','))) * 1e6 : timeOfJsonTs,
   };
-  if (o.kafka) {
-    const k = o.kafka;
-    const conn = { brokers: k.brokers, transport: k.transport };
-    const { eos, stateStore, delivery } = kafkaDelivery(k);
-    const topology = demoTopology({
-      source: kafkaSource({ ...conn, topics: [k.inputTopic], groupId: k.groupId, ...eos }),
-      parse: parseCfg,
-      output: kafkaSink(DemoWindowSchema, { ...conn, topic: k.outputTopic, ...eos }),
-      deadLetters: kafkaSink(DeadLetterSchema, { ...conn, topic: k.deadLetterTopic, key: () => null, headers: deadLetterHeaders, ...eos }),
-    });
-    return { topology, drainOnStop: false, runtime: { checkpointIntervalMs: 1000, stateStore }, describe: () => ({ input: `kafka ${k.inputTopic} (group ${k.groupId}, ${k.transport})`, 'windows out': `kafka ${k.outputTopic}`, 'dead letters': `kafka ${k.deadLetterTopic}`, ...delivery }) };
-  }
-  const out: SinkDef<DemoWindow> & { count?: number } = o.output === 'none' ? countSink<DemoWindow>() : jsonLinesSink(DemoWindowSchema, { path: o.output });
-  const dead = o.deadLetters === 'none' ? countSink<DeadLetterSchema>() : jsonLinesSink(DeadLetterSchema, { path: o.deadLetters });
+  const { out, dead, describeOut } = fileOutputs(o, DemoWindowSchema);
   const topology = demoTopology({ source: linesSource({ paths, ...(pace ? { pace } : {}) }), parse: parseCfg, output: out, deadLetters: dead });
-  return {
-    topology,
-    drainOnStop: true,
-    describe: () => ({ input: paths.join(', '), 'windows out': o.output === 'none' ? `${(out as { count: number }).count} (not written)` : o.output, 'dead letters': o.deadLetters }),
-  };
+  return { topology, drainOnStop: true, describe: () => ({ input: paths.join(', '), 'windows out': describeOut(), 'dead letters': o.deadLetters }) };
 }
 
 async function surveillance(o: RunOptions): Promise<PreparedRun> {
@@ -157,17 +79,10 @@ async function surveillance(o: RunOptions): Promise<PreparedRun> {
   let episodesNote = '';
   if (paths.length === 0 && !o.kafka) {
     // simulated flow with labelled episodes (ground truth written beside it)
-    const dir = join(tmpdir(), 'sluice');
-    mkdirSync(dir, { recursive: true });
-    const file = join(dir, `surveillance-seed${o.seed}-${o.events}.jsonl`);
-    const episodes = join(dir, `surveillance-seed${o.seed}-${o.events}.episodes.jsonl`);
-    if (!existsSync(file) || !existsSync(episodes)) {
-      const sim = simulate({ seed: o.seed, events: o.events });
-      writeFileSync(file, sim.events.map((e) => JSON.stringify(e)).join('\n') + '\n');
-      writeFileSync(episodes, sim.episodes.map((e) => JSON.stringify(e)).join('\n') + '\n');
-    }
-    paths = [file];
-    episodesNote = episodes;
+    let sim: ReturnType<typeof simulate> | undefined;
+    const made = () => (sim ??= simulate({ seed: o.seed, events: o.events }));
+    episodesNote = cachedInput(`surveillance-seed${o.seed}-${o.events}.episodes.jsonl`, () => made().episodes.map((e) => JSON.stringify(e)).join('\n') + '\n');
+    paths = [cachedInput(`surveillance-seed${o.seed}-${o.events}.jsonl`, () => made().events.map((e) => JSON.stringify(e)).join('\n') + '\n')];
   }
   const slot = await openSurveillanceModel();
   // order events are ~250 B: a 64 KiB message is hostile. An event time more than a day from its
@@ -175,27 +90,24 @@ async function surveillance(o: RunOptions): Promise<PreparedRun> {
   // more than a day ahead of this machine's clock cannot be live flow and is dead-lettered at once
   const parseCfg = { format: 'json', contract: 'order-event', maxLineBytes: 65_536, maxEventTimeSkewUs: 86_400e6, maxAheadOfClockUs: 86_400e6 } as const;
   const stats = new SurveillanceStats();
+  const state = { ...SurveillanceStateBounds, ...o.state };
+  const metrics = (name: string) => (r: Registry) => registerSurveillanceMetrics(r, stats, name);
   if (o.kafka) {
     const k = o.kafka;
-    const conn = { brokers: k.brokers, transport: k.transport };
-    const { eos, stateStore, delivery } = kafkaDelivery(k);
+    const io = kafkaIo(k, AlertSchema, { key: (b, i) => b.columns.symbol[i], serialize: alertJson });
     const topology = surveillanceTopology({
-      source: kafkaSource({ ...conn, topics: [k.inputTopic], groupId: k.groupId, ...eos }),
-      parse: parseCfg, slot, stats, state: { ...SurveillanceStateBounds, ...o.state },
-      // every instance reads every verdict: its own group per process
-      ...(k.feedbackTopic ? { feedback: kafkaSource({ ...conn, topics: [k.feedbackTopic], groupId: `${k.groupId}-feedback-${process.pid}-${Date.now()}` }) } : {}),
-      alerts: kafkaSink(AlertSchema, { ...conn, topic: k.outputTopic, key: (b, i) => b.columns.symbol[i], serialize: alertJson, ...eos }),
-      deadLetters: kafkaSink(DeadLetterSchema, { ...conn, topic: k.deadLetterTopic, key: () => null, headers: deadLetterHeaders, ...eos }),
+      source: io.source, parse: parseCfg, slot, stats, state, alerts: io.output, deadLetters: io.deadLetters,
+      // every instance reads every verdict
+      ...(k.feedbackTopic ? { feedback: io.sharedSource(k.feedbackTopic, 'feedback') } : {}),
     });
-    return { topology, drainOnStop: false, runtime: { checkpointIntervalMs: 1000, stateStore }, close: () => slot.close(), registerMetrics: (r) => registerSurveillanceMetrics(r, stats, topology.name), describe: () => ({ input: `kafka ${k.inputTopic}`, 'alerts out': `kafka ${k.outputTopic}`, 'dead letters': `kafka ${k.deadLetterTopic}`, model: slot.version, ...delivery }) };
+    return { topology, drainOnStop: false, runtime: io.runtime, close: () => slot.close(), registerMetrics: metrics(topology.name), describe: () => ({ ...io.describe('alerts out'), model: slot.version }) };
   }
   const pace = o.speed === 'max' ? undefined : { speedup: o.speed, timeOf: timeOfJsonTs };
-  const out: SinkDef<AlertSchema> & { count?: number } = o.output === 'none' ? countSink<AlertSchema>() : jsonLinesSink(AlertSchema, { path: o.output, serialize: alertJson });
-  const dead = o.deadLetters === 'none' ? countSink<DeadLetterSchema>() : jsonLinesSink(DeadLetterSchema, { path: o.deadLetters });
-  const topology = surveillanceTopology({ source: linesSource({ paths, maxLineBytes: parseCfg.maxLineBytes, ...(pace ? { pace } : {}) }), parse: parseCfg, slot, stats, state: { ...SurveillanceStateBounds, ...o.state }, alerts: out, deadLetters: dead, ...(o.feedback ? { feedback: linesSource({ paths: [o.feedback] }) } : {}) });
+  const { out, dead, describeOut } = fileOutputs(o, AlertSchema, alertJson);
+  const topology = surveillanceTopology({ source: linesSource({ paths, maxLineBytes: parseCfg.maxLineBytes, ...(pace ? { pace } : {}) }), parse: parseCfg, slot, stats, state, alerts: out, deadLetters: dead, ...(o.feedback ? { feedback: linesSource({ paths: [o.feedback] }) } : {}) });
   return {
-    topology, drainOnStop: true, close: () => slot.close(), registerMetrics: (r) => registerSurveillanceMetrics(r, stats, topology.name),
-    describe: () => ({ input: paths.join(', '), ...(episodesNote ? { 'ground truth': episodesNote } : {}), model: `${slot.version} on ${slot.live.workers} worker thread(s)`, 'alerts out': o.output === 'none' ? `${(out as { count: number }).count} (not written)` : o.output, 'dead letters': o.deadLetters }),
+    topology, drainOnStop: true, close: () => slot.close(), registerMetrics: metrics(topology.name),
+    describe: () => ({ input: paths.join(', '), ...(episodesNote ? { 'ground truth': episodesNote } : {}), model: `${slot.version} on ${slot.live.workers} worker thread(s)`, 'alerts out': describeOut(), 'dead letters': o.deadLetters }),
   };
 }
 
@@ -216,20 +128,12 @@ function demoSeries(seed: number, n: number): string[] {
 
 function timeseries(o: RunOptions): PreparedRun {
   if (o.kafka) throw new ConfigError('timeseries runs on files for now (--input series.csv)');
-  let paths = o.input;
-  if (paths.length === 0) {
-    const dir = join(tmpdir(), 'sluice');
-    mkdirSync(dir, { recursive: true });
-    const file = join(dir, `series-seed${o.seed}.csv`);
-    if (!existsSync(file)) writeFileSync(file, demoSeries(o.seed, 20_000).join('\n') + '\n');
-    paths = [file];
-  }
-  const out: SinkDef<SeriesOut> = o.output === 'none' ? countSink<SeriesOut>() : jsonLinesSink(SeriesOutSchema, { path: o.output, serialize: seriesCsv() });
-  const dead = o.deadLetters === 'none' ? countSink<DeadLetterSchema>() : jsonLinesSink(DeadLetterSchema, { path: o.deadLetters });
+  const paths = o.input.length ? o.input : [cachedInput(`series-seed${o.seed}.csv`, () => demoSeries(o.seed, 20_000).join('\n') + '\n')];
+  const { out, dead, describeOut } = fileOutputs(o, SeriesOutSchema, seriesCsv());
   return {
-    topology: timeseriesTopology({ source: linesSource({ paths }), output: out, deadLetters: dead }),
+    topology: timeseriesTopology({ source: linesSource({ paths, maxLineBytes: 65_536 }), output: out, deadLetters: dead }),
     drainOnStop: true,
-    describe: () => ({ input: paths.join(', '), 'scored rows out': o.output, 'dead letters': o.deadLetters }),
+    describe: () => ({ input: paths.join(', '), 'scored rows out': describeOut(), 'dead letters': o.deadLetters }),
   };
 }
 
@@ -269,38 +173,35 @@ async function personalization(o: RunOptions): Promise<PreparedRun> {
   const stats = new PushFeedback();
   const shed = o.shedAfterMs !== undefined ? { shed: { maxAgeMs: o.shedAfterMs } } : {};
   try {
+    const state = { ...PersonalizationStateBounds, ...o.state };
+    const metrics = (name: string) => (r: Registry) => registerPushFeedbackMetrics(r, stats, name);
     if (o.kafka) {
       const k = o.kafka;
-      const conn = { brokers: k.brokers, transport: k.transport };
-      // catalogue, profiles and feedback are shared state: every instance reads all of each (its own group)
-      const side = (topic: string, what: string) => kafkaSource({ ...conn, topics: [topic], groupId: `${k.groupId}-${what}-${process.pid}-${Date.now()}` });
-      const { eos, stateStore, delivery } = kafkaDelivery(k);
+      const io = kafkaIo(k, PushSchema, { key: (b, i) => b.columns.userId[i], serialize: pushLine });
+      // catalogue, profiles and feedback are shared state: every instance reads all of each
       const topology = personalizationTopology({
-        events: kafkaSource({ ...conn, topics: [k.inputTopic], groupId: k.groupId, ...eos }), recommender: rec, feedbackStats: stats, ...shed, state: { ...PersonalizationStateBounds, ...o.state },
-        ...(k.catalogueTopic ? { catalogue: side(k.catalogueTopic, 'catalogue') } : {}),
-        ...(k.profilesTopic ? { profiles: side(k.profilesTopic, 'profiles') } : {}),
-        ...(k.feedbackTopic ? { feedback: side(k.feedbackTopic, 'feedback') } : {}),
-        pushes: kafkaSink(PushSchema, { ...conn, topic: k.outputTopic, key: (b, i) => b.columns.userId[i], serialize: pushLine, ...eos }),
-        deadLetters: kafkaSink(DeadLetterSchema, { ...conn, topic: k.deadLetterTopic, key: () => null, headers: deadLetterHeaders, ...eos }),
+        events: io.source, recommender: rec, feedbackStats: stats, ...shed, state, pushes: io.output, deadLetters: io.deadLetters,
+        ...(k.catalogueTopic ? { catalogue: io.sharedSource(k.catalogueTopic, 'catalogue') } : {}),
+        ...(k.profilesTopic ? { profiles: io.sharedSource(k.profilesTopic, 'profiles') } : {}),
+        ...(k.feedbackTopic ? { feedback: io.sharedSource(k.feedbackTopic, 'feedback') } : {}),
       });
-      return { topology, drainOnStop: false, runtime: { checkpointIntervalMs: 1000, stateStore }, close: () => rec.close(), registerMetrics: (r) => registerPushFeedbackMetrics(r, stats, topology.name), describe: () => ({ input: `kafka ${k.inputTopic}`, 'pushes out': `kafka ${k.outputTopic}`, 'dead letters': `kafka ${k.deadLetterTopic}`, model: rec.slot.version, catalogue: `${rec.catalogue.size} items`, ...delivery }) };
+      return { topology, drainOnStop: false, runtime: io.runtime, close: () => rec.close(), registerMetrics: metrics(topology.name), describe: () => ({ ...io.describe('pushes out'), model: rec.slot.version, catalogue: `${rec.catalogue.size} items` }) };
     }
     const pace = o.speed === 'max' ? undefined : { speedup: o.speed, timeOf: timeOfJsonTs };
-    const out: SinkDef<PushSchema> = o.output === 'none' ? countSink<PushSchema>() : jsonLinesSink(PushSchema, { path: o.output, serialize: pushLine });
-    const dead = o.deadLetters === 'none' ? countSink<DeadLetterSchema>() : jsonLinesSink(DeadLetterSchema, { path: o.deadLetters });
+    const { out, dead, describeOut } = fileOutputs(o, PushSchema, pushLine);
     // the valid catalogue and profile records are loaded before the events start, so the first
     // events see them; the files also run through the topology, where bad lines become dead letters
     if (catalogue) await rec.catalogue.upsert(validLines(catalogue, 'item-catalogue', (it) => !Array.isArray(it.vector) || it.vector.length === rec.catalogue.extraWidth) as never);
     if (profiles) for (const p of validLines(profiles, 'user-profile')) rec.profiles.put(p as never);
     const topology = personalizationTopology({
-      events: linesSource({ paths, ...(pace ? { pace } : {}) }), recommender: rec, pushes: out, deadLetters: dead, feedbackStats: stats, ...shed, state: { ...PersonalizationStateBounds, ...o.state },
+      events: linesSource({ paths, maxLineBytes: 65_536, ...(pace ? { pace } : {}) }), recommender: rec, pushes: out, deadLetters: dead, feedbackStats: stats, ...shed, state,
       ...(catalogue ? { catalogue: linesSource({ paths: [catalogue] }) } : {}),
       ...(profiles ? { profiles: linesSource({ paths: [profiles] }) } : {}),
       ...(o.feedback ? { feedback: linesSource({ paths: [o.feedback] }) } : {}),
     });
     return {
-      topology, drainOnStop: true, close: () => rec.close(), registerMetrics: (r) => registerPushFeedbackMetrics(r, stats, topology.name),
-      describe: () => ({ input: note || paths.join(', '), model: `${rec.slot.version} on ${rec.slot.live.workers} worker thread(s)`, catalogue: `${rec.catalogue.size} items`, profiles: rec.profiles.size, 'pushes out': o.output, 'dead letters': o.deadLetters }),
+      topology, drainOnStop: true, close: () => rec.close(), registerMetrics: metrics(topology.name),
+      describe: () => ({ input: note || paths.join(', '), model: `${rec.slot.version} on ${rec.slot.live.workers} worker thread(s)`, catalogue: `${rec.catalogue.size} items`, profiles: rec.profiles.size, 'pushes out': describeOut(), 'dead letters': o.deadLetters }),
     };
   } catch (e) { await rec.close(); throw e; }
 }

@@ -72,7 +72,7 @@ async function main() {
     const op = def.create() as Operator<I, O, Sd>;
     const out: Batch<O>[] = [];
     let wm = -Infinity;
-    const ctx = { stage: def.kind, clock, ingestTime: 0, get watermark() { return wm; }, emit: (b: Batch<O>) => out.push(b), emitSide: () => {}, emitWatermark: () => {}, registerTimer: () => {} } as unknown as OperatorContext<O, Sd>;
+    const ctx = { stage: def.kind, clock, ingestTime: 0, get watermark() { return wm; }, emit: (b: Batch<O>) => out.push(b), emitSide: () => {}, emitWatermark: () => {}, registerTimer: () => {}, dropped: () => {} } as unknown as OperatorContext<O, Sd>;
     const t0 = performance.now();
     for (const b of inputs) {
       op.process(b, ctx);

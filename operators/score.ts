@@ -357,7 +357,7 @@ class PartitionScopedScoreOperator extends ScoreOperator implements PartitionSco
 
   override process(batch: Batch<Schema>, ctx: OperatorContext<Schema, typeof ScoreSides>): void {
     const name = partitionName(batch.meta);
-    if (this.revoked.has(name) || (batch.meta.epoch ?? 0) < (this.#epochs.get(name) ?? 0)) { this.droppedRecords += batch.length; return; }
+    if (this.revoked.has(name) || (batch.meta.epoch ?? 0) < (this.#epochs.get(name) ?? 0)) { this.droppedRecords += batch.length; ctx.dropped('partition-moved', batch.length); return; }
     super.process(batch, ctx);
   }
 

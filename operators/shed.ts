@@ -44,6 +44,7 @@ export function shedStale<S extends Schema>(o: ShedOptions): OperatorDef<S, S, N
           let n = 0;
           for (let i = 0; i < batch.length; i++) if (ts[i] >= oldest) keep[n++] = i;
           op.shedRecords += batch.length - n;
+          ctx.dropped('shed', batch.length - n);
           if (n === batch.length) ctx.emit(batch);
           else if (n > 0) ctx.emit(batch.select(keep, n));
         },

@@ -7,7 +7,13 @@
  * The schema is a plain object of field types, and the TypeScript types of rows and
  * columns are derived from it, so operators are typed end to end.
  */
-import * as arrow from 'apache-arrow';
+import { createRequire } from 'node:module';
+import type * as ArrowModule from 'apache-arrow';
+
+// apache-arrow is loaded on first use only: every process imports this module, few convert
+// a batch to Arrow (the library costs tens of ms and MBs at start-up)
+let arrowModule: typeof ArrowModule | undefined;
+const loadArrow = (): typeof ArrowModule => (arrowModule ??= createRequire(import.meta.url)('apache-arrow') as typeof ArrowModule);
 
 export type FieldType = 'f64' | 'i32' | 'str';
 export type Schema = { readonly [field: string]: FieldType };
@@ -210,13 +216,14 @@ export function concatBatches<S extends Schema>(schema: S, batches: Batch<S>[], 
  * Arrow RecordBatch over the same memory: f64 / i32 columns are wrapped, not copied;
  * str columns are encoded to Utf8.
  */
-export function toArrow<S extends Schema>(batch: Batch<S>): arrow.RecordBatch {
-  const children: arrow.Data[] = [];
-  const fields: arrow.Field[] = [];
+export function toArrow<S extends Schema>(batch: Batch<S>): ArrowModule.RecordBatch {
+  const arrow = loadArrow();
+  const children: ArrowModule.Data[] = [];
+  const fields: ArrowModule.Field[] = [];
   for (const f in batch.schema) {
     const t = batch.schema[f];
     const col = batch.columns[f] as unknown;
-    let data: arrow.Data;
+    let data: ArrowModule.Data;
     if (t === 'f64') data = arrow.makeData({ type: new arrow.Float64(), length: batch.length, data: col as Float64Array });
     else if (t === 'i32') data = arrow.makeData({ type: new arrow.Int32(), length: batch.length, data: col as Int32Array });
     else data = arrow.vectorFromArray(col as string[], new arrow.Utf8()).data[0];

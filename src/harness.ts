@@ -21,6 +21,8 @@ export class OperatorHarness<I extends Schema, O extends Schema, Sides extends S
   /** how often an asynchronous operator asked to be woken, and what it failed with */
   wakes = 0;
   readonly failures: unknown[] = [];
+  /** records the operator dropped on purpose, by reason (ctx.dropped) */
+  readonly droppedBy = new Map<string, number>();
   #timers: number[] = [];
   #watermark = -Infinity;
   #ingest = 0;
@@ -49,6 +51,7 @@ export class OperatorHarness<I extends Schema, O extends Schema, Sides extends S
       emitWatermark: (wm) => { this.#forward(wm); },
       wake: () => { this.wakes++; },
       fail: (err) => { this.failures.push(err); },
+      dropped: (reason, n) => { if (n > 0) this.droppedBy.set(reason, (this.droppedBy.get(reason) ?? 0) + n); },
     } as OperatorContext<O, Sides>;
   }
 

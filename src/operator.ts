@@ -39,6 +39,12 @@ export interface OperatorContext<O extends Schema, Sides extends SideSchemas = N
    */
   wake(): void;
   fail(err: unknown): void;
+  /**
+   * Records this stage dropped on purpose, without output (load shedding: 'shed'; read
+   * before their partition moved: 'partition-moved'): counted in
+   * sluice_dropped_records_total{reason} and the run summary. Nothing else may vanish.
+   */
+  dropped(reason: string, records: number): void;
 }
 
 export interface OperatorHooks<O extends Schema, Sides extends SideSchemas> {

@@ -84,10 +84,10 @@ export class PartitionedOperator implements Op, PartitionScoped {
 
   process(batch: Batch<Schema>, ctx: Ctx): void {
     const name = partitionName(batch.meta);
-    if (this.revoked.has(name)) { this.droppedRecords += batch.length; return; } // its new owner replays it from the committed offset
+    if (this.revoked.has(name)) { this.droppedRecords += batch.length; ctx.dropped('partition-moved', batch.length); return; } // its new owner replays it from the committed offset
     const op = this.#instance(name, batch.meta.epoch ?? 0);
     if (op) op.process(batch, ctx); // null: read before a rebalance, re-read since
-    else this.droppedRecords += batch.length;
+    else { this.droppedRecords += batch.length; ctx.dropped('partition-moved', batch.length); }
   }
 
   onWatermark(wm: number, ctx: Ctx): number {

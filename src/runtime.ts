@@ -18,7 +18,7 @@ import { PER_RECORD, type Batch, type Schema } from './batch.js';
 import { systemClock, type Clock } from './clock.js';
 import { ConfigError, IoError, OperatorError, SluiceError } from './errors.js';
 import type { SinkWriter, SourceDef, SourceReader } from './io.js';
-import { isShedding, type Operator, type OperatorContext, type OperatorHooks, type SheddingOperator, type SideSchemas } from './operator.js';
+import { type Operator, type OperatorContext, type OperatorHooks, type SideSchemas } from './operator.js';
 import { Edge, ItemKind, type Item } from './queue.js';
 import type { NodeSpec, Topology } from './topology.js';
 import { POSITION_KEY, PartitionedOperator, isPartitionScoped, type PartitionScoped, type PartitionStateStore } from './partitioned.js';
@@ -206,6 +206,9 @@ class OpNodeRt extends NodeRt implements OperatorContext<Schema, SideSchemas> {
     for (const e of edges) e.push(item);
   }
   registerTimer(time: number): void { this.timers.push(time); }
+  /** records dropped on purpose, by reason (OperatorContext.dropped) */
+  readonly droppedBy = new Map<string, number>();
+  dropped(reason: string, records: number): void { if (records > 0) this.droppedBy.set(reason, (this.droppedBy.get(reason) ?? 0) + records); }
   wake(): void { this.rt.wake(); }
   fail(err: unknown): void { this.rt.failFrom(this.stage, err); }
   /** end of input reached an asynchronous operator with outputs still to come */
@@ -409,8 +412,7 @@ export class Runtime {
       watermarks: this.#ops.map((o) => ({ stage: o.stage, watermark: o.watermark })),
       partitions: this.#sources.map((s) => ({ stage: s.spec.name, partitions: s.reader?.partitions().length ?? 0, idle: s.idle.size })),
       dropped: [
-        ...this.#partitioned().map(({ stage, op }) => ({ stage, reason: 'partition-moved', records: op.droppedRecords })),
-        ...this.#ops.filter((o) => isShedding(o.op)).map((o) => ({ stage: o.stage, reason: 'shed', records: (o.op as unknown as SheddingOperator).shedRecords })),
+        ...this.#ops.flatMap((o) => [...o.droppedBy].map(([reason, records]) => ({ stage: o.stage, reason, records }))),
       ],
       state: this.#ops.filter((o) => isBoundedState(o.op)).map((o) => ({ stage: o.stage, ...(o.op as unknown as BoundedState).stateStats() })),
       uptimeMs: this.#started ? performance.now() - this.#started : 0,
