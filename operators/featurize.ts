@@ -112,7 +112,7 @@ export function featurize<S extends Schema & OrderInput>(config: FeaturizeConfig
       const after: Top = { bid: NaN, bidQ: 0, ask: NaN, askQ: 0 };
 
       const sym = (s: string, ts: number): SymbolState =>
-        symbols.use(s, ts, () => ({ orders: new Map(), bids: new Map(), asks: new Map(), bidPx: [], askPx: [], bidQ: [], askQ: [], ofi: new Ring(2), ofiSum: 0, vwap: new Ring(3), pq: 0, q: 0, parts: new Map() }));
+        symbols.touch(s, ts) ?? symbols.add(s, { orders: new Map(), bids: new Map(), asks: new Map(), bidPx: [], askPx: [], bidQ: [], askQ: [], ofi: new Ring(2), ofiSum: 0, vwap: new Ring(3), pq: 0, q: 0, parts: new Map() }, ts);
       const part = (s: SymbolState, participant: string): ParticipantState => {
         let st = s.parts.get(participant);
         if (!st) { st = newParticipant(); s.parts.set(participant, st); }

@@ -132,7 +132,8 @@ export function normalize<S extends Schema & { readonly [K in F]: 'f64' }, F ext
           const ts = (batch.columns as Record<string, unknown>).ts as Float64Array | undefined;
           state.expire(ctx.watermark);
           for (let i = 0; i < batch.length; i++) {
-            const st = state.use(keys[i], ts ? ts[i] : ctx.watermark, () => fields.map(() => [0, 0, 0, 0] as FieldState));
+            const t = ts ? ts[i] : ctx.watermark;
+            const st = state.touch(keys[i], t) ?? state.add(keys[i], fields.map(() => [0, 0, 0, 0] as FieldState), t);
             for (let j = 0; j < fields.length; j++) outs[j][i] = step(st[j], ins[j][i]);
           }
           out.length = batch.length;

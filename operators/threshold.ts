@@ -188,7 +188,7 @@ export function adaptiveThreshold<I extends Schema>(cfg: ThresholdConfig = {}): 
           keys.expire(ctx.watermark);
           for (let i = 0; i < batch.length; i++) {
             const t = time[i];
-            const h = keys.use(ks[i], t, newHist);
+            const h = keys.touch(ks[i], t) ?? keys.add(ks[i], newHist(), t);
             decay(h, t); decay(global, t);
             const qKey = h.total > 0 ? quantile(h, c.targetRate) : 0;
             const qAll = global.total > 0 ? quantile(global, c.targetRate) : c.floor;

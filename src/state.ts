@@ -144,17 +144,30 @@ export class KeyedStore<V> implements Iterable<[string, V]> {
 
   /** the key's value (made by `make` when it has none), touched at event time `ts` */
   use(key: string, ts: number, make: () => V): V {
-    let e = this.#m.get(key);
-    if (e) {
-      if (Number.isNaN(e.t)) { this.#untimed--; e.t = ts; } else if (ts > e.t) e.t = ts;
-      if (e !== this.#newest) { this.#unlink(e); this.#append(e); }
-      return e.v;
-    }
+    const v = this.touch(key, ts);
+    return v !== undefined ? v : this.add(key, make(), ts);
+  }
+
+  /**
+   * The key's value touched at event time `ts`, or undefined when it has none (then `add`
+   * it). Hot paths use this pair rather than use(): no closure is made per record.
+   */
+  touch(key: string, ts: number): V | undefined {
+    const e = this.#m.get(key);
+    if (!e) return undefined;
+    if (ts > e.t) e.t = ts;
+    else if (e.t !== e.t) { this.#untimed--; e.t = ts; } // NaN: restored, first touch
+    if (e !== this.#newest) { this.#unlink(e); this.#append(e); }
+    return e.v;
+  }
+
+  /** a new key's value, touched at `ts` (the key bound may evict the least recently touched) */
+  add(key: string, v: V, ts: number): V {
     if (this.#m.size >= this.#max) this.#dropOldest();
-    e = { key, v: make(), t: ts, prev: null, next: null };
+    const e: Slot<V> = { key, v, t: ts, prev: null, next: null };
     this.#m.set(key, e);
     this.#append(e);
-    return e.v;
+    return v;
   }
 
   /** put a value (a restore): at the newest end, untimed until the next expire() */

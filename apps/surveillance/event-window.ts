@@ -37,7 +37,8 @@ export class KeyedEventWindows {
   /** add record i of the batch to `key`'s window */
   push(key: string, b: Batch<EventWindowInput>, i: number): void {
     const L = this.length, c = b.columns;
-    const w = this.#rings.use(key, c.ts[i], () => ({ ts: new Float64Array(L), kind: new Uint8Array(L), qty: new Float64Array(L), n: 0 }));
+    const at = c.ts[i];
+    const w = this.#rings.touch(key, at) ?? this.#rings.add(key, { ts: new Float64Array(L), kind: new Uint8Array(L), qty: new Float64Array(L), n: 0 }, at);
     const slot = w.n % L, t = c.type[i], ot = c.orderType[i];
     w.ts[slot] = c.ts[i];
     w.qty[slot] = c.qty[i];

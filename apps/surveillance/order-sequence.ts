@@ -88,8 +88,9 @@ export class OrderSequenceEncoder implements Encoder<SeqInput> {
     const c = batch.columns;
     const participant = c.participant[i], symbol = c.symbol[i];
     const ts = c.ts[i], type = c.type[i], qty = c.qty[i], price = c.price[i];
-    const sym = this.#symbols.use(symbol, ts, () => ({ lastPrice: NaN, lastTs: NaN, orders: new Map() }));
-    const k = this.#keys.use(participant + '\u0000' + symbol, ts, () => ({ ring: new Float32Array(this.length * EVENT_WIDTH), n: 0, lastTs: NaN, meanQty: NaN }));
+    const sym = this.#symbols.touch(symbol, ts) ?? this.#symbols.add(symbol, { lastPrice: NaN, lastTs: NaN, orders: new Map() }, ts);
+    const key = participant + '\u0000' + symbol;
+    const k = this.#keys.touch(key, ts) ?? this.#keys.add(key, { ring: new Float32Array(this.length * EVENT_WIDTH), n: 0, lastTs: NaN, meanQty: NaN }, ts);
 
     const e = this.#ev;
     e.fill(0);
