@@ -11,7 +11,7 @@
  *   raw.via('parse', parse({ format: 'lobster', symbol: 'AMZN', dateUs: Date.UTC(2012, 5, 21) * 1000 }))
  */
 import { rejectUnknown } from '../src/config.js';
-import { originOf, truncatePayload } from '../src/dead-letters.js';
+import { DeadLetters, originOf } from '../src/dead-letters.js';
 import { BatchBuilder, originOnly, type Batch, type Columns, type Schema } from '../src/batch.js';
 import { BehaviorSchema, contractSchema, contractValidator, describeSchemaError, OrderSchema } from '../src/contracts.js';
 import { ConfigError, DeadLetterCode } from '../src/errors.js';
@@ -157,9 +157,9 @@ export function parse<C extends InputContract = 'order-event'>(config: ParseConf
         out: BatchBuilder<OutputOfContract<C>>;
         headers: (Record<string, string> | null)[] = [];
         times: number[] = [];
-        dead: BatchBuilder<DeadLetterSchema> | undefined;
+        readonly dead: DeadLetters;
         n = 0;
-        constructor(cap: number, readonly stage: string, readonly now: number) { this.out = new BatchBuilder(output, cap); }
+        constructor(cap: number, ctx: OperatorContext<OutputOfContract<C>, ParseSides>) { this.out = new BatchBuilder(output, cap); this.dead = new DeadLetters(ctx); }
         accept(h: Held): void {
           this.out.reserve(1);
           this.headers.push(h.header); this.times.push(h.time);
@@ -167,16 +167,13 @@ export function parse<C extends InputContract = 'order-event'>(config: ParseConf
           this.out.length = this.n;
         }
         reject(h: Held, reason: string): void { this.deadLetter(DeadLetterCode.EVENT_TIME, reason, h.line, 'utf8', h.origin); }
-        deadLetter(code: string, reason: string, payload: string, enc: 'utf8' | 'base64', origin: string): void {
-          this.dead ??= new BatchBuilder(DeadLetterSchema, 8);
-          this.dead.push({ stage: this.stage, code, reason, payload: truncatePayload(payload), payloadEncoding: enc, origin, at: this.now });
-        }
+        deadLetter(code: string, reason: string, payload: string, enc: 'utf8' | 'base64', origin: string): void { this.dead.addAt(code, reason, payload, origin, enc); }
         finish(meta: Batch<RawSchema>['meta'], ctx: OperatorContext<OutputOfContract<C>, ParseSides>, withHeaders: boolean, withTimes: boolean): void {
           const m: Batch<RawSchema>['meta'] = { ...originOnly(meta) };
           if (withHeaders) m.headers = this.headers;
           if (withTimes) m.timestamps = this.times;
           ctx.emit(this.out.finish(m));
-          if (this.dead) ctx.emitSide('dead', this.dead.finish(originOnly(meta)));
+          this.dead.emit(ctx, meta);
         }
       }
       let anyHeaders = false, anyTimes = false;
@@ -191,7 +188,7 @@ export function parse<C extends InputContract = 'order-event'>(config: ParseConf
           if (inHeaders) anyHeaders = true;
           if (timestamp[0] > 0) anyTimes = true;
           const guard = skew !== undefined ? guardOf(meta.partition) : undefined;
-          const o = new Out(batch.length + (guard?.held ?? 0), ctx.stage, ctx.clock.now());
+          const o = new Out(batch.length + (guard?.held ?? 0), ctx);
           for (let i = 0; i < batch.length; i++) {
             const issue = issues?.[i];
             if (issue) { o.deadLetter(issue.code, issue.reason, issue.payload, issue.payloadEncoding, originOf(meta, offset[i])); continue; }
@@ -220,7 +217,7 @@ export function parse<C extends InputContract = 'order-event'>(config: ParseConf
           // end of input: records held around an unconfirmed jump are rejected, with their origin
           for (const [p, g] of guards) {
             if (g.held === 0) continue;
-            const o = new Out(g.held, ctx.stage, ctx.clock.now());
+            const o = new Out(g.held, ctx);
             g.finish(o);
             o.finish({ partition: p, ingestTime: ctx.ingestTime }, ctx, anyHeaders, anyTimes);
           }

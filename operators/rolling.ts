@@ -60,7 +60,7 @@ export function rolling<S extends Schema & { readonly [K in F]: 'f64' }, F exten
           state.expire(ctx.watermark);
           for (let i = 0; i < batch.length; i++) {
             const t = ts[i];
-            const st = state.use(keys[i], t, () => ({ rows: new Ring(W), sum: fields.map(() => 0), sq: fields.map(() => 0), cn: fields.map(() => 0), mins: fields.map(() => new Ring(2)), maxs: fields.map(() => new Ring(2)), seq: 0, head: 0 }));
+            const st = state.touch(keys[i], t) ?? state.add(keys[i], { rows: new Ring(W), sum: fields.map(() => 0), sq: fields.map(() => 0), cn: fields.map(() => 0), mins: fields.map(() => new Ring(2)), maxs: fields.map(() => new Ring(2)), seq: 0, head: 0 }, t);
             // evict rows that left the horizon (rows are in arrival order; horizon by event time)
             while (st.rows.length && st.rows.front(0) <= t - H) {
               for (let j = 0; j < fields.length; j++) { const x = st.rows.front(j + 2); if (x === x) { st.sum[j] -= x; st.sq[j] -= x * x; st.cn[j]--; } }

@@ -353,11 +353,10 @@ class ScoreOperator {
 class PartitionScopedScoreOperator extends ScoreOperator implements PartitionScoped {
   readonly revoked = new Set<string>();
   readonly #epochs = new Map<string, number>();
-  droppedRecords = 0;
 
   override process(batch: Batch<Schema>, ctx: OperatorContext<Schema, typeof ScoreSides>): void {
     const name = partitionName(batch.meta);
-    if (this.revoked.has(name) || (batch.meta.epoch ?? 0) < (this.#epochs.get(name) ?? 0)) { this.droppedRecords += batch.length; ctx.dropped('partition-moved', batch.length); return; }
+    if (this.revoked.has(name) || (batch.meta.epoch ?? 0) < (this.#epochs.get(name) ?? 0)) { ctx.dropped('partition-moved', batch.length); return; }
     super.process(batch, ctx);
   }
 

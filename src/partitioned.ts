@@ -45,8 +45,6 @@ export interface PartitionStateStore {
 export interface PartitionScoped {
   /** partitions this process gave up: their records are dropped and their state never saved */
   readonly revoked: Set<string>;
-  /** records dropped because their partition moved (the new owner, or a re-read, processes them) */
-  readonly droppedRecords: number;
   /** partition name → that partition's state */
   snapshot(): Record<string, unknown>;
   /** the partition is (again) ours from `epoch` on, with this saved state (undefined/null: fresh) */
@@ -79,15 +77,13 @@ export class PartitionedOperator implements Op, PartitionScoped {
     return epoch < i.epoch ? null : i.op;
   }
 
-  /** records dropped because their partition moved (the new owner, or a re-read, processes them) */
-  droppedRecords = 0;
-
   process(batch: Batch<Schema>, ctx: Ctx): void {
     const name = partitionName(batch.meta);
-    if (this.revoked.has(name)) { this.droppedRecords += batch.length; ctx.dropped('partition-moved', batch.length); return; } // its new owner replays it from the committed offset
+    // dropped records are counted as 'partition-moved': the partition's new owner (or a re-read) processes them
+    if (this.revoked.has(name)) { ctx.dropped('partition-moved', batch.length); return; }
     const op = this.#instance(name, batch.meta.epoch ?? 0);
     if (op) op.process(batch, ctx); // null: read before a rebalance, re-read since
-    else { this.droppedRecords += batch.length; ctx.dropped('partition-moved', batch.length); }
+    else ctx.dropped('partition-moved', batch.length);
   }
 
   onWatermark(wm: number, ctx: Ctx): number {

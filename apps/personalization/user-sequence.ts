@@ -71,7 +71,7 @@ export class UserSequenceEncoder implements Encoder<BehaviorSchema> {
   encode(batch: Batch<BehaviorSchema>, row: number, dst: Float32Array[], at: number): Record<string, Float32Array> {
     const c = batch.columns;
     const user = c.userId[row], action = c.action[row], ts = c.ts[row];
-    const s = this.#users.use(user, ts, () => ({ rows: [], ev: [], lastTs: NaN, partition: '' }));
+    const s = this.#users.touch(user, ts) ?? this.#users.add(user, { rows: [], ev: [], lastTs: NaN, partition: '' }, ts);
     s.partition = partitionName(batch.meta);
     const item = this.catalogue.rowOf(c.itemId[row]);
     if (item === 0) this.unknownItems++;
