@@ -131,7 +131,7 @@ function timeseries(o: RunOptions): PreparedRun {
   const paths = o.input.length ? o.input : [cachedInput(`series-seed${o.seed}.csv`, () => demoSeries(o.seed, 20_000).join('\n') + '\n')];
   const { out, dead, describeOut } = fileOutputs(o, SeriesOutSchema, seriesCsv());
   return {
-    topology: timeseriesTopology({ source: linesSource({ paths, maxLineBytes: 65_536 }), output: out, deadLetters: dead }),
+    topology: timeseriesTopology({ source: linesSource({ paths, maxLineBytes: 65_536 }), output: out, deadLetters: dead, ...(o.epochUnit ? { epochUnit: o.epochUnit } : {}) }),
     drainOnStop: true,
     describe: () => ({ input: paths.join(', '), 'scored rows out': describeOut(), 'dead letters': o.deadLetters }),
   };
@@ -218,7 +218,7 @@ function validLines(path: string, contract: 'item-catalogue' | 'user-profile', c
 }
 
 /** the options a topology takes beyond input, output and Kafka: the CLI refuses the others for it */
-export type TopologyOption = 'feedback' | 'catalogue' | 'profiles' | 'shed' | 'state';
+export type TopologyOption = 'feedback' | 'catalogue' | 'profiles' | 'shed' | 'state' | 'epoch';
 
 export interface TopologyEntry {
   summary: string;
@@ -230,7 +230,7 @@ export interface TopologyEntry {
 
 export const topologies: Record<string, TopologyEntry> = {
   demo: { summary: 'order flow → parse → normalize → featurize → sliding windows per participant×symbol (files or Kafka; no model)', outputExt: 'jsonl', options: [], prepare: demo },
-  timeseries: { summary: 'CSV timestamp,value rows → robust z-scores → adaptive threshold → the same rows with anomaly_score,label', outputExt: 'csv', options: [], prepare: timeseries },
+  timeseries: { summary: 'CSV timestamp,value rows → per-series detector (calibrated novelty) → adaptive threshold → the same rows with anomaly_score,label', outputExt: 'csv', options: ['epoch'], prepare: timeseries },
   personalization: { summary: 'behaviour events → user encoder on worker threads → retrieval over the catalogue → ranked pushes with reasons (MovieLens 100K when present)', outputExt: 'jsonl', options: ['feedback', 'catalogue', 'profiles', 'shed', 'state'], prepare: personalization },
   surveillance: { summary: 'order flow → transformer detector on worker threads → adaptive thresholds → alerts (simulated flow with labelled episodes by default)', outputExt: 'jsonl', options: ['feedback', 'state'], prepare: surveillance },
 };

@@ -41,6 +41,8 @@ export interface RunOptions {
   shedAfterMs?: number;
   /** surveillance, personalization: bounds on keyed state (unset fields: the topology's defaults) */
   state?: StateBounds;
+  /** timeseries: the unit of epoch timestamps (default: told apart by digit count) */
+  epochUnit?: 'auto' | 's' | 'ms' | 'us';
 }
 
 export interface PreparedRun {

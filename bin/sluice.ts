@@ -56,6 +56,8 @@ Options:
   --state-max-keys N  surveillance, personalization: keys held per stage and partition;
                       past it the least recently seen go (default 100000; 1000000 users).
                       Both counted in sluice_state_evictions_total, held in sluice_state_keys
+  --epoch-unit U      timeseries: epoch timestamps are s, ms or us (default auto: by digit
+                      count, 9-11 s, 12-14 ms, 15-17 us; other lengths are dead letters)
 Kafka (instead of files; demo, surveillance, personalization):
   --brokers LIST      bootstrap servers, host:port[,host:port] (or KAFKA_BROKERS when no
                       --input is given)
@@ -97,6 +99,11 @@ function stateBounds(ttlHours: string | undefined, maxKeys: string | undefined):
   return out;
 }
 
+function epochUnit(v: string): 'auto' | 's' | 'ms' | 'us' {
+  if (v === 'auto' || v === 's' || v === 'ms' || v === 'us') return v;
+  throw new ConfigError(`--epoch-unit must be auto, s, ms or us, got '${v}'`);
+}
+
 function positiveInt(name: string, v: string | undefined, dflt: number): number {
   if (v === undefined) return dflt;
   const n = Number(v);
@@ -135,6 +142,7 @@ export async function main(argv: string[]): Promise<number> {
         profiles: { type: 'string' },
         'profiles-topic': { type: 'string' },
         'shed-after-ms': { type: 'string' },
+        'epoch-unit': { type: 'string' },
         'state-ttl-hours': { type: 'string' },
         'state-max-keys': { type: 'string' },
         'metrics-port': { type: 'string' },
@@ -214,12 +222,14 @@ export async function main(argv: string[]): Promise<number> {
       ...(v.catalogue ? { catalogue: v.catalogue } : {}),
       ...(v.profiles ? { profiles: v.profiles } : {}),
       ...(v['shed-after-ms'] !== undefined ? { shedAfterMs: positiveInt('shed-after-ms', v['shed-after-ms'], 0) } : {}),
+      ...(v['epoch-unit'] !== undefined ? { epochUnit: epochUnit(v['epoch-unit']) } : {}),
       ...(v['state-ttl-hours'] !== undefined || v['state-max-keys'] !== undefined ? { state: stateBounds(v['state-ttl-hours'], v['state-max-keys']) } : {}),
     };
     // each topology says which options it takes (apps/index.ts); the others are refused for it
     const given: [TopologyOption, boolean, string][] = [
       ['state', v['state-ttl-hours'] !== undefined || v['state-max-keys'] !== undefined, '--state-ttl-hours and --state-max-keys'],
       ['shed', v['shed-after-ms'] !== undefined, '--shed-after-ms'],
+      ['epoch', v['epoch-unit'] !== undefined, '--epoch-unit'],
       ['feedback', Boolean(v.feedback || v['feedback-topic']), '--feedback and --feedback-topic'],
       ['catalogue', Boolean(v.catalogue || v['catalogue-topic']), '--catalogue and --catalogue-topic'],
       ['profiles', Boolean(v.profiles || v['profiles-topic']), '--profiles and --profiles-topic'],

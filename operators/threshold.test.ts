@@ -128,4 +128,26 @@ test('config is validated', () => {
   assert.throws(() => adaptiveThreshold({ floor: 0.9, ceiling: 0.5 }), /floor/);
 });
 
+test('calibrated scores: the surprise scale with no ceiling holds a 0.1% target; linear bins with a ceiling do not', () => {
+  // scores that are 1 − p with p uniform: what a calibrated detector gives on a stream without anomalies
+  const r = rng(21);
+  const scores = Array.from({ length: 40_000 }, () => 1 - r());
+  const run = (cfg: Parameters<typeof adaptiveThreshold>[0]) => {
+    const h = new OperatorHarness(adaptiveThreshold({ targetRate: 0.001, floor: 0.5, halfLifeUs: 3600e6, ...cfg }), { input: S }) as unknown as OperatorHarness<typeof S, never>;
+    const out = feed(h, scores, 0);
+    return out.slice(5_000).filter((o) => o.alert).length / (out.length - 5_000);
+  };
+  const held = run({ scale: 'surprise', ceiling: 1, minEvidence: 1000 });
+  assert.ok(held > 0.0005 && held < 0.002, `surprise scale: achieved ${(held * 100).toFixed(3)}% for a 0.1% target`);
+  const linear = run({ ceiling: 0.99 });
+  assert.ok(linear > 0.008, `linear with a 0.99 ceiling: ${(linear * 100).toFixed(2)}% — the ceiling alerts whatever the budget`);
+});
+
+test('minEvidence: no alert before a key has that much history', () => {
+  const h = new OperatorHarness(adaptiveThreshold({ targetRate: 0.01, floor: 0.1, minEvidence: 100 }), { input: S }) as unknown as OperatorHarness<typeof S, never>;
+  const out = feed(h, Array.from({ length: 200 }, (_, i) => (i % 10 === 0 ? 0.99 : 0.2)), 0);
+  assert.is(out.slice(0, 100).filter((o) => o.alert).length, 0);
+  assert.ok(out.slice(100).some((o) => o.alert === 1));
+});
+
 test.run();

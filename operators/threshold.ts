@@ -11,7 +11,9 @@
  *  - a regime shift that lifts every score (a volume surge) lifts the quantile with it,
  *    so alerts stay near the target rate instead of flooding;
  *  - a flat regime lowers the quantile, but never below `floor`, and a score at or above
- *    `ceiling` alerts whatever the regime, so real outliers are not silenced.
+ *    `ceiling` alerts whatever the regime, so real outliers are not silenced (a ceiling of 1
+ *    is off: then the target rate is a promise, which a ceiling below 1 breaks whenever the
+ *    scores that pass it are not rare).
  *
  * A record is an alert when its score exceeds the threshold in force *before* the
  * record is added (an outlier cannot raise its own bar). Analyst feedback moves a key's
@@ -73,7 +75,23 @@ export interface ThresholdConfig {
   feedback?: ThresholdFeedback;
   /** bounds on the per-key score histories, per partition (default: unbounded); a dropped key starts again from the stream's prior */
   state?: StateBounds;
+  /**
+   * how the histogram's bins cover [0, 1]: 'linear' (default), or 'surprise' — by
+   * −log10(1 − score) over 0..8, for calibrated scores (1 − tail probability), whose
+   * interesting part lies in the last thousandth; linear bins of 0.005 cannot tell
+   * 0.999 from 0.99999 there, so a rate target below the bin width cannot be held
+   */
+  scale?: 'linear' | 'surprise';
+  /**
+   * a key alerts only once its own history holds this much weight (records, decayed; default
+   * 0): a (1 − rate) quantile from fewer than about 1/rate scores is a guess, and a guess
+   * that is low alerts far above the rate while the history fills
+   */
+  minEvidence?: number;
 }
+
+/** decades of tail probability the 'surprise' scale spans */
+const SURPRISE_DECADES = 8;
 
 /** Analyst verdicts on alerts: per key, how far they have moved its threshold. */
 export class ThresholdFeedback {
@@ -138,7 +156,14 @@ export type Thresholded<S extends Schema> = S & typeof ThresholdColumns;
 interface Hist { w: Float64Array; total: number; at: number }
 
 export function adaptiveThreshold<I extends Schema>(cfg: ThresholdConfig = {}): OperatorDef<I, Thresholded<I>, NoSides> & { keyed: true } {
-  rejectUnknown('adaptiveThreshold', cfg, ['scoreField', 'timeField', 'stats', 'targetRate', 'floor', 'ceiling', 'halfLifeUs', 'bins', 'priorWeight', 'feedback', 'state']);
+  rejectUnknown('adaptiveThreshold', cfg, ['scoreField', 'timeField', 'stats', 'targetRate', 'floor', 'ceiling', 'halfLifeUs', 'bins', 'priorWeight', 'feedback', 'state', 'scale', 'minEvidence']);
+  const minEvidence = cfg.minEvidence ?? 0;
+  if (!(minEvidence >= 0)) throw new ConfigError(`adaptiveThreshold: minEvidence must be ≥ 0, got ${minEvidence}`);
+  const scale = cfg.scale ?? 'linear';
+  if (scale !== 'linear' && scale !== 'surprise') throw new ConfigError(`adaptiveThreshold: scale must be linear or surprise, got '${String(scale)}'`);
+  // scores map to [0, 1] positions for binning and back (identity on the linear scale)
+  const toPos = scale === 'linear' ? (s: number) => s : (s: number) => Math.min(1, -Math.log10(Math.max(1e-300, 1 - s)) / SURPRISE_DECADES);
+  const fromPos = scale === 'linear' ? (u: number) => u : (u: number) => 1 - 10 ** (-u * SURPRISE_DECADES);
   const c = {
     scoreField: cfg.scoreField ?? 'score', timeField: cfg.timeField ?? 'ts', targetRate: cfg.targetRate ?? 0.005, floor: cfg.floor ?? 0.5,
     ceiling: cfg.ceiling ?? 0.99, halfLifeUs: cfg.halfLifeUs ?? 600e6, bins: cfg.bins ?? 200, priorWeight: cfg.priorWeight ?? 200,
@@ -163,7 +188,7 @@ export function adaptiveThreshold<I extends Schema>(cfg: ThresholdConfig = {}): 
     let above = 0;
     for (let i = h.w.length - 1; i >= 0; i--) {
       above += h.w[i];
-      if (above > rate * h.total) return (i + 1) / h.w.length;
+      if (above > rate * h.total) return fromPos((i + 1) / h.w.length);
     }
     return 0;
   };
@@ -197,9 +222,10 @@ export function adaptiveThreshold<I extends Schema>(cfg: ThresholdConfig = {}): 
             const s = score[i];
             thr[i] = th;
             cfg.stats?.current.set(ks[i], th);
-            alert[i] = s > th || s >= c.ceiling ? 1 : 0;
+            // a ceiling of 1 is off: nothing alerts past the threshold's back
+            alert[i] = h.total >= minEvidence && (s > th || (c.ceiling < 1 && s >= c.ceiling)) ? 1 : 0;
             if (Number.isFinite(s)) {
-              const b = Math.min(c.bins - 1, Math.max(0, Math.floor(s * c.bins)));
+              const b = Math.min(c.bins - 1, Math.max(0, Math.floor(toPos(s) * c.bins)));
               // a late record counts as already decayed from its own time to the history's
               const wk = t < h.at ? Math.exp(-lambda * (h.at - t)) : 1;
               const wg = t < global.at ? Math.exp(-lambda * (global.at - t)) : 1;

@@ -1,15 +1,19 @@
 /**
- * Anomaly detection for any metric series (for SREs): CSV `timestamp,value` rows in
- * (timestamp `YYYY-MM-DD HH:MM:SS` or epoch microseconds; one series per file, or per
- * key on Kafka), the same rows out with `anomaly_score` (0..1) and `label` (0/1)
- * appended, in input order. No labels: it learns from the series itself.
+ * Anomaly detection for any metric series (for SREs): CSV `timestamp,value` rows in (one
+ * series per file, or per key on Kafka), the same rows out with `anomaly_score` (0..1) and
+ * `label` (0/1) appended, in input order. No labels: it learns from the series itself.
  *
- * Score: the value's distance from the median of the last `window` values, in robust
- * deviations (MAD), and the same for its change from the previous value (level shifts
- * and spikes); score = z² / (z² + k²) with k = 6, so 6 deviations scores 0.5. The
- * adaptive threshold then follows each series' own score distribution (per key,
- * floor 0.5), so a noisy series does not alert all day and a quiet one still alerts
- * on a real jump. Rows that are not `timestamp,value` go to dead letters.
+ * Timestamps accepted (see `parseTimestamp`): ISO 8601 with a zone (`2024-01-01T01:00:02Z`,
+ * `…+02:00`), `YYYY-MM-DD HH:MM:SS[.fff]` (UTC), and epoch seconds, milliseconds or
+ * microseconds — stated with `epochUnit`, or told apart by their digit count when unambiguous
+ * (9–11 digits: seconds, 12–14: ms, 15–17: µs). A date that does not exist is a dead letter.
+ *
+ * Score: `SeriesDetector` (detector.ts), one per series: nearest-neighbour novelty of the
+ * row's recent shape and time of day, sustained novelty and volatility, each calibrated to a
+ * tail probability against the series' own history, so the score means the same on every
+ * series. The adaptive threshold then holds a target alert rate per series on the surprise
+ * scale (−log10(1 − score)), where calibrated scores are spread out. Rows that are not
+ * `timestamp,value` go to dead letters.
  */
 import { DeadLetters } from '../../src/dead-letters.js';
 import { BatchBuilder, originOnly, type Schema } from '../../src/batch.js';
@@ -18,12 +22,16 @@ import type { RawSchema, SinkDef, SourceDef } from '../../src/io.js';
 import { DeadLetterSchema, type OperatorDef } from '../../src/operator.js';
 import { TopologyBuilder, type Topology } from '../../src/topology.js';
 import { adaptiveThreshold, type ThresholdConfig } from '../../operators/threshold.js';
+import { checkBounds, entriesOf, keyedEntries, KeyedStore, type StateBounds } from '../../src/state.js';
+import { ConfigError } from '../../src/errors.js';
+import { SeriesDetector, type DetectorConfig, type DetectorSnapshot } from './detector.js';
 
 export const SeriesSchema = { ts: 'f64', value: 'f64', line: 'str', series: 'str' } as const satisfies Schema;
 export const SeriesOutSchema = { ...SeriesSchema, score: 'f64', threshold: 'f64', alert: 'f64' } as const satisfies Schema;
 export type SeriesOut = typeof SeriesOutSchema;
 
-const TS_RE = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?Z?$/;
+/** date, time, optional fraction, optional zone (Z or ±HH:MM / ±HHMM; none = UTC) */
+const TS_RE = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:[.,](\d{1,9}))?(Z|[+-]\d{2}:?\d{2})?$/;
 /** plain decimals only: Number() would also take '0x10', '0b1', '0o7', 'Infinity' and '' */
 const DECIMAL_RE = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
 const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
@@ -66,19 +74,46 @@ export function splitCsvRow(line: string): string[] {
   }
 }
 
+/** how epoch numbers are read: stated, or 'auto' (by digit count, refused when ambiguous) */
+export type EpochUnit = 'auto' | 's' | 'ms' | 'us';
+const EPOCH_US: Record<Exclude<EpochUnit, 'auto'>, number> = { s: 1e6, ms: 1e3, us: 1 };
+
 /**
- * `YYYY-MM-DD HH:MM:SS[.fff]` (UTC) or epoch microseconds → epoch µs. Each field is range-checked:
- * Date.UTC would quietly roll 2026-02-30 into March and 99:99:99 into the next days.
+ * A timestamp → epoch µs. Accepted: ISO 8601 date-time with `T` or a space, optional fraction,
+ * optional zone (`Z`, `±HH:MM`, `±HHMM`; none means UTC); epoch numbers (integer or decimal) in
+ * the unit stated, or with `auto` by digit count of the integer part: 9–11 seconds
+ * (1973–5138), 12–14 milliseconds, 15–17 microseconds; any other length is refused rather than
+ * guessed. Each field is range-checked: Date.UTC would quietly roll 2026-02-30 into March and
+ * 99:99:99 into the next days.
  */
-export function parseTimestamp(text: string): number {
-  if (/^\d{1,17}$/.test(text)) return Number(text);
+export function parseTimestamp(text: string, unit: EpochUnit = 'auto'): number {
+  const epoch = /^(\d{1,17})(?:\.(\d{1,9}))?$/.exec(text);
+  if (epoch) {
+    let u: Exclude<EpochUnit, 'auto'>;
+    if (unit !== 'auto') u = unit;
+    else {
+      const digits = epoch[1].replace(/^0+(?=\d)/, '').length;
+      if (digits >= 9 && digits <= 11) u = 's';
+      else if (digits >= 12 && digits <= 14) u = 'ms';
+      else if (digits >= 15 && digits <= 17) u = 'us';
+      else throw new BadRow(`epoch timestamp '${text}' has ${digits} digits: seconds (9-11), ms (12-14) or µs (15-17) cannot be told apart; state the unit (--epoch-unit)`);
+    }
+    return Math.round(Number(text) * EPOCH_US[u]);
+  }
   const m = TS_RE.exec(text);
-  if (!m) throw new BadRow(`timestamp '${text.slice(0, 40)}' is neither YYYY-MM-DD HH:MM:SS nor epoch µs`);
+  if (!m) throw new BadRow(`timestamp '${text.slice(0, 40)}' is neither ISO 8601 (YYYY-MM-DD[T ]HH:MM:SS[.fff][Z|±HH:MM]) nor an epoch number`);
   const [y, mo, d, h, mi, s] = [+m[1], +m[2], +m[3], +m[4], +m[5], +m[6]];
   const leap = (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
   const days = mo === 2 && leap ? 29 : DAYS_IN_MONTH[mo - 1];
   if (mo < 1 || mo > 12 || d < 1 || d > days || h > 23 || mi > 59 || s > 59) throw new BadRow(`timestamp '${text}' is not a real time (month 1-12, day within the month, 00:00:00-23:59:59)`);
-  return Date.UTC(y, mo - 1, d, h, mi, s) * 1000 + (m[7] ? Math.round(Number(`0.${m[7]}`) * 1e6) : 0);
+  let offsetMin = 0;
+  const zone = m[8];
+  if (zone && zone !== 'Z') {
+    const zh = +zone.slice(1, 3), zm = +zone.slice(-2);
+    if (zh > 23 || zm > 59) throw new BadRow(`timestamp '${text}' has zone offset ${zone}, beyond ±23:59`);
+    offsetMin = (zone[0] === '-' ? -1 : 1) * (zh * 60 + zm);
+  }
+  return (Date.UTC(y, mo - 1, d, h, mi, s) - offsetMin * 60_000) * 1000 + (m[7] ? Math.round(Number(`0.${m[7]}`) * 1e6) : 0);
 }
 
 function parseValue(text: string): number {
@@ -88,7 +123,9 @@ function parseValue(text: string): number {
 }
 
 /** `timestamp,value` lines → rows; the header and bad rows are told apart, bad rows dead-lettered */
-export function parseSeries(): OperatorDef<RawSchema, typeof SeriesSchema, { dead: DeadLetterSchema }> & { keyed: false } {
+export function parseSeries(cfg: { epochUnit?: EpochUnit } = {}): OperatorDef<RawSchema, typeof SeriesSchema, { dead: DeadLetterSchema }> & { keyed: false } {
+  const unit = cfg.epochUnit ?? 'auto';
+  if (!['auto', 's', 'ms', 'us'].includes(unit)) throw new ConfigError(`parseSeries: epochUnit must be auto, s, ms or us, got '${unit}'`);
   return {
     kind: 'parseSeries', output: SeriesSchema, sides: { dead: DeadLetterSchema }, keyed: false,
     create: () => ({
@@ -111,7 +148,7 @@ export function parseSeries(): OperatorDef<RawSchema, typeof SeriesSchema, { dea
             const fields = splitCsvRow(line);
             if (batch.columns.offset[i] === 0 && !/\d/.test(fields[0] ?? '')) continue; // header
             if (fields.length !== 2) throw new BadRow(`expected 'timestamp,value' (2 fields), got ${fields.length} in '${line.slice(0, 80)}'`);
-            const ts = parseTimestamp(fields[0]);
+            const ts = parseTimestamp(fields[0], unit);
             const value = parseValue(fields[1]);
             out.push({ ts, value, line, series: batch.columns.key[i] || String(batch.meta.partition) });
             keep.push(i);
@@ -131,39 +168,35 @@ export function parseSeries(): OperatorDef<RawSchema, typeof SeriesSchema, { dea
   };
 }
 
-/** robust z of the value and of its change against the last `window` values; keyed by series */
-export function robustScore(cfg: { window?: number; k?: number } = {}): OperatorDef<typeof SeriesSchema, typeof SeriesSchema & { score: 'f64' }, Record<never, Schema>> & { keyed: true } {
-  const W = cfg.window ?? 120, k2 = (cfg.k ?? 6) ** 2;
-  const S = { ...SeriesSchema, score: 'f64' } as const;
-  const mad = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); const med = s[s.length >> 1]; const d = s.map((x) => Math.abs(x - med)).sort((a, b) => a - b); return [med, d[d.length >> 1]] as const; };
+export const ScoredSeriesSchema = { ...SeriesSchema, score: 'f64' } as const satisfies Schema;
+
+/** one SeriesDetector per series (keyed), checkpointed with its partition; bounded like any keyed state */
+export function seriesScore(cfg: DetectorConfig & { state?: StateBounds } = {}): OperatorDef<typeof SeriesSchema, typeof ScoredSeriesSchema, Record<never, Schema>> & { keyed: true } {
+  const { state, ...detector } = cfg;
+  const bounds = checkBounds('seriesScore', state);
+  new SeriesDetector(detector); // validates the configuration now, not at the first row
   return {
-    kind: 'robustScore', output: S, sides: {}, keyed: true,
+    kind: 'seriesScore', output: ScoredSeriesSchema, sides: {}, keyed: true,
     create() {
-      const hist = new Map<string, { v: number[]; d: number[]; last: number }>();
+      const series = new KeyedStore<SeriesDetector>(bounds);
       return {
         process(batch, ctx) {
-          const out = new BatchBuilder(S, batch.length, batch.columns);
-          const keys = batch.meta.keys!;
+          const out = new BatchBuilder(ScoredSeriesSchema, batch.length, batch.columns);
+          const keys = batch.meta.keys!, ts = batch.columns.ts, value = batch.columns.value;
+          series.expire(ctx.watermark);
           for (let i = 0; i < batch.length; i++) {
-            let h = hist.get(keys[i]);
-            if (!h) { h = { v: [], d: [], last: NaN }; hist.set(keys[i], h); }
-            const x = batch.columns.value[i];
-            const dx = Number.isFinite(h.last) ? x - h.last : 0;
-            let z = 0;
-            if (h.v.length >= 10) {
-              const [m, s] = mad(h.v), [dm, ds] = mad(h.d);
-              const floor = 1e-9 + 1e-6 * Math.abs(m);
-              z = Math.max(Math.abs(x - m) / (1.4826 * s + floor), Math.abs(dx - dm) / (1.4826 * ds + floor));
-            }
-            out.columns.score[i] = (z * z) / (z * z + k2);
-            h.v.push(x); h.d.push(dx); h.last = x;
-            if (h.v.length > W) { h.v.shift(); h.d.shift(); }
+            const d = series.touch(keys[i], ts[i]) ?? series.add(keys[i], new SeriesDetector(detector), ts[i]);
+            out.columns.score[i] = d.update(ts[i] / 1000, value[i]);
           }
           out.length = batch.length;
           ctx.emit(out.finish(batch.meta));
         },
-        snapshot: () => [...hist],
-        restore: (s: unknown) => { hist.clear(); for (const [k, v] of s as [string, { v: number[]; d: number[]; last: number | null }][]) hist.set(k, { ...v, last: v.last ?? NaN }); },
+        stateStats: () => series.stats(),
+        snapshot: () => keyedEntries([...series].map(([k, d]) => [k, d.snapshot()])),
+        restore(s: unknown) {
+          series.clear();
+          for (const [k, snap] of entriesOf(s as Parameters<typeof entriesOf<DetectorSnapshot>>[0])) series.set(k, SeriesDetector.restore(snap, detector));
+        },
       };
     },
   };
@@ -173,17 +206,20 @@ export interface TimeseriesOptions {
   source: SourceDef<RawSchema>;
   output: SinkDef<SeriesOut>;
   deadLetters: SinkDef<DeadLetterSchema>;
-  window?: number;
+  detector?: DetectorConfig;
+  epochUnit?: EpochUnit;
   threshold?: ThresholdConfig;
 }
 
 export function timeseriesTopology(o: TimeseriesOptions): Topology {
   const t = new TopologyBuilder('timeseries');
-  const parsed = t.source('series', o.source).via('parse', parseSeries());
+  const parsed = t.source('series', o.source).via('parse', parseSeries({ epochUnit: o.epochUnit }));
   parsed
     .keyBy('by-series', (c, i) => c.series[i])
-    .via('robust-score', robustScore({ window: o.window }))
-    .via('threshold', adaptiveThreshold({ targetRate: 0.005, floor: 0.5, ceiling: 0.95, halfLifeUs: 7 * 86400e6, priorWeight: 50, ...o.threshold }))
+    .via('score', seriesScore(o.detector))
+    // no ceiling: a calibrated score near 1 is rare by construction, and the rate target holds only
+    // if nothing alerts past the threshold's back; the surprise scale resolves the tail
+    .via('threshold', adaptiveThreshold({ targetRate: 0.005, floor: 0.5, ceiling: 1, scale: 'surprise', minEvidence: 400, halfLifeUs: 2 * 86400e6, priorWeight: 50, ...o.threshold }))
     .to('out', o.output);
   parsed.side('dead').to('dead-letters', o.deadLetters);
   return t.build();
