@@ -2,29 +2,37 @@
  * A streaming anomaly detector for one metric series: values in, a calibrated score in [0, 1]
  * out, one update per row, bounded memory, no labels.
  *
- * How a row is judged:
- *  1. **Context.** The row's context is its last `embed` values, scaled by the series' own
- *     spread (a robust range over a long reservoir of past values, floored by the series'
+ * How a row is judged — five measures, each calibrated, then combined:
+ *  1. **Shape novelty.** The row's context is its last `embed` values, scaled by the series'
+ *     own spread (a robust range over a reservoir of past values, floored by the series'
  *     quantization step so a flat or integer-valued series never divides by zero), plus its
- *     time of day as a point on a circle (daily seasonality: the same shape at another hour is
- *     a different context).
- *  2. **Novelty.** The raw score is the distance from that context to its nearest neighbour
- *     among `memory` past contexts (sampled evenly over the series' history, the most recent
- *     `embed` rows excluded, so a row is not its own neighbour). A spike, a dip, a level shift
- *     to a new level, a change of shape or of noise, a daily pattern that does not come: each
- *     is a context not seen before. Whatever has been seen before (a square wave, a flat line,
- *     a quantized value flipping between two levels) is not novel.
- *  3. **Calibration.** The raw distance becomes a tail probability against the series' own
- *     history of raw distances: the empirical exceedance fraction below the 97th percentile,
- *     an exponential tail fitted to the excesses above it (peaks over threshold), so a score of
- *     1 − 10⁻³ means "seen about once in a thousand rows here", on every series alike. That is
+ *     time of day as a point on a circle. Its distance to the nearest of `memory` past
+ *     contexts (sampled evenly over the history; the last `embed` rows excluded, so a row is
+ *     not its own neighbour) is the novelty: a spike, a dip, a new level, a new shape or noise
+ *     is a context not seen before; a square wave, a flat line, a quantized value flipping
+ *     between levels is not. Measured per row and as the mean over the last `sustain` rows.
+ *  2. **Seasonal deviation.** The row's distance from the series' recent level at the same
+ *     time of day (48 half-hour slots, exponentially weighted), per row and as the mean signed
+ *     deviation over the last `sustain` rows; and the same against the same hour of the week
+ *     (168 slots), sustained. A daily peak that does not come, a weekend that looks like a
+ *     weekday, a level shift, a slow drift away from the usual: deviations the nearest
+ *     neighbour cannot see, because each row on its own looks like some earlier one.
+ *  3. **Calibration.** Each measure becomes a tail probability against its own history of
+ *     `history` values: the empirical exceedance fraction below the 97th percentile, an
+ *     exponential tail fitted to the excesses above it (peaks over threshold) beyond.
+ *  4. **Combination.** Fisher's method: −2 Σ ln pᵢ is χ² with 2k degrees of freedom when
+ *     nothing is happening, so its tail probability p is again calibrated; several measures
+ *     moderately surprised at once count for more than one strongly surprised. The score is
+ *     1 − p: 1 − 10⁻³ means "about once in a thousand rows here", on every series alike —
  *     what lets one threshold work across series and a rate target mean something.
- *  4. **One alert per event.** A row whose surprise does not exceed the highest surprise of the
- *     last `refractory` rows keeps a tenth of its surprise: an incident is reported when it
- *     starts (earlier is what operators want and what NAB rewards) rather than on every row.
+ *  5. **One alert per event.** A row whose surprise (−log10 p) does not exceed the highest of
+ *     the last `refractory` rows keeps a tenth of it: an incident is reported when it starts
+ *     (earlier is what operators want and what NAB rewards) rather than on every row.
  *
- * State per series: `memory` contexts, three calibration histories of `history` raw scores and a
- * reservoir of values; all fixed-size (bench/RESULTS-timeseries.md gives the bytes). `snapshot()` and
+ * Chosen by measurement on NAB's dev split (bench/RESULTS-timeseries.md lists what was tried).
+ *
+ * State per series: `memory` contexts, five calibration histories of `history` values, the two
+ * seasonal profiles and a reservoir of values; all fixed-size (bench/RESULTS-timeseries.md gives the bytes). `snapshot()` and
  * `restore()` make it checkpointable.
  */
 import { ConfigError } from '../../src/errors.js';
@@ -42,8 +50,10 @@ export interface DetectorConfig {
   refractory?: number;
   /** weight of time of day in the context (0 = ignore the clock; default 1) */
   clockWeight?: number;
-  /** rows averaged for the sustained-novelty and volatility measures (default 10) */
+  /** rows averaged for the sustained measures (default 10) */
   sustain?: number;
+  /** weight of each new row in its time-of-day and hour-of-week level (default 0.05) */
+  seasonalRate?: number;
 }
 
 /**
@@ -106,13 +116,18 @@ export class TailCalibrator {
 export interface DetectorSnapshot {
   n: number; recent: number[]; values: number[]; valueStride: number;
   contexts: number[]; contextStride: number; contextSkip: number; pending: number[][];
-  novelty: number[]; sustained: number[]; volatility: number[];
-  noveltyRecent: number[]; changes: number[]; surprises: number[]; minStep: number | null; lastValue: number | null;
+  daily: (number | null)[]; weekly: (number | null)[]; dailyResiduals: number[]; weeklyResiduals: number[];
+  calibration: number[][];
+  noveltyRecent: number[]; surprises: number[]; minStep: number | null; lastValue: number | null;
   /** the spread in use and the row it was computed at (it is recomputed every 32 rows) */
   scale: number; scaleAt: number;
 }
 
 const DAY_MS = 86_400_000;
+const WEEK_MS = 7 * DAY_MS;
+const DAILY_SLOTS = 48;
+const WEEKLY_SLOTS = 168;
+const MEASURES = 5;
 /** a surprise no higher than the incident already reported keeps a tenth of itself (−log10 scale) */
 const DAMPING = 0.1;
 /** one hour of the day, in radians */
@@ -126,6 +141,7 @@ export class SeriesDetector {
   readonly refractory: number;
   readonly clockWeight: number;
   readonly sustain: number;
+  readonly seasonalRate: number;
   /** rows seen */
   n = 0;
   /** last `embed` raw values, newest last */
@@ -140,13 +156,16 @@ export class SeriesDetector {
   #contextSkip = 0;
   /** contexts waiting `embed` rows before they may be neighbours */
   #pending: Float64Array[] = [];
-  /** calibration of each measure against its own history */
-  #calNovelty: TailCalibrator;
-  #calSustained: TailCalibrator;
-  #calVolatility: TailCalibrator;
-  /** the last `sustain` novelty distances, and the last `sustain` absolute changes */
+  /** calibration of each measure against its own history: novelty, sustained novelty, daily deviation, sustained daily and weekly deviation */
+  #calibration: TailCalibrator[];
+  /** the last `sustain` novelty distances */
   #noveltyRecent: number[] = [];
-  #changes: number[] = [];
+  /** per slot: the series' recent level at that half hour of the day / hour of the week (NaN: not seen yet) */
+  #daily = new Float64Array(DAILY_SLOTS).fill(NaN);
+  #weekly = new Float64Array(WEEKLY_SLOTS).fill(NaN);
+  /** the last `sustain` signed deviations from those levels, in units of the spread */
+  #dailyResiduals: number[] = [];
+  #weeklyResiduals: number[] = [];
   /** the last `refractory` surprises (−log10 p) */
   #surprises: number[] = [];
   #scale = 0;
@@ -167,9 +186,10 @@ export class SeriesDetector {
     if (!(this.clockWeight >= 0)) throw new ConfigError(`SeriesDetector: clockWeight must be ≥ 0, got ${this.clockWeight}`);
     this.#contexts = new Float64Array(this.memory * (this.embed + 2));
     this.sustain = cfg.sustain ?? 10;
-    this.#calNovelty = new TailCalibrator(this.history);
-    this.#calSustained = new TailCalibrator(this.history);
-    this.#calVolatility = new TailCalibrator(this.history);
+    this.seasonalRate = cfg.seasonalRate ?? 0.05;
+    if (!Number.isInteger(this.sustain) || this.sustain < 1) throw new ConfigError(`SeriesDetector: sustain must be an integer ≥ 1, got ${this.sustain}`);
+    if (!(this.seasonalRate > 0 && this.seasonalRate <= 1)) throw new ConfigError(`SeriesDetector: seasonalRate must be in (0, 1], got ${this.seasonalRate}`);
+    this.#calibration = Array.from({ length: MEASURES }, () => new TailCalibrator(this.history));
   }
 
   /** the series' spread: a robust range of its values, never below its smallest step */
@@ -214,8 +234,9 @@ export class SeriesDetector {
       n: this.n, recent: [...this.#recent], values: [...this.#values], valueStride: this.#valueStride,
       contexts: Array.from(this.#contexts.subarray(0, this.#contextCount * (this.embed + 2))), contextStride: this.#contextStride, contextSkip: this.#contextSkip,
       pending: this.#pending.map((c) => Array.from(c)),
-      novelty: this.#calNovelty.values(), sustained: this.#calSustained.values(), volatility: this.#calVolatility.values(),
-      noveltyRecent: [...this.#noveltyRecent], changes: [...this.#changes], surprises: [...this.#surprises], minStep: fin(this.#minStep), lastValue: fin(this.#lastValue),
+      daily: Array.from(this.#daily, fin), weekly: Array.from(this.#weekly, fin), dailyResiduals: [...this.#dailyResiduals], weeklyResiduals: [...this.#weeklyResiduals],
+      calibration: this.#calibration.map((c) => c.values()),
+      noveltyRecent: [...this.#noveltyRecent], surprises: [...this.#surprises], minStep: fin(this.#minStep), lastValue: fin(this.#lastValue),
       scale: this.#scale, scaleAt: this.#scaleAt,
     };
   }
@@ -226,10 +247,10 @@ export class SeriesDetector {
     d.n = s.n; d.#recent = [...s.recent]; d.#values = [...s.values]; d.#valueStride = s.valueStride;
     d.#contexts.set(s.contexts.slice(0, d.#contexts.length)); d.#contextCount = Math.floor(Math.min(s.contexts.length, d.#contexts.length) / (d.embed + 2));
     d.#contextStride = s.contextStride; d.#contextSkip = s.contextSkip; d.#pending = s.pending.map((c) => Float64Array.from(c));
-    for (const x of s.novelty) d.#calNovelty.add(x);
-    for (const x of s.sustained) d.#calSustained.add(x);
-    for (const x of s.volatility) d.#calVolatility.add(x);
-    d.#noveltyRecent = [...s.noveltyRecent]; d.#changes = [...s.changes]; d.#surprises = [...s.surprises];
+    s.calibration.forEach((xs, m) => { for (const x of xs) d.#calibration[m].add(x); });
+    d.#daily = Float64Array.from(s.daily, (x) => x ?? NaN); d.#weekly = Float64Array.from(s.weekly, (x) => x ?? NaN);
+    d.#dailyResiduals = [...s.dailyResiduals]; d.#weeklyResiduals = [...s.weeklyResiduals];
+    d.#noveltyRecent = [...s.noveltyRecent]; d.#surprises = [...s.surprises];
     d.#minStep = s.minStep ?? Infinity; d.#lastValue = s.lastValue ?? NaN;
     d.#scale = s.scale; d.#scaleAt = s.scaleAt;
     return d;
@@ -255,6 +276,16 @@ export class SeriesDetector {
     return Math.sqrt(best / e);
   }
 
+  /** the row's signed deviation from `levels[slot]` (0 the first time), which then moves towards x; kept in `recent` */
+  #deviation(levels: Float64Array, slot: number, x: number, scale: number, recent: number[]): number {
+    const level = levels[slot];
+    const dev = Number.isFinite(level) ? (x - level) / scale : 0;
+    levels[slot] = Number.isFinite(level) ? level + this.seasonalRate * (x - level) : x;
+    recent.push(dev);
+    if (recent.length > this.sustain) recent.shift();
+    return dev;
+  }
+
   /** one row: its event time (ms) and value → its anomaly score in [0, 1] */
   update(tsMs: number, x: number): number {
     const prev = this.#lastValue;
@@ -273,34 +304,43 @@ export class SeriesDetector {
     c[e] = Math.cos(phase);
     c[e + 1] = Math.sin(phase);
 
-    // volatility: the mean absolute change over the last `sustain` rows, in units of the spread
     const scale = this.#spread();
-    this.#changes.push(Number.isFinite(prev) ? Math.abs(x - prev) / scale : 0);
-    if (this.#changes.length > this.sustain) this.#changes.shift();
+    // deviations from the recent level at this half hour of the day and this hour of the week
+    const dailyDev = this.#deviation(this.#daily, Math.floor((phase / (2 * Math.PI)) * DAILY_SLOTS) % DAILY_SLOTS, x, scale, this.#dailyResiduals);
+    this.#deviation(this.#weekly, Math.floor((((tsMs % WEEK_MS) + WEEK_MS) % WEEK_MS) / 3_600_000) % WEEKLY_SLOTS, x, scale, this.#weeklyResiduals);
     let score = 0;
     if (this.#contextCount > 0) {
       const novelty = this.#nearest(c, scale);
       this.#noveltyRecent.push(novelty);
       if (this.#noveltyRecent.length > this.sustain) this.#noveltyRecent.shift();
-      const sustained = mean(this.#noveltyRecent), volatility = mean(this.#changes);
-      if (this.n > this.warmup && this.#calNovelty.count >= 20) {
-        // the most surprising of the three measures, less log10(3) for having looked three times
-        let surprise = Math.max(0, Math.max(this.#calNovelty.surprise(novelty), this.#calSustained.surprise(sustained), this.#calVolatility.surprise(volatility)) - Math.log10(3));
+      const measures = [novelty, mean(this.#noveltyRecent), Math.abs(dailyDev), Math.abs(mean(this.#dailyResiduals)), Math.abs(mean(this.#weeklyResiduals))];
+      if (this.n > this.warmup && this.#calibration[0].count >= 20) {
+        let surprise = fisher(measures.map((v, m) => this.#calibration[m].surprise(v)));
         const recentMax = this.#surprises.length ? Math.max(...this.#surprises) : 0;
         this.#surprises.push(surprise);
         if (this.#surprises.length > this.refractory) this.#surprises.shift();
         if (surprise <= recentMax) surprise *= DAMPING; // the same incident, already reported
         score = 1 - 10 ** -surprise;
       }
-      this.#calNovelty.add(novelty);
-      this.#calSustained.add(sustained);
-      this.#calVolatility.add(volatility);
+      measures.forEach((v, m) => this.#calibration[m].add(v));
     }
     // a context becomes a neighbour only `embed` rows later, when it no longer overlaps the present
     this.#pending.push(c);
     if (this.#pending.length > e) this.#keepContext(this.#pending.shift()!);
     return score;
   }
+}
+
+/**
+ * Fisher's method on surprises (−log10 pᵢ): with X = −Σ ln pᵢ, P(χ²₂ₖ ≥ 2X) = e^−X Σ_{j<k} Xʲ/j!,
+ * returned as −log10 of it (computed in logs: X runs to hundreds on a real incident).
+ */
+export function fisher(surprises: number[]): number {
+  const k = surprises.length;
+  const X = surprises.reduce((a, b) => a + b, 0) * Math.LN10;
+  let term = 1, sum = 1;
+  for (let j = 1; j < k; j++) { term *= X / j; sum += term; }
+  return Math.max(0, (X - Math.log(sum)) / Math.LN10);
 }
 
 function mean(xs: number[]): number { let s = 0; for (const x of xs) s += x; return xs.length ? s / xs.length : 0; }
