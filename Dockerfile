@@ -8,7 +8,8 @@ RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY package.json package-lock.json .npmrc ./
-RUN npm ci --no-audit --no-fund
+# onnxruntime-node's CUDA download: skipped (package.json allowScripts on npm >= 11, this switch before)
+RUN ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund
 # .dockerignore keeps node_modules, dist, .kafka, .git and out/ out of this copy, so it
 # cannot overwrite the npm ci result above
 COPY . .

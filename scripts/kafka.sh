@@ -5,9 +5,17 @@
 #   scripts/kafka.sh fetch                 fetch the pinned broker's jars into .kafka/lib (cached)
 #   scripts/kafka.sh start [PORT] [DIR]    format storage and run the broker in the foreground
 #                                          (default port 9092, data in .kafka/run-PORT)
+#
+# SLUICE_KAFKA picks the broker line: 3 (default: 3.9.1, scripts/kafka/pom.xml) or 4 (the newest
+# 4.x, scripts/kafka/pom-4.xml, jars in .kafka/lib-4). The test suites run against both (.ci/run).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
-lib="$root/.kafka/lib"
+line="${SLUICE_KAFKA:-3}"
+case "$line" in
+  3) lib="$root/.kafka/lib"; pom="$root/scripts/kafka/pom.xml" ;;
+  4) lib="$root/.kafka/lib-4"; pom="$root/scripts/kafka/pom-4.xml" ;;
+  *) echo "kafka.sh: SLUICE_KAFKA must be 3 or 4, got '$line'" >&2; exit 2 ;;
+esac
 
 need() { command -v "$1" >/dev/null 2>&1 || { echo "kafka.sh: '$1' is required ($2)" >&2; exit 3; }; }
 
@@ -16,19 +24,35 @@ fetch() {
   need java "Java 17 runs the broker: apt-get install openjdk-17-jre-headless"
   need mvn "Maven fetches the broker's jars: apt-get install maven"
   mkdir -p "$lib"
-  mvn -q -f "$root/scripts/kafka/pom.xml" dependency:copy-dependencies -DoutputDirectory="$lib" -DincludeScope=runtime >&2
+  mvn -q -f "$pom" dependency:copy-dependencies -DoutputDirectory="$lib" -DincludeScope=runtime >&2
   touch "$lib/.complete"
 }
 
-# the broker logs warnings and errors only, to stderr, one line each
+# the broker logs warnings and errors only, to stderr, one line each; Kafka 3 logs through
+# reload4j (log4j 1 syntax), Kafka 4 through log4j2 (its own properties syntax)
 write_log4j() {
-  cat > "$1/log4j.properties" <<'PROPS'
+  if [ "$line" = 4 ]; then
+    cat > "$1/log4j2.properties" <<'PROPS'
+status = warn
+appender.stderr.type = Console
+appender.stderr.name = STDERR
+appender.stderr.target = SYSTEM_ERR
+appender.stderr.layout.type = PatternLayout
+appender.stderr.layout.pattern = [kafka %d{HH:mm:ss}] %p %m%n
+rootLogger.level = warn
+rootLogger.appenderRef.stderr.ref = STDERR
+PROPS
+    log_flag="-Dlog4j2.configurationFile=file:$1/log4j2.properties"
+  else
+    cat > "$1/log4j.properties" <<'PROPS'
 log4j.rootLogger=WARN, stderr
 log4j.appender.stderr=org.apache.log4j.ConsoleAppender
 log4j.appender.stderr.Target=System.err
 log4j.appender.stderr.layout=org.apache.log4j.PatternLayout
 log4j.appender.stderr.layout.ConversionPattern=[kafka %d{HH:mm:ss}] %p %m%n
 PROPS
+    log_flag="-Dlog4j.configuration=file:$1/log4j.properties"
+  fi
 }
 
 start() {
@@ -57,7 +81,7 @@ auto.create.topics.enable=false
 log.flush.interval.messages=9223372036854775807
 PROPS
   write_log4j "$dir"
-  local jvm=(-Xms256m -Xmx768m -XX:+UseG1GC -Djava.awt.headless=true "-Dlog4j.configuration=file:${dir}/log4j.properties")
+  local jvm=(-Xms256m -Xmx768m -XX:+UseG1GC -Djava.awt.headless=true "$log_flag")
   if [ ! -f "$dir/data/meta.properties" ]; then
     java "${jvm[@]}" -cp "$lib/*" kafka.tools.StorageTool format -t "sluice-test-cluster-01" -c "$dir/server.properties" --ignore-formatted >&2
   fi
@@ -106,7 +130,7 @@ group.initial.rebalance.delay.ms=0
 auto.create.topics.enable=false
 PROPS
   write_log4j "$dir"
-  local jvm=(-Xms256m -Xmx512m -XX:+UseG1GC -Djava.awt.headless=true "-Dlog4j.configuration=file:${dir}/log4j.properties")
+  local jvm=(-Xms256m -Xmx512m -XX:+UseG1GC -Djava.awt.headless=true "$log_flag")
   if [ ! -f "$dir/data/meta.properties" ]; then
     java "${jvm[@]}" -cp "$lib/*" kafka.tools.StorageTool format -t "sluice-secure-cluster-1" -c "$dir/server.properties" --ignore-formatted \
       --add-scram "SCRAM-SHA-256=[name=${SLUICE_SCRAM_USER},password=${SLUICE_SCRAM_PASSWORD}]" >&2

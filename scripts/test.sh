@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Runs every uvu test file under dist/ and ends with one plain line: "tests: N passed, N failed".
+# SLUICE_TEST_PATTERN narrows the files (a regular expression on their paths; default: all).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 log=$(mktemp)
-node node_modules/uvu/bin.js dist '\.test\.js$' "$@" 2>&1 | tee "$log"
+node node_modules/uvu/bin.js dist "${SLUICE_TEST_PATTERN:-\.test\.js\$}" "$@" 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
 # strip colour codes, then read uvu's totals
 clean=$(sed -E 's/\x1b\[[0-9;]*m//g' "$log")
