@@ -12,6 +12,7 @@ import type { Batch, Schema } from '../src/batch.js';
 import type { SinkDef, SourceDef, RawSchema } from '../src/io.js';
 import { DeadLetterSchema } from '../src/operator.js';
 import { countSink, jsonLinesSink } from '../src/sinks.js';
+import { arrowFormatOf, arrowIpcSink } from '../src/arrow-sink.js';
 import { kafkaSource } from '../src/kafka/source.js';
 import { deadLetterHeaders, kafkaSink } from '../src/kafka/sink.js';
 import { kafkaTransactions } from '../src/kafka/exactly-once.js';
@@ -28,10 +29,15 @@ export function cachedInput(name: string, make: () => string): string {
   return file;
 }
 
-/** the sinks of a file run, and how the summary names the output */
+/**
+ * the sinks of a file run, and how the summary names the output: a path ending in .arrow,
+ * .feather or .ipc gets the Arrow IPC file format, .arrows the Arrow stream format (the
+ * output schema's columns; nested contract fields stay JSON text in their string columns)
+ */
 export function fileOutputs<S extends Schema>(o: RunOptions, schema: S, serialize?: (b: Batch<S>, i: number) => string): { out: SinkDef<S>; dead: SinkDef<DeadLetterSchema>; describeOut(): string } {
   const counted = o.output === 'none' ? countSink<S>() : undefined;
-  const out = counted ?? jsonLinesSink(schema, { path: o.output, ...(serialize ? { serialize } : {}) });
+  const arrowFormat = arrowFormatOf(o.output);
+  const out = counted ?? (arrowFormat ? arrowIpcSink(schema, { path: o.output, format: arrowFormat }) : jsonLinesSink(schema, { path: o.output, ...(serialize ? { serialize } : {}) }));
   const dead = o.deadLetters === 'none' ? countSink<DeadLetterSchema>() : jsonLinesSink(DeadLetterSchema, { path: o.deadLetters });
   return { out, dead, describeOut: () => (counted ? `${counted.count} (not written)` : o.output) };
 }

@@ -35,6 +35,7 @@ Options:
   --symbol S          LOBSTER: symbol (default: from the file name)
   --date YYYY-MM-DD   LOBSTER: trading day (default: from the file name)
   --output FILE       where results go: a file, '-' (stdout) or 'none' (count only).
+                      FILE ending .arrow/.feather/.ipc: Arrow IPC file; .arrows: Arrow stream.
                       Default: out/<topology>-output.jsonl (.csv for timeseries)
   --dead-letters FILE where rejected records go: a file, '-' (stdout) or 'none' (count only).
                       Default: out/<topology>-dead-letters.jsonl
