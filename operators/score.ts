@@ -35,7 +35,8 @@ import { InferenceCode, ModelShapeError } from '../src/inference/errors.js';
 import type { InferencePool } from '../src/inference/pool.js';
 import type { ModelManifest } from '../src/inference/registry.js';
 import type { ModelSlot } from '../src/inference/slot.js';
-import type { InferResult, WireTensor } from '../src/inference/worker.js';
+import type { InferResult } from '../src/inference/worker.js';
+import { inputBatch } from '../src/inference/arrow-batch.js';
 import { partitionName, type PartitionScoped } from '../src/partitioned.js';
 
 export const ScoreColumns = {
@@ -221,21 +222,22 @@ class ScoreOperator {
       const extra = enc.encode(rowsP[k].batch, rowsI[k], dst, k);
       if (extra && rowsP[k].vectors) rowsP[k].vectors![rowsI[k]] = extra;
     }
-    const feeds = (arrays: Float32Array[]): Record<string, WireTensor> =>
-      Object.fromEntries(specs.map((s, j) => [s.name, { data: arrays[j], dims: [n, ...s.shape.slice(1)] }]));
+    // what crosses into the worker is an Arrow record batch (wire form): one fixed-size-list
+    // column per model input, its child buffer the encoder's packed rows (transferred, not copied)
+    const batchOf = (arrays: Float32Array[]) => inputBatch(specs, arrays, n);
     const shadow = this.cfg.slot.shadow;
-    const shadowRun = shadow ? shadow.run(feeds(dst.map((a) => a.slice()))) : undefined;
+    const shadowRun = shadow ? shadow.runBatch(batchOf(dst.map((a) => a.slice()))) : undefined;
     // the inputs are transferred to the worker: keep a copy for the retry, since a worker
     // thread that dies mid-batch cannot hand them back (re-encoding would advance keyed state twice)
     const kept = dst.map((a) => a.slice());
     const t0 = performance.now();
-    const first = live.run(feeds(dst));
+    const first = live.runBatch(batchOf(dst));
     first.then(
       (r) => { this.#batcher.latency.observe(n, (performance.now() - t0) * 1000); return r; },
       () => {
         // retry once, on whatever version is live now
         this.retries++;
-        return this.cfg.slot.live.run(feeds(kept)).then((r) => ({ ...r, retriedOn: this.cfg.slot.live }));
+        return this.cfg.slot.live.runBatch(batchOf(kept)).then((r) => ({ ...r, retriedOn: this.cfg.slot.live }));
       },
     ).then(
       (r: InferResult & { retriedOn?: InferencePool }) => this.#complete(rowsP, rowsI, r, (r.retriedOn ?? live).id),

@@ -17,6 +17,8 @@ import { ConfigError } from '../errors.js';
 import { InferenceError, ModelLoadError, ModelShapeError, PoolClosedError } from './errors.js';
 import type { ModelRef } from './registry.js';
 import type { InferFailure, InferResult, InferTask, WireTensor, WorkerConfig, WorkerInfo } from './worker.js';
+import type { RecordBatch } from 'apache-arrow';
+import { BatchShapeError, isWireBatch, toWire, transferListOf, type WireBatch } from './arrow-batch.js';
 
 export interface PoolOptions {
   /** worker threads (default: cores − 1, at least 1) */
@@ -162,6 +164,41 @@ export class InferencePool {
     }
     if ('error' in r) { inferenceObserver?.failed(this.id); throw Object.assign(new InferenceError(this.id, r.error), { feeds: r.feeds }); }
     inferenceObserver?.batch(this.id, rows, Math.max(0, (performance.now() - t0) * 1000 - r.computeUs), r.computeUs);
+    return r;
+  }
+
+  /**
+   * Run one Arrow record batch (an apache-arrow RecordBatch, or the wire form inputBatch
+   * makes): its columns make the model's inputs by the manifest (an input's own list column,
+   * or the scalar columns its `columns` names; arrow-batch.ts). The
+   * column buffers are transferred (detached here); the schema travels with them. A batch
+   * that does not fit the inputs rejects with a ModelShapeError; a failed run with an
+   * InferenceError whose `batch` holds the wire batch, returned by the worker.
+   */
+  async runBatch(rb: RecordBatch | WireBatch): Promise<InferResult> {
+    if (this.#closed) throw new PoolClosedError(this.id);
+    let wire: WireBatch;
+    try { wire = isWireBatch(rb) ? rb : toWire(rb); } catch (e) {
+      if (e instanceof BatchShapeError) throw new ModelShapeError(this.id, e.message);
+      throw e;
+    }
+    this.#running++;
+    const t0 = performance.now();
+    let r: InferResult | InferFailure;
+    try {
+      r = await this.piscina.run({ op: 'batch', batch: wire } satisfies InferTask, { transferList: transferListOf(wire) }) as InferResult | InferFailure;
+    } catch (e) {
+      inferenceObserver?.failed(this.id);
+      throw new InferenceError(this.id, (e as Error).message, e);
+    } finally {
+      this.#running--;
+    }
+    if ('error' in r) {
+      if (r.shape) throw new ModelShapeError(this.id, r.error);
+      inferenceObserver?.failed(this.id);
+      throw Object.assign(new InferenceError(this.id, r.error), { batch: r.batch });
+    }
+    inferenceObserver?.batch(this.id, wire.length, Math.max(0, (performance.now() - t0) * 1000 - r.computeUs), r.computeUs);
     return r;
   }
 

@@ -20,7 +20,17 @@ const require = createRequire(import.meta.url);
 const Ajv2020 = require('ajv/dist/2020.js').default as new (o: object) => { compile(s: object): ValidateFunction };
 let validateManifest: ValidateFunction | undefined;
 
-export interface TensorSpec { name: string; dtype: 'float32' | 'int64'; shape: number[] }
+export interface TensorSpec {
+  name: string;
+  dtype: 'float32' | 'int64';
+  shape: number[];
+  /**
+   * the Arrow columns this input is assembled from, one per value of a row, in order (a
+   * tabular model: [rows, k] from k named numeric columns); absent: the batch carries a
+   * fixed-size-list column of the input's own name (see arrow-batch.ts)
+   */
+  columns?: string[];
+}
 
 export interface ModelManifest {
   name: string;
@@ -109,6 +119,8 @@ function checkManifest(m: unknown, id: string): asserts m is ModelManifest {
   for (const t of mm.inputs) {
     const f = mm.features[t.name];
     if (f && f.length !== t.shape.at(-1)) throw new ModelLoadError(id, `manifest lists ${f.length} features for input '${t.name}' but its last axis is ${t.shape.at(-1)}`);
+    const width = t.shape.slice(1).reduce((a, d) => a * d, 1);
+    if (t.columns && t.columns.length !== width) throw new ModelLoadError(id, `input '${t.name}' lists ${t.columns.length} columns for rows of ${width} values`);
     const n = mm.normalization?.[t.name];
     if (n && (n.mean.length !== t.shape.at(-1) || n.std.length !== t.shape.at(-1))) throw new ModelLoadError(id, `normalization for '${t.name}' must have ${t.shape.at(-1)} means and stds`);
   }

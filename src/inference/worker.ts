@@ -12,6 +12,7 @@
 import ort from 'onnxruntime-node';
 import { Piscina } from 'piscina';
 import type { TensorSpec } from './registry.js';
+import { tensorsOf, transferListOf, type WireBatch } from './arrow-batch.js';
 
 export interface WorkerConfig {
   id: string;
@@ -25,10 +26,11 @@ export interface WorkerConfig {
 }
 
 export interface WireTensor { data: Float32Array | BigInt64Array; dims: number[] }
-export type InferTask = { op: 'run'; feeds: Record<string, WireTensor> } | { op: 'info'; holdMs?: number };
+/** 'batch': an Arrow record batch (arrow-batch.ts) whose columns make the inputs; 'run': packed tensors */
+export type InferTask = { op: 'run'; feeds: Record<string, WireTensor> } | { op: 'batch'; batch: WireBatch } | { op: 'info'; holdMs?: number };
 export interface InferResult { outputs: Record<string, WireTensor>; computeUs: number }
 /** run() failed: the inputs come back (transferred) so the caller can retry without a copy */
-export interface InferFailure { error: string; feeds: Record<string, WireTensor> }
+export interface InferFailure { error: string; feeds?: Record<string, WireTensor>; batch?: WireBatch; shape?: boolean }
 export interface WorkerInfo { provider: 'cpu' | 'cuda'; fellBack?: string; warmupUs: Record<number, number>; threadId: number }
 
 const cfg = (Piscina as unknown as { workerData: WorkerConfig }).workerData;
@@ -115,8 +117,17 @@ async function init(): Promise<(task: InferTask) => Promise<unknown>> {
       if (task.holdMs) await new Promise((r) => setTimeout(r, task.holdMs));
       return info;
     }
+    let wire: Record<string, WireTensor>;
+    if (task.op === 'batch') {
+      // the batch's columns → the manifest's inputs (views over the transferred buffers where the
+      // types match); no apache-arrow objects are built here (arrow-batch.ts says why)
+      try { wire = tensorsOf(task.batch, cfg.inputs); } catch (e) {
+        const failure: InferFailure = { error: (e as Error).message, batch: task.batch, shape: true };
+        return Piscina.move({ [Piscina.transferableSymbol]: transferListOf(task.batch), [Piscina.valueSymbol]: failure } as never);
+      }
+    } else wire = task.feeds;
     const feeds: Record<string, ort.Tensor> = {};
-    for (const [name, t] of Object.entries(task.feeds)) {
+    for (const [name, t] of Object.entries(wire)) {
       feeds[name] = t.data instanceof BigInt64Array ? new ort.Tensor('int64', t.data, t.dims) : new ort.Tensor('float32', t.data, t.dims);
     }
     const t0 = performance.now();
@@ -124,8 +135,8 @@ async function init(): Promise<(task: InferTask) => Promise<unknown>> {
     try {
       out = await session.run(feeds);
     } catch (e) {
-      const back = [...new Set(Object.values(task.feeds).map((t) => t.data.buffer as ArrayBuffer))];
-      const failure: InferFailure = { error: (e as Error).message, feeds: task.feeds };
+      const back = task.op === 'batch' ? transferListOf(task.batch) : [...new Set(Object.values(task.feeds).map((t) => t.data.buffer as ArrayBuffer))];
+      const failure: InferFailure = task.op === 'batch' ? { error: (e as Error).message, batch: task.batch } : { error: (e as Error).message, feeds: task.feeds };
       return Piscina.move({ [Piscina.transferableSymbol]: back, [Piscina.valueSymbol]: failure } as never);
     }
     const computeUs = (performance.now() - t0) * 1000;
