@@ -1,6 +1,9 @@
 /**
  * The Grafana dashboards query only metrics Sluice exports, with labels those metrics
- * carry, and the committed JSON is what scripts/grafana-dashboards.ts generates.
+ * carry (plus the ones Prometheus adds at scrape time), honour $topology wherever a metric
+ * has a topology, never sum per-stage time fractions across replicas, give every query its
+ * own legend and every panel a unit; the committed JSON is what scripts/grafana-dashboards.ts
+ * generates.
  */
 import { readFileSync } from 'node:fs';
 import { test } from 'uvu';
@@ -20,6 +23,9 @@ function labelsOf(name: string): { labels: string[]; histogram: boolean } | unde
   return { labels: m.labelNames ?? [], histogram: m.constructor.name === 'Histogram' };
 }
 
+/** labels Prometheus attaches to every scraped series (grafana/prometheus.yml) */
+const SCRAPE_LABELS = ['instance', 'job'];
+
 test('every dashboard query names exported metrics and labels they carry', () => {
   let checked = 0;
   for (const b of boards) for (const p of b.panels) for (const expr of p.expr) {
@@ -38,7 +44,8 @@ test('every dashboard query names exported metrics and labels they carry', () =>
         const label = sel.split(/=~|!=|!~|=/)[0].trim();
         assert.ok([...info!.labels, ...extra].includes(label), `${b.uid} / ${p.title}: ${name} has no label '${label}' (has ${info!.labels.join(', ')})`);
       }
-      used.push({ labels: [...info!.labels, ...extra], histogram: info!.histogram });
+      used.push({ labels: [...info!.labels, ...extra, ...SCRAPE_LABELS], histogram: info!.histogram });
+      if (info!.labels.includes('topology')) assert.match(m[3] ?? '', /topology=~"\$topology"/, `${b.uid} / ${p.title}: ${name} has a topology label but the query ignores $topology`);
       checked++;
     }
     assert.ok(used.length > 0, `${p.title}: no Sluice metric in ${expr}`);
@@ -49,6 +56,29 @@ test('every dashboard query names exported metrics and labels they carry', () =>
     }
   }
   assert.ok(checked >= 30, `${checked} metric references checked`);
+});
+
+test('per-stage time fractions stay per instance; every query has its own legend; heatmaps take bucket rates', () => {
+  for (const b of boards) for (const p of b.panels) {
+    for (const expr of p.expr) {
+      if (/sluice_stage_(busy|backpressured|idle)_seconds_total/.test(expr)) {
+        for (const by of expr.matchAll(/by \(([^)]*)\)/g)) assert.ok(by[1].split(',').map((x) => x.trim()).includes('instance'), `${b.uid} / ${p.title}: a time fraction summed across instances can pass 1: ${expr}`);
+        assert.ok(/by \(/.test(expr), `${b.uid} / ${p.title}: a fraction needs 'by (instance, …)'`);
+      }
+    }
+    if (p.type === 'heatmap') assert.match(p.expr[0], /^sum by \(le\) \(rate\(sluice_[a-z_]+_bucket/, `${b.uid} / ${p.title}`);
+    if (p.type !== 'table' && p.type !== 'stat' && p.type !== 'heatmap') {
+      assert.is(p.legend?.length, p.expr.length, `${b.uid} / ${p.title}: one legend per query`);
+      assert.is(new Set(p.legend).size, p.expr.length, `${b.uid} / ${p.title}: two queries share a legend`);
+    }
+    assert.ok(p.unit, `${b.uid} / ${p.title}: no unit`);
+  }
+  for (const b of boards) {
+    assert.ok(b.panels.some((p) => p.type === 'stat'), `${b.uid}: no headline stat panels`);
+    assert.ok(b.panels.some((p) => p.type === 'heatmap'), `${b.uid}: no latency heatmap`);
+    const d = dashboard(b) as { templating: { list: { name: string; query: string }[] } };
+    assert.match(d.templating.list[0].query, new RegExp(`label_values\\(${b.topologies}, topology\\)`));
+  }
 });
 
 test('committed dashboards are the generated ones', () => {
