@@ -2,7 +2,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { OperatorHarness } from '../src/harness.js';
 import { rawLines } from '../src/sources.js';
-import { parse } from './parse.js';
+import { ConfigError } from '../src/errors.js';
+import { inputContract, parse } from './parse.js';
 
 const good = { ts: 1_700_000_000_000_000, venue: 'XLIT', symbol: 'AAPL', orderId: 'o1', participant: 'MM1', side: 'B', type: 'NEW', price: 101.5, qty: 100 };
 const json = (o: object) => JSON.stringify(o);
@@ -122,6 +123,38 @@ test('configuration is validated', () => {
   assert.throws(() => parse({ format: 'lobster', symbol: '', dateUs: 0 }), /options.symbol is required/);
   assert.throws(() => parse({ format: 'json', contract: 'order-event', nope: 1 } as never), /unknown option 'nope'/);
   assert.throws(() => parse({ format: 'csv', contract: 'order-event', header: false }), /needs options.columns or options.header/);
+});
+
+test("a team's own contract: parse takes a contract object (schema + filler), validates against its JSON Schema, dead-letters what fails it", () => {
+  const SensorSchema = { at: 'f64', sensor: 'str', celsius: 'f64' } as const;
+  const sensor = inputContract({
+    name: 'sensor-reading', schema: SensorSchema, eventTime: 'at',
+    jsonSchema: { type: 'object', required: ['at', 'sensor', 'celsius'], properties: { at: { type: 'integer', minimum: 0 }, sensor: { type: 'string', minLength: 1 }, celsius: { type: 'number', minimum: -273.15 } } },
+    fill: (o, c, i) => { c.at[i] = o.at as number; c.sensor[i] = o.sensor as string; c.celsius[i] = o.celsius as number; },
+  });
+  const lines = [json({ at: 10, sensor: 's1', celsius: 21.5 }), json({ at: 11, sensor: 's1', celsius: -300 }), json({ at: 12, sensor: '' , celsius: 3 }), json({ at: 13, sensor: 's2', celsius: 4 }).replace('4', '1e999'), json({ at: 14, sensor: 's2', celsius: 19 })];
+  const h = new OperatorHarness(parse({ format: 'json', contract: sensor, maxEventTimeSkewUs: 3600e6 }));
+  h.push(rawLines(lines));
+  const out = h.output();
+  assert.equal(out.map((r) => [r.at, r.sensor, r.celsius]), [[10, 's1', 21.5], [14, 's2', 19]]);
+  assert.equal(h.side('dead').map((d) => d.code), ['SLUICE_ERR_SCHEMA', 'SLUICE_ERR_SCHEMA', 'SLUICE_ERR_NON_FINITE']);
+  assert.match(String(h.side('dead')[0].reason), /field 'celsius' must be >= -273.15/);
+  // the same contract from CSV: numbers by the JSON Schema's types
+  const csv = run(['at,sensor,celsius', '20,s3,7.25', '21,s3,hot'], { format: 'csv', contract: sensor, header: true });
+  assert.equal(csv.out.map((r) => r.celsius), [7.25]);
+  assert.equal(csv.dead.map((d) => d.code), ['SLUICE_ERR_SCHEMA']);
+});
+
+test('a contract object that cannot work is a ConfigError at build time', () => {
+  const base = { name: 'x', schema: { ts: 'f64' } as const, jsonSchema: { type: 'object' }, fill: () => {} };
+  for (const [bad, msg] of [
+    [{ ...base, fill: undefined }, /fill\(record, columns, i\) is required/],
+    [{ ...base, schema: { ts: 'date' } }, /column 'ts' has type 'date'/],
+    [{ ...base, jsonSchema: { type: 'no-such-type' } }, /jsonSchema does not compile/],
+    [{ ...base, name: '' }, /needs a name/],
+  ] as const) assert.throws(() => parse({ format: 'json', contract: bad as never }), (e: unknown) => e instanceof ConfigError && msg.test((e as Error).message));
+  assert.throws(() => parse({ format: 'json', contract: { ...base, schema: { when: 'f64' } } as never, maxEventTimeSkewUs: 1e6 }), (e: unknown) => e instanceof ConfigError && /no numeric 'ts' column/.test((e as Error).message));
+  assert.throws(() => parse({ format: 'lobster', contract: base as never, symbol: 'X', dateUs: 0 }), (e: unknown) => e instanceof ConfigError && /order-event' records only/.test((e as Error).message));
 });
 
 test.run();

@@ -13,14 +13,32 @@
 import { rejectUnknown } from '../src/config.js';
 import { DeadLetters, originOf } from '../src/dead-letters.js';
 import { BatchBuilder, originOnly, type Batch, type Columns, type Schema } from '../src/batch.js';
-import { BehaviorSchema, contractSchema, contractValidator, describeSchemaError, OrderSchema } from '../src/contracts.js';
+import { BehaviorSchema, contractSchema, describeSchemaError, OrderSchema, schemaValidator } from '../src/contracts.js';
 import { ConfigError, DeadLetterCode } from '../src/errors.js';
 import type { RawSchema } from '../src/io.js';
 import { DeadLetterSchema, type OperatorContext, type OperatorDef } from '../src/operator.js';
 import { EventTimeGuard, type GuardSink } from './event-time-guard.js';
 
-export type InputContract = 'order-event' | 'behavior-event';
-type OutputOfContract<C extends InputContract> = C extends 'order-event' ? OrderSchema : BehaviorSchema;
+/**
+ * What parse needs to know of a contract: the JSON Schema each record must satisfy, the
+ * columns records become, and how a validated record fills a row. A team parses its own
+ * records by passing one of these (see `inputContract`) — no change to the engine.
+ */
+export interface InputContractDef<S extends Schema = Schema> {
+  readonly name: string;
+  /** JSON Schema (draft 2020-12) every record must satisfy; its number/integer properties are also checked finite */
+  readonly jsonSchema: Record<string, unknown>;
+  /** the columns the records become */
+  readonly schema: S;
+  /** copies a validated record into row i of the output columns (absent numbers NaN, strings '') */
+  fill(o: Record<string, unknown>, c: Columns<S>, i: number): void;
+  /** the field holding event time in µs, which the event-time guard reads (default 'ts') */
+  readonly eventTime?: string;
+}
+
+/** the contracts parse knows by name; anything else is passed as an InputContractDef */
+export type InputContract = 'order-event' | 'behavior-event' | InputContractDef<Schema>;
+type OutputOfContract<C extends InputContract> = C extends InputContractDef<infer S> ? S : C extends 'order-event' ? OrderSchema : BehaviorSchema;
 
 /**
  * maxEventTimeSkewUs: guard each partition's event time (operators/event-time-guard.ts):
@@ -64,6 +82,34 @@ const fillBehavior: Filler<BehaviorSchema> = (o, c, i) => {
   c.action[i] = o.action as string; c.value[i] = num(o.value);
 };
 
+/** `order-event` (../shared/contracts/order-event.schema.json) as parse takes it */
+export const OrderContract: InputContractDef<OrderSchema> = { name: 'order-event', jsonSchema: contractSchema('order-event'), schema: OrderSchema, fill: fillOrder };
+/** `behavior-event` as parse takes it */
+export const BehaviorContract: InputContractDef<BehaviorSchema> = { name: 'behavior-event', jsonSchema: contractSchema('behavior-event'), schema: BehaviorSchema, fill: fillBehavior };
+
+/**
+ * A team's own contract for parse, checked once: a name, a JSON Schema object, a columnar
+ * schema whose field types are f64/i32/str, a fill function. Throws ConfigError otherwise.
+ */
+export function inputContract<S extends Schema>(def: InputContractDef<S>): InputContractDef<S> {
+  const what = `parse contract '${String((def as { name?: unknown })?.name)}'`;
+  if (typeof def !== 'object' || def === null) throw new ConfigError('parse: options.contract must be a contract name or an InputContractDef object');
+  if (typeof def.name !== 'string' || !def.name) throw new ConfigError('parse: a contract needs a name');
+  if (typeof def.jsonSchema !== 'object' || def.jsonSchema === null) throw new ConfigError(`${what}: jsonSchema must be a JSON Schema object`);
+  if (typeof def.fill !== 'function') throw new ConfigError(`${what}: fill(record, columns, i) is required`);
+  if (typeof def.schema !== 'object' || def.schema === null || Object.keys(def.schema).length === 0) throw new ConfigError(`${what}: schema must name at least one column`);
+  for (const [f, t] of Object.entries(def.schema)) if (t !== 'f64' && t !== 'i32' && t !== 'str') throw new ConfigError(`${what}: column '${f}' has type '${String(t)}' (f64, i32 or str)`);
+  try { schemaValidator(def.jsonSchema); } catch (e) { throw new ConfigError(`${what}: jsonSchema does not compile: ${(e as Error).message}`); }
+  return def;
+}
+
+const builtinContract = (c: InputContract | undefined): InputContractDef<Schema> => {
+  if (c === undefined || c === 'order-event') return OrderContract as unknown as InputContractDef<Schema>;
+  if (c === 'behavior-event') return BehaviorContract as unknown as InputContractDef<Schema>;
+  if (typeof c === 'object' && c !== null) return inputContract(c);
+  throw new ConfigError(`parse: options.contract must be 'order-event', 'behavior-event' or an InputContractDef, got '${String(c)}'`);
+};
+
 /**
  * JSON allows 1e999 (→ Infinity) and ajv's number check accepts it; the contracts mean
  * finite numbers. Only the contract's numeric fields are checked: extra fields are
@@ -84,14 +130,13 @@ const LOBSTER_TYPES: Record<string, string> = { '1': 'NEW', '2': 'CANCEL', '3': 
 export function parse<C extends InputContract = 'order-event'>(config: ParseConfig<C>): OperatorDef<RawSchema, OutputOfContract<C>, ParseSides> & { keyed: false } {
   rejectUnknown('parse', config, ['format', 'contract', 'columns', 'header', 'delimiter', 'maxLineBytes', 'maxEventTimeSkewUs', 'confirmJumpAfter', 'maxAheadOfClockUs', 'symbol', 'dateUs', 'venue', 'participant']);
   if (!['json', 'csv', 'lobster'].includes(config.format)) throw new ConfigError(`parse: options.format must be 'json', 'csv' or 'lobster', got '${String(config.format)}'`);
-  const contract: InputContract = config.contract ?? 'order-event';
-  if (contract !== 'order-event' && contract !== 'behavior-event') throw new ConfigError(`parse: options.contract must be 'order-event' or 'behavior-event', got '${String(contract)}'`);
+  const contract = builtinContract(config.contract);
   const maxLine = config.maxLineBytes ?? 1 << 20;
   if (!Number.isInteger(maxLine) || maxLine <= 0) throw new ConfigError(`parse: options.maxLineBytes must be a positive integer, got ${maxLine}`);
   const skew = config.maxEventTimeSkewUs;
   if (skew !== undefined && !(skew > 0)) throw new ConfigError(`parse: options.maxEventTimeSkewUs must be > 0, got ${String(skew)}`);
   if (config.format === 'lobster') {
-    if (contract !== 'order-event') throw new ConfigError("parse: format 'lobster' yields 'order-event' records only");
+    if (contract !== (OrderContract as unknown)) throw new ConfigError("parse: format 'lobster' yields 'order-event' records only");
     if (typeof config.symbol !== 'string' || !config.symbol) throw new ConfigError('parse: options.symbol is required for LOBSTER files (they do not name it)');
     if (!Number.isInteger(config.dateUs) || config.dateUs < 0) throw new ConfigError('parse: options.dateUs must be the trading day\'s midnight, µs since the epoch');
   }
@@ -100,9 +145,11 @@ export function parse<C extends InputContract = 'order-event'>(config: ParseConf
     if (config.delimiter !== undefined && config.delimiter.length !== 1) throw new ConfigError('parse: options.delimiter must be one character');
   }
 
-  const output = (contract === 'order-event' ? OrderSchema : BehaviorSchema) as OutputOfContract<C>;
-  const fill = (contract === 'order-event' ? fillOrder : fillBehavior) as unknown as Filler<OutputOfContract<C>>;
-  const props = (contractSchema(contract).properties ?? {}) as Record<string, { type?: string }>;
+  const output = contract.schema as OutputOfContract<C>;
+  const fill = contract.fill as unknown as Filler<OutputOfContract<C>>;
+  const eventTime = contract.eventTime ?? 'ts';
+  if (skew !== undefined && contract.schema[eventTime] !== 'f64' && contract.schema[eventTime] !== 'i32') throw new ConfigError(`parse: options.maxEventTimeSkewUs guards event time, but contract '${contract.name}' has no numeric '${eventTime}' column (set its eventTime)`);
+  const props = (contract.jsonSchema.properties ?? {}) as Record<string, { type?: string }>;
   const numeric = Object.keys(props).filter((k) => props[k].type === 'number' || props[k].type === 'integer');
   const integers = new Set(Object.keys(props).filter((k) => props[k].type === 'integer'));
 
@@ -117,7 +164,7 @@ export function parse<C extends InputContract = 'order-event'>(config: ParseConf
     // the event-time guard's reference and held records belong to the source partition
     partitionState: skew !== undefined,
     create() {
-      const validate = contractValidator(contract);
+      const validate = schemaValidator(contract.jsonSchema);
       /** per partition: the event-time guard (reference and held records) */
       const guards = new Map<number, EventTimeGuard<Held>>();
       const guardOf = (p: number) => {
@@ -203,7 +250,7 @@ export function parse<C extends InputContract = 'order-event'>(config: ParseConf
               checkFinite(rec, numeric, integers);
               if (!validate(rec)) throw new BadRecord(DeadLetterCode.SCHEMA, describeSchemaError(validate.errors));
               const held: Held = { o: rec, line, offset: offset[i], header: inHeaders?.[i] ?? null, time: timestamp[i], origin: originOf(meta, offset[i]) };
-              if (guard) guard.offer(rec.ts as number, held, ctx.clock.now(), o);
+              if (guard) guard.offer(rec[eventTime] as number, held, ctx.clock.now(), o);
               else o.accept(held);
             } catch (e) {
               if (!(e instanceof BadRecord)) throw e;

@@ -26,6 +26,14 @@ export function contractValidator(name: ContractName): ValidateFunction {
   return v;
 }
 
+const compiledSchemas = new WeakMap<object, ValidateFunction>();
+/** Compiled validator for a JSON Schema given as an object (a team's own contract), compiled once per object. */
+export function schemaValidator(schema: Record<string, unknown>): ValidateFunction {
+  let v = compiledSchemas.get(schema);
+  if (!v) { v = ajv.compile(schema); compiledSchemas.set(schema, v); }
+  return v;
+}
+
 /** One readable sentence from ajv's first error: which field, which rule. */
 export function describeSchemaError(errors: ErrorObject[] | null | undefined): string {
   const e = errors?.[0];
