@@ -12,6 +12,7 @@ import { orderFlowLines } from '../apps/demo/orderflow.js';
 import { parse } from '../operators/parse.js';
 import { watermarks } from '../operators/watermarks.js';
 import { window, type WindowOutput } from '../operators/window.js';
+import { ordersWindowTopology } from './helpers/orders-topology.js';
 
 const T = { ts: 'f64', v: 'f64' } as const;
 type T = typeof T;
@@ -136,18 +137,7 @@ test('backpressure does not make a busy partition look idle', async () => {
 test('checkpoint → crash → restore gives the same output as a run without the crash', async () => {
   const lines = orderFlowLines({ events: 20000, seed: 4 }).map((value, i) => ({ key: '', value, offset: i, timestamp: 0 }));
   const parts = [lines.filter((_, i) => i % 2 === 0), lines.filter((_, i) => i % 2 === 1)];
-  const build = () => {
-    const t = new TopologyBuilder('orders');
-    const out = collectSink<WindowOutput<{ q: { op: 'sum'; field: 'qty' } }>>();
-    const parsed = t.source('in', memorySource(RawSchema, parts, { batchSize: 50 })).via('parse', parse({ format: 'json', contract: 'order-event' }));
-    parsed.side('dead').to('dlq', collectSink());
-    const w = parsed.via('wm', watermarks({ timestamp: 'ts', maxOutOfOrdernessUs: 1000 }))
-      .keyBy('by-symbol', (c, i) => c.symbol[i])
-      .via('win', window({ kind: 'sliding', size: 1_000_000, slide: 250_000, aggregates: { q: { op: 'sum', field: 'qty' } } }));
-    w.side('late').to('late', collectSink());
-    w.to('out', out);
-    return { topology: t.build(), out };
-  };
+  const build = () => ordersWindowTopology(parts);
   const straight = build();
   await new Runtime(straight.topology, { queueCapacity: 200, sourceBatchSize: 50 }).run();
   const expected = straight.out.rows();

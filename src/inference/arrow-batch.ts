@@ -24,11 +24,13 @@
 import { createRequire } from 'node:module';
 import type * as ArrowModule from 'apache-arrow';
 import type { TensorSpec } from './registry.js';
-import type { WireTensor } from './worker.js';
 
 let arrowModule: typeof ArrowModule | undefined;
 // loaded on first use: processes that never score (and workers of pools fed packed arrays) do not pay for it
 export const loadArrow = (): typeof ArrowModule => (arrowModule ??= createRequire(import.meta.url)('apache-arrow') as typeof ArrowModule);
+
+/** a tensor as it crosses to a worker: its values (buffer transferred) and dims */
+export interface WireTensor { data: Float32Array | BigInt64Array; dims: number[] }
 
 export type WireType = 'float32' | 'float64' | 'int32' | 'int64';
 /** one column: a scalar of `type`, or a fixed-size list of `listSize` of them */

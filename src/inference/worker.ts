@@ -12,7 +12,7 @@
 import ort from 'onnxruntime-node';
 import { Piscina } from 'piscina';
 import type { TensorSpec } from './registry.js';
-import { tensorsOf, transferListOf, type WireBatch } from './arrow-batch.js';
+import { tensorsOf, transferListOf, type WireBatch, type WireTensor } from './arrow-batch.js';
 
 export interface WorkerConfig {
   id: string;
@@ -25,7 +25,7 @@ export interface WorkerConfig {
   warmup: number[];
 }
 
-export interface WireTensor { data: Float32Array | BigInt64Array; dims: number[] }
+export type { WireTensor };
 /** 'batch': an Arrow record batch (arrow-batch.ts) whose columns make the inputs; 'run': packed tensors */
 export type InferTask = { op: 'run'; feeds: Record<string, WireTensor> } | { op: 'batch'; batch: WireBatch } | { op: 'info'; holdMs?: number };
 export interface InferResult { outputs: Record<string, WireTensor>; computeUs: number }
