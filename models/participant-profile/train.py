@@ -6,10 +6,10 @@ benchmarks): realistic surveillance size (2 layers, d_model 64, 4 heads, ff 128,
 32 x 16 inputs), trained on order flow the engine itself encodes.
 
     npm run build
-    node dist/models/tools/dump-sequences.js /tmp/profile-train 1,2,3,4 100000 4
+    node dist/models/tools/dump-sequences.js /tmp/profile-train 1,2,3,4 100000 16
     node dist/models/tools/dump-sequences.js /tmp/profile-val 101 50000 4
     python3 models/participant-profile/train.py --version 1 --epochs 2 --seed 1
-    python3 models/participant-profile/train.py --version 2 --epochs 4 --seed 2
+    python3 models/participant-profile/train.py --version 2 --epochs 3 --seed 2
 """
 import argparse
 import json
@@ -32,7 +32,8 @@ def main():
     ap.add_argument("--version", type=int, required=True)
     ap.add_argument("--epochs", type=int, default=2)
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__)))
+    # SLUICE_MODELS_OUT: a registry root to write to instead of models/ (scripts/train-all.sh --out)
+    ap.add_argument("--out", default=os.path.join(os.environ["SLUICE_MODELS_OUT"], "participant-profile") if os.environ.get("SLUICE_MODELS_OUT") else os.path.dirname(__file__))
     a = ap.parse_args()
     torch.manual_seed(a.seed)
     torch.set_num_threads(2)

@@ -1,9 +1,9 @@
 """Train the personalization models and export them to models/ (item tower + user encoder).
 
     # SASRec's Games benchmark (IDs only: the data has no item content or profiles)
-    /tmp/torchvenv/bin/python -u models/personalization/train.py games
+    .venv-train/bin/python -u models/personalization/train.py games
     # MovieLens 100K, from the engine's own inputs (node dist/apps/personalization/movielens.js /tmp/ml)
-    /tmp/torchvenv/bin/python -u models/personalization/train.py movielens --ml-dir /tmp/ml --variant full|no-content|no-profile
+    .venv-train/bin/python -u models/personalization/train.py movielens --ml-dir /tmp/ml --variant full|no-content|no-profile
 
 Games: SASRec's split (per user: last item test, the one before validation, the rest
 training); trained on the training part only, epoch chosen on validation HR/NDCG@10
@@ -27,6 +27,10 @@ from recmodel import ACTIONS, ItemTower, UserEncoder, action_code, count_params,
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 MODELS = os.path.join(ROOT, "models")
+# SLUICE_MODELS_OUT: a registry root to write to instead of models/ (scripts/train-all.sh --out);
+# the text encoder is read from there when it was exported there
+OUT = os.environ.get("SLUICE_MODELS_OUT") or MODELS
+TEXT_ENCODER = os.path.join(OUT if os.path.exists(os.path.join(OUT, "text-encoder", "1", "model.onnx")) else MODELS, "text-encoder", "1", "model.onnx")
 
 
 def left_pad(xs, L, fill=0):
@@ -130,15 +134,15 @@ def games(args):
     thr, tndcg = evaluate(torch.tensor([left_pad(seqs[u][:-1], L) for u in tusers]), torch.tensor(tcand))
     print(f"best epoch {best[2]}: valid HR@10 {best[0]:.4f} NDCG@10 {best[1]:.4f}; test (python cross-check) HR@10 {thr:.4f} NDCG@10 {tndcg:.4f}")
     training = {"data": "../shared/data/seqrec/games.txt (SASRec Video Games: 31,013 users, 23,715 items); SASRec split, training part only",
-                "command": "/tmp/torchvenv/bin/python -u models/personalization/train.py games",
+                "command": "python -u models/personalization/train.py " + " ".join(sys.argv[1:]),
                 "seeds": {"torch": args.seed, "validation_sample": args.seed + 1},
                 "metrics": {"best_epoch": best[2], "valid_hr10": best[0], "valid_ndcg10": best[1], "test_hr10_python": thr, "test_ndcg10_python": tndcg, "log": log},
                 "parameters": count_params(tower, enc)}
     hp = f"d {d}, {args.layers} layers, {args.heads} heads, L {L}, dropout {args.dropout}, lr {args.lr}, batch {args.batch}, {args.negatives} sampled negatives"
     v = args.version
-    export_items(tower, os.path.join(MODELS, "games-items", v), "games-items", v, [str(i) for i in range(1, n_items + 1)], 384, ["none"], training,
+    export_items(tower, os.path.join(OUT, "games-items", v), "games-items", v, [str(i) for i in range(1, n_items + 1)], 384, ["none"], training,
                  f"Games item tower (ID embeddings only; text/extra inputs unused): {hp}")
-    export_user(enc, os.path.join(MODELS, "games-user", v), "games-user", v, ["known"], training,
+    export_user(enc, os.path.join(OUT, "games-user", v), "games-user", v, ["known"], training,
                 f"Games SASRec-style user encoder: {hp}")
 
 
@@ -151,7 +155,7 @@ def text_embeddings(texts):
     import onnxruntime as ort
     from transformers import BertTokenizer
     tok = BertTokenizer(os.path.join(MODELS, "text-encoder", "vocab.txt"), do_lower_case=True)
-    sess = ort.InferenceSession(os.path.join(MODELS, "text-encoder", "1", "model.onnx"))
+    sess = ort.InferenceSession(TEXT_ENCODER)
     out = []
     for a in range(0, len(texts), 256):
         e = tok(texts[a:a + 256], padding="max_length", truncation=True, max_length=32, return_tensors="np")
@@ -282,15 +286,15 @@ def movielens(args):
     print(f"best epoch {best[2]}: valid HR@10 {best[0]:.4f} NDCG@10 {best[1]:.4f}")
     name = {"full": "movielens", "no-content": "movielens-nocontent", "no-profile": "movielens-noprofile"}[args.variant]
     training = {"data": "MovieLens 100K (../shared/data/movielens-100k) as engine inputs (apps/personalization/movielens.ts); events before the 70% time cut",
-                "command": f"/tmp/torchvenv/bin/python -u models/personalization/train.py movielens --ml-dir DIR --variant {args.variant}",
+                "command": "python -u models/personalization/train.py " + " ".join("DIR" if i > 0 and sys.argv[i] == args.ml_dir else x for i, x in enumerate(sys.argv) if i > 0),
                 "seeds": {"torch": args.seed, "validation_sample": args.seed + 1},
                 "metrics": {"variant": args.variant, "best_epoch": best[2], "valid_hr10": best[0], "valid_ndcg10": best[1], "log": log, "cuts": meta["cuts"]},
                 "parameters": count_params(tower, enc)}
     hp = f"d {d}, {args.layers} layers, {args.heads} heads, L {L}, dropout {args.dropout}, variant {args.variant}"
     v = args.version
-    export_items(tower, os.path.join(MODELS, f"{name}-items", v), f"{name}-items", v, vocab, 384, extra_feat, training,
+    export_items(tower, os.path.join(OUT, f"{name}-items", v), f"{name}-items", v, vocab, 384, extra_feat, training,
                  f"MovieLens item tower: attention-weighted fusion of ID embedding, title+genres text (text-encoder@1) and genre/year vector; {hp}")
-    export_user(enc, os.path.join(MODELS, f"{name}-user", v), f"{name}-user", v, pfeat, training, f"MovieLens user encoder: {hp}")
+    export_user(enc, os.path.join(OUT, f"{name}-user", v), f"{name}-user", v, pfeat, training, f"MovieLens user encoder: {hp}")
 
 
 def main():

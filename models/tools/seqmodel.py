@@ -31,10 +31,14 @@ def load_sequences(d):
         if "counts" in meta:
             meta["counts"] = [sum(c) for c in zip(*(p[2]["counts"] for p in parts))]
         return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts]), meta
-    meta = json.load(open(os.path.join(d, "meta.json")))
-    X = np.fromfile(os.path.join(d, "X.f32"), dtype=np.float32).reshape(meta["n"], meta["length"], meta["width"])
-    y = np.fromfile(os.path.join(d, "y.u8"), dtype=np.uint8).astype(np.int64)
-    return torch.from_numpy(X), torch.from_numpy(y), meta
+    import pyarrow as pa
+    table = pa.ipc.open_file(os.path.join(d, "sequences.arrow")).read_all()
+    meta = json.loads(table.schema.metadata[b"sluice.meta"])
+    events = table.column("events").combine_chunks()
+    X = events.flatten().to_numpy(zero_copy_only=False).reshape(meta["n"], meta["length"], meta["width"])
+    y = table.column("label").to_numpy().astype(np.int64)
+    # a writable copy: pyarrow's buffers are read-only, which torch warns about
+    return torch.from_numpy(np.array(X, dtype=np.float32, copy=True)), torch.from_numpy(y), meta
 
 
 class SequenceTransformer(nn.Module):

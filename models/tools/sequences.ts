@@ -1,11 +1,18 @@
 /**
  * Shared by the dump-* scripts: encode order events with the engine's own
  * OrderSequenceEncoder (so training and serving see identical inputs) and write the
- * sequences as float32 X [N, 32, 16], uint8 y [N] and meta.json, which
- * models/tools/seqmodel.py's load_sequences reads.
+ * sequences as one Arrow IPC file, `sequences.arrow`: column `events`
+ * (FixedSizeList<Float32>[512], a 32 × 16 sequence per row, the layout the inference workers
+ * take) and `label` (Int32), the dump's description as JSON in the schema metadata under
+ * `sluice.meta`. models/tools/seqmodel.py's load_sequences reads it with pyarrow; so can
+ * pandas, polars or DuckDB.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+// apache-arrow through the engine's loader, not a second import: its CommonJS and ES builds are
+// separate module instances, and a writer from one does not recognise batches made by the other
+// (it writes the schema and silently no data)
+import { fromWire, loadArrow } from '../../src/inference/arrow-batch.js';
 import { batchOf } from '../../src/batch.js';
 import { OrderSchema } from '../../src/contracts.js';
 import { orderRow, type OrderEvent } from '../../apps/demo/orderflow.js';
@@ -33,8 +40,17 @@ export class SequenceSet {
     mkdirSync(outDir, { recursive: true });
     const X = new Float32Array(this.xs.length * (this.xs[0]?.length ?? 0));
     this.xs.forEach((x, i) => X.set(x, i * x.length));
-    writeFileSync(join(outDir, 'X.f32'), Buffer.from(X.buffer));
-    writeFileSync(join(outDir, 'y.u8'), Uint8Array.from(this.ys));
-    writeFileSync(join(outDir, 'meta.json'), JSON.stringify({ n: this.ys.length, length: 32, width: 16, ...meta }));
+    const n = this.ys.length;
+    const rb = fromWire({ length: n, columns: [
+      { name: 'events', type: 'float32', listSize: 32 * 16, values: X },
+      { name: 'label', type: 'int32', values: Int32Array.from(this.ys) },
+    ] });
+    const description = JSON.stringify({ n, length: 32, width: 16, ...meta });
+    const { RecordBatch, RecordBatchFileWriter, Schema, Table } = loadArrow();
+    const schema = new Schema(rb.schema.fields, new Map([['sluice.meta', description]]));
+    const table = new Table([new RecordBatch(schema, rb.data)]);
+    writeFileSync(join(outDir, 'sequences.arrow'), RecordBatchFileWriter.writeAll(table).toUint8Array(true));
+    // the description also as a file, for a person looking at the folder
+    writeFileSync(join(outDir, 'meta.json'), description);
   }
 }
