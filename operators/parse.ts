@@ -206,19 +206,25 @@ export function parse<C extends InputContract = 'order-event'>(config: ParseConf
         times: number[] = [];
         readonly dead: DeadLetters;
         n = 0;
-        constructor(cap: number, ctx: OperatorContext<OutputOfContract<C>, ParseSides>) { this.out = new BatchBuilder(output, cap); this.dead = new DeadLetters(ctx); }
-        accept(h: Held): void {
-          this.out.reserve(1);
-          this.headers.push(h.header); this.times.push(h.time);
-          fill(h.o, this.out.columns, this.n++);
-          this.out.length = this.n;
+        cap: number;
+        constructor(cap: number, ctx: OperatorContext<OutputOfContract<C>, ParseSides>) { this.cap = Math.max(1, cap); this.out = new BatchBuilder(output, this.cap); this.dead = new DeadLetters(ctx); }
+        accept(h: Held): void { this.add(h.o, h.header, h.time); }
+        /** one valid record into the next row (headers and source times only when some batch had them) */
+        add(rec: Record<string, unknown>, header: Record<string, string> | null, time: number): void {
+          // the builder was sized for every record this call can accept (the batch and the
+          // guard's held ones), so it grows only if that ever stops being true
+          if (this.n >= this.cap) { this.out.length = this.n; this.out.reserve(1); this.cap = this.n * 2; }
+          if (anyHeaders) this.headers.push(header);
+          if (anyTimes) this.times.push(time);
+          fill(rec, this.out.columns, this.n++);
         }
-        reject(h: Held, reason: string): void { this.deadLetter(DeadLetterCode.EVENT_TIME, reason, h.line, 'utf8', h.origin); }
+        reject(h: Held, reason: string): void { this.deadLetter(DeadLetterCode.EVENT_TIME, reason, h.line, 'utf8', originOf(h, h.offset)); }
         deadLetter(code: string, reason: string, payload: string, enc: 'utf8' | 'base64', origin: string): void { this.dead.addAt(code, reason, payload, origin, enc); }
         finish(meta: Batch<RawSchema>['meta'], ctx: OperatorContext<OutputOfContract<C>, ParseSides>, withHeaders: boolean, withTimes: boolean): void {
           const m: Batch<RawSchema>['meta'] = { ...originOnly(meta) };
           if (withHeaders) m.headers = this.headers;
           if (withTimes) m.timestamps = this.times;
+          this.out.length = this.n;
           ctx.emit(this.out.finish(m));
           this.dead.emit(ctx, meta);
         }
@@ -249,9 +255,10 @@ export function parse<C extends InputContract = 'order-event'>(config: ParseConf
               if (rec === null) continue;
               checkFinite(rec, numeric, integers);
               if (!validate(rec)) throw new BadRecord(DeadLetterCode.SCHEMA, describeSchemaError(validate.errors));
-              const held: Held = { o: rec, line, offset: offset[i], header: inHeaders?.[i] ?? null, time: timestamp[i], origin: originOf(meta, offset[i]) };
-              if (guard) guard.offer(rec[eventTime] as number, held, ctx.clock.now(), o);
-              else o.accept(held);
+              // the hot path (no guard) makes no per-record object or origin string; a held
+              // record keeps its source and offset, and its origin is written only if rejected
+              if (!guard) o.add(rec, inHeaders?.[i] ?? null, timestamp[i]);
+              else guard.offer(rec[eventTime] as number, { o: rec, line, offset: offset[i], header: inHeaders?.[i] ?? null, time: timestamp[i], partition: meta.partition, ...(meta.source !== undefined ? { source: meta.source } : {}) }, ctx.clock.now(), o);
             } catch (e) {
               if (!(e instanceof BadRecord)) throw e;
               o.deadLetter(e.code, e.reason, line, 'utf8', originOf(meta, offset[i]));
@@ -282,7 +289,7 @@ export function parse<C extends InputContract = 'order-event'>(config: ParseConf
 }
 
 /** a valid record the event-time guard may hold back */
-interface Held { o: Record<string, unknown>; line: string; offset: number; header: Record<string, string> | null; time: number; origin: string }
+interface Held { o: Record<string, unknown>; line: string; offset: number; header: Record<string, string> | null; time: number; partition: number; source?: string }
 
 /** RFC 4180 cells: quoted cells may hold the delimiter and doubled quotes */
 export function splitCsv(line: string, delim: string): string[] {
