@@ -13,7 +13,7 @@
  * string columns are UTF-8 encoded once. Every Sluice batch becomes one Arrow record batch.
  */
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { createRequire } from 'node:module';
+import { loadArrow } from './arrow.js';
 import type * as ArrowModule from 'apache-arrow';
 import { batchOf, toArrow, type Batch, type Schema } from './batch.js';
 import { ConfigError, IoError } from './errors.js';
@@ -36,9 +36,6 @@ export function arrowFormatOf(path: string): ArrowIpcFormat | null {
   return null;
 }
 
-let arrowModule: typeof ArrowModule | undefined;
-// loaded on first use, as in batch.ts: only runs that write Arrow pay for the library
-const loadArrow = (): typeof ArrowModule => (arrowModule ??= createRequire(import.meta.url)('apache-arrow') as typeof ArrowModule);
 
 /** Writes each batch as an Arrow record batch in the IPC file or stream format. */
 export function arrowIpcSink<S extends Schema>(schema: S, opts: ArrowIpcSinkOptions): SinkDef<S> {

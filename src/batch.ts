@@ -7,13 +7,8 @@
  * The schema is a plain object of field types, and the TypeScript types of rows and
  * columns are derived from it, so operators are typed end to end.
  */
-import { createRequire } from 'node:module';
 import type * as ArrowModule from 'apache-arrow';
-
-// apache-arrow is loaded on first use only: every process imports this module, few convert
-// a batch to Arrow (the library costs tens of ms and MBs at start-up)
-let arrowModule: typeof ArrowModule | undefined;
-const loadArrow = (): typeof ArrowModule => (arrowModule ??= createRequire(import.meta.url)('apache-arrow') as typeof ArrowModule);
+import { loadArrow } from './arrow.js';
 
 export type FieldType = 'f64' | 'i32' | 'str';
 export type Schema = { readonly [field: string]: FieldType };

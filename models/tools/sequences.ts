@@ -12,7 +12,8 @@ import { join } from 'node:path';
 // apache-arrow through the engine's loader, not a second import: its CommonJS and ES builds are
 // separate module instances, and a writer from one does not recognise batches made by the other
 // (it writes the schema and silently no data)
-import { fromWire, loadArrow } from '../../src/inference/arrow-batch.js';
+import { loadArrow } from '../../src/arrow.js';
+import { fromWire } from '../../src/inference/arrow-batch.js';
 import { batchOf } from '../../src/batch.js';
 import { OrderSchema } from '../../src/contracts.js';
 import { orderRow, type OrderEvent } from '../../apps/demo/orderflow.js';

@@ -21,13 +21,9 @@
  * against 41 µs for one packed array — so per-input list columns, not one column per
  * feature, are the layout the score operator sends.
  */
-import { createRequire } from 'node:module';
 import type * as ArrowModule from 'apache-arrow';
+import { loadArrow } from '../arrow.js';
 import type { TensorSpec } from './registry.js';
-
-let arrowModule: typeof ArrowModule | undefined;
-// loaded on first use: processes that never score (and workers of pools fed packed arrays) do not pay for it
-export const loadArrow = (): typeof ArrowModule => (arrowModule ??= createRequire(import.meta.url)('apache-arrow') as typeof ArrowModule);
 
 /** a tensor as it crosses to a worker: its values (buffer transferred) and dims */
 export interface WireTensor { data: Float32Array | BigInt64Array; dims: number[] }
