@@ -42,7 +42,7 @@ export class OperatorHarness<I extends Schema, O extends Schema, Sides extends S
       recordState: () => {}, observeProcessed: () => {}, observeDeadLetters: () => {},
       wake: () => { this.wakes++; },
       failFrom: (_stage, err) => { this.failures.push(err); },
-      noDrain: false,
+      noDrain: () => false,
     };
     this.#cell = this.#newCell();
   }

@@ -40,7 +40,7 @@ export class TopologyTestDriver {
     const host: CellHost & DriverHost = {
       opts: validateOptions({}),
       checkpoints: { sourcePassed: () => {}, sinkAcked: () => {} },
-      noDrain: false,
+      noDrain: () => false,
       recordState: (id, stage, state) => { const cp = driver.#snapshots.get(id); if (cp && state !== undefined) cp.operators[stage] = structuredClone(state); },
       wake: () => {},
       failFrom: (_stage, err) => { driver.#failures.push(err); },

@@ -24,7 +24,7 @@ export interface CellHost {
   observeProcessed(stage: string, seconds: number, records: number): void;
   observeDeadLetters(stage: string, batch: Batch<Schema>): void;
   /** a stop without drain: end of input does not flush (watermark +∞, close) */
-  readonly noDrain: boolean;
+  noDrain(): boolean;
 }
 
 /** a stage's place in the graph: its in-edges, its out-edges per port, its counters */
@@ -190,7 +190,7 @@ export class OperatorCell extends NodeRt implements OperatorContext<Schema, Side
         this.barrierAt[input] = null;
         if (this.ended.every(Boolean)) {
           // end of input flushes (watermark +∞, close); a stop without drain keeps state as it is
-          if (!this.host.noDrain) {
+          if (!this.host.noDrain()) {
             this.inWm.fill(Infinity);
             this.advanceWatermark();
             this.op.close?.(this);

@@ -68,12 +68,12 @@ export class Runtime {
     }
     const observer: RuntimeObserver | undefined = options.observer;
     this.#hasStore = options.stateStore !== undefined;
-    const rt = this; // eslint-disable-line @typescript-eslint/no-this-alias -- the getter below reads a field that changes
     // what cells and drivers may ask of the runtime, and nothing more
     this.#host = {
       opts, observer,
       checkpoints: { sourcePassed: (id, source, position) => this.#checkpoints.sourcePassed(id, source, position), sinkAcked: (id) => this.#checkpoints.sinkAcked(id) },
-      get noDrain() { return rt.#noDrain; },
+      // a method: whether the stop drains is decided when stop() is called, after the cells exist
+      noDrain: () => this.#noDrain,
       recordState: (id, stage, state) => this.#checkpoints.recordState(id, stage, state),
       wake: () => { if (!this.#pumping) this.#schedule(); },
       failFrom: (stage, err) => this.#fail(err instanceof SluiceError && err.stage ? err : new OperatorError(stage, err)),
