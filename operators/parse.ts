@@ -258,7 +258,7 @@ export function parse<C extends InputContract = 'order-event'>(config: ParseConf
               // the hot path (no guard) makes no per-record object or origin string; a held
               // record keeps its source and offset, and its origin is written only if rejected
               if (!guard) o.add(rec, inHeaders?.[i] ?? null, timestamp[i]);
-              else guard.offer(rec[eventTime] as number, { o: rec, line, offset: offset[i], header: inHeaders?.[i] ?? null, time: timestamp[i], partition: meta.partition, ...(meta.source !== undefined ? { source: meta.source } : {}) }, ctx.clock.now(), o);
+              else guard.offer(rec[eventTime] as number, { o: rec, line, offset: offset[i], header: inHeaders?.[i] ?? null, time: timestamp[i], partition: meta.partition, source: meta.source }, ctx.clock.now(), o);
             } catch (e) {
               if (!(e instanceof BadRecord)) throw e;
               o.deadLetter(e.code, e.reason, line, 'utf8', originOf(meta, offset[i]));
