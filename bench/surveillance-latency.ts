@@ -6,6 +6,10 @@
  *
  *   npm run bench:surveillance         (LAT_RATES=500,1000,2000,5000,10000 LAT_SECONDS=10;
  *                                       LAT_SCORER=statistical for the same topology without the model)
+ *   LAT_MODELS=a,b:full,c npm run bench:surveillance
+ *       several detectors in one run, interleaved per rate (`:full` = an incremental model's
+ *       full graph on ordinary workers, no cached state); writes
+ *       bench/RESULTS-surveillance-incremental.md instead (issue #17)
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir, availableParallelism } from 'node:os';
@@ -39,9 +43,13 @@ async function main() {
   }
   const rows: string[] = [];
   let model = 'statistical scorer';
-  for (const { rate, file, speedup } of plans) {
-    const slot = process.env.LAT_SCORER === 'statistical' ? undefined : await openSurveillanceModel(process.env.LAT_WORKERS ? { pool: { workers: Number(process.env.LAT_WORKERS) } } : {});
+  const models = process.env.LAT_MODELS?.split(',');
+  const runs = models ? plans.flatMap((p) => models.map((m) => ({ ...p, m }))) : plans.map((p) => ({ ...p, m: undefined }));
+  for (const { rate, file, speedup, m } of runs) {
+    const pool = { ...(process.env.LAT_WORKERS ? { workers: Number(process.env.LAT_WORKERS) } : {}), ...(m?.endsWith(':full') ? { incremental: false } : {}) };
+    const slot = process.env.LAT_SCORER === 'statistical' ? undefined : await openSurveillanceModel({ ...(m ? { name: m.replace(/:full$/, '') } : {}), pool });
     if (slot) model = `${slot.version} on ${slot.live.workers} worker thread(s)`;
+    const how = slot ? `${slot.version}${slot.live.keyed ? ' (cached state, step graph)' : ''}` : 'statistical';
     const decisions = countSink(), alerts = countSink<AlertSchema>(), dead = countSink<DeadLetterSchema>();
     try {
       const topo = surveillanceTopology({
@@ -51,10 +59,19 @@ async function main() {
       const summary = await new Runtime(topo).run();
       const l = summary.latency.decisions;
       const achieved = decisions.count / (summary.wallMs / 1000);
-      const line = `| ${rate.toLocaleString('en-US')} | ${Math.round(achieved).toLocaleString('en-US')} | ${(l.p50 / 1000).toFixed(2)} | ${(l.p99 / 1000).toFixed(2)} | ${(l.p999 / 1000).toFixed(2)} | ${(l.max / 1000).toFixed(1)} | ${alerts.count} |`;
+      const line = `| ${models ? how + ' | ' : ''}${rate.toLocaleString('en-US')} | ${Math.round(achieved).toLocaleString('en-US')} | ${(l.p50 / 1000).toFixed(2)} | ${(l.p99 / 1000).toFixed(2)} | ${(l.p999 / 1000).toFixed(2)} | ${(l.max / 1000).toFixed(1)} | ${alerts.count} |`;
       process.stdout.write(line + '\n');
       rows.push(line);
     } finally { await slot?.close(); }
+  }
+  if (models) {
+    const md = [
+      '# Surveillance latency: incremental inference (issue #17)', '',
+      `Run ${new Date().toISOString()}, ${availableParallelism()} cores, ${process.env.LAT_WORKERS ?? 'default'} worker thread(s). Simulated order flow (seed 2001) replayed at each rate for ${SECONDS} s, the detectors interleaved per rate in one process; latency = the record's ingest → its threshold decision, per event (runtime HDR histogram). "cached state" = key-affine workers holding each key's state rows (src/inference/keyed-worker.ts), one step per warm event; without it the same model re-encodes the window.`, '',
+      '| detector | offered ev/s | achieved ev/s | p50 ms | p99 ms | p99.9 ms | max ms | alerts |', '|---|---:|---:|---:|---:|---:|---:|---:|', ...rows, '',
+    ].join('\n');
+    writeFileSync(new URL('../../bench/RESULTS-surveillance-incremental.md', import.meta.url), md);
+    return;
   }
   const md = [
     '# Surveillance latency (issue #5)', '',

@@ -69,6 +69,14 @@ export interface Encoder<I extends Schema> {
   expire?(watermark: number): void;
   /** keys held and dropped by the state bounds (metrics) */
   stateStats?(): StateStats;
+  /**
+   * For an incremental model (issue #17): the key of the record encode() just wrote, and
+   * that key's event count including it (1 = its first). With these, a key-affine pool
+   * steps a key whose state it holds on the newest event instead of re-encoding the window.
+   * The key must name the partition too: the pool forgets every key when partitions move.
+   */
+  lastKey?(): string;
+  lastSeq?(): number;
 }
 
 /** Encoder for a model over plain feature columns: the manifest's feature order and normalization. */
@@ -162,6 +170,9 @@ class ScoreOperator {
   readonly #batcher: MicroBatcher;
   readonly #classes: string[];
   retries = 0;
+  /** rows an incremental model prefilled (cold keys) and stepped (warm keys) */
+  prefilled = 0;
+  stepped = 0;
 
   constructor(protected readonly cfg: ScoreConfig<Schema>, policy: ReturnType<typeof resolvePolicy>, private readonly maxPending: number, private readonly scoreOutput: string) {
     this.#classes = cfg.slot.live.model.manifest.classes ?? [];
@@ -218,9 +229,15 @@ class ScoreOperator {
     if (this.#waitHead > 4096 && this.#waitHead * 2 > this.#waitP.length) {
       this.#waitP = this.#waitP.slice(this.#waitHead); this.#waitRow = this.#waitRow.slice(this.#waitHead); this.#waitHead = 0;
     }
+    // an incremental model on key-affine workers: each row's key and event number go along,
+    // so a key whose state its worker holds costs one step, not a re-encode of its window
+    const keyed = live.keyed && enc.lastKey !== undefined && enc.lastSeq !== undefined;
+    const keys = keyed ? new Array<string>(n) : undefined;
+    const seqs = keyed ? new Float64Array(n) : undefined;
     for (let k = 0; k < n; k++) {
       const extra = enc.encode(rowsP[k].batch, rowsI[k], dst, k);
       if (extra && rowsP[k].vectors) rowsP[k].vectors![rowsI[k]] = extra;
+      if (keys) { keys[k] = enc.lastKey!(); seqs![k] = enc.lastSeq!(); }
     }
     // what crosses into the worker is an Arrow record batch (wire form): one fixed-size-list
     // column per model input, its child buffer the encoder's packed rows (transferred, not copied)
@@ -231,11 +248,14 @@ class ScoreOperator {
     // thread that dies mid-batch cannot hand them back (re-encoding would advance keyed state twice)
     const kept = dst.map((a) => a.slice());
     const t0 = performance.now();
-    const first = live.runBatch(batchOf(dst));
+    const first: Promise<InferResult> = keys
+      ? live.runKeyed(keys, seqs!, dst[0]).then((r) => { this.prefilled += r.prefilled; this.stepped += r.stepped; return r; })
+      : live.runBatch(batchOf(dst));
     first.then(
       (r) => { this.#batcher.latency.observe(n, (performance.now() - t0) * 1000); return r; },
       () => {
-        // retry once, on whatever version is live now
+        // retry once, on whatever version is live now (stateless: whole windows; a keyed
+        // pool forgets the failed task's keys, so their next events are prefilled)
         this.retries++;
         return this.cfg.slot.live.runBatch(batchOf(kept)).then((r) => ({ ...r, retriedOn: this.cfg.slot.live }));
       },
@@ -342,7 +362,9 @@ class ScoreOperator {
   }
 
   snapshot(): unknown { return this.cfg.encoder.snapshot?.() ?? null; }
-  restore(state: unknown): void { if (state !== null) this.cfg.encoder.restore?.(state); }
+  restore(state: unknown): void { if (state !== null) this.cfg.encoder.restore?.(state); this.forgetModelState(); }
+  /** the encoder's rings changed (restore, a partition adopted or dropped): cached model state must be rebuilt from them */
+  protected forgetModelState(): void { this.cfg.slot.live.forgetKeys(); this.cfg.slot.shadow?.forgetKeys(); }
   get boundedState(): boolean { return this.cfg.encoder.stateStats !== undefined; }
   stateStats(): StateStats { return this.cfg.encoder.stateStats?.() ?? { keys: 0, expired: 0, evicted: 0 }; }
 }
@@ -370,17 +392,20 @@ class PartitionScopedScoreOperator extends ScoreOperator implements PartitionSco
 
   override restore(state: unknown): void {
     if (state && typeof state === 'object') for (const [name, s] of Object.entries(state as Record<string, unknown>)) this.adopt(name, s, 0);
+    this.forgetModelState();
   }
 
   adopt(name: string, state: unknown, epoch: number): void {
     this.revoked.delete(name);
     this.#epochs.set(name, epoch);
     this.enc.adoptPartition?.(name, state ?? null);
+    this.forgetModelState();
   }
 
   drop(name: string): void {
     this.revoked.add(name);
     this.enc.dropPartition?.(name);
+    this.forgetModelState();
   }
 
   get enc(): Encoder<Schema> { return this.cfg.encoder; }

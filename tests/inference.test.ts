@@ -255,7 +255,7 @@ test('a worker thread that dies mid-batch is replaced; its batch is retried on t
   try {
     const S = { a: 'f64', b: 'f64', c: 'f64', d: 'f64' } as const;
     const rows = Array.from({ length: 2000 }, (_, i) => ({ a: i % 10, b: i, c: 0, d: 0 }));
-    const threadIds = () => (slot.live as unknown as { piscina: { threads: { threadId: number }[] } }).piscina.threads.map((w) => w.threadId);
+    const threadIds = () => (slot.live as unknown as { lanes: { threads: { threadId: number }[] }[] }).lanes[0].threads.map((w) => w.threadId);
     const before = threadIds();
     const t = new TopologyBuilder('crash');
     const sink = collectSink<never>();

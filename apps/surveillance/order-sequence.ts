@@ -64,6 +64,8 @@ export class OrderSequenceEncoder implements Encoder<SeqInput> {
   #gone = { expired: 0, evicted: 0 };
   #partName: string | null = null;
   readonly #ev = new Float32Array(EVENT_WIDTH);
+  #lastKey = '';
+  #lastSeq = 0;
 
   constructor(opts: OrderSequenceOptions = {}) {
     this.length = opts.length ?? 32;
@@ -127,6 +129,8 @@ export class OrderSequenceEncoder implements Encoder<SeqInput> {
     const L = this.length, W = EVENT_WIDTH;
     k.ring.set(e, (k.n % L) * W);
     k.n++;
+    // for an incremental model: partition, key and event count (k.n restarts when the key expires)
+    this.#lastKey = this.#partName + '\u0001' + key; this.#lastSeq = k.n;
     const out = dst[0];
     const base = at * L * W;
     const have = Math.min(k.n, L);
@@ -136,6 +140,9 @@ export class OrderSequenceEncoder implements Encoder<SeqInput> {
       out.set(k.ring.subarray(slot * W, slot * W + W), base + (L - have + j) * W);
     }
   }
+
+  lastKey(): string { return this.#lastKey; }
+  lastSeq(): number { return this.#lastSeq; }
 
   /** one partition's state: each key's ring, each symbol's last trade, each resting order: one changelog record each */
   #snapshotPart(p: PartState): unknown {

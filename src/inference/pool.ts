@@ -8,6 +8,13 @@
  *
  * run() takes tensors whose buffers are transferred to the worker (the caller's arrays
  * are detached afterwards) and resolves with the outputs, transferred back.
+ *
+ * A model with an incremental form (manifest `incremental`, issue #17) opens key-affine
+ * workers instead: one single-thread piscina per worker (piscina cannot send a task to a
+ * chosen thread), each holding its keys' cached state beside the model (keyed-worker.ts),
+ * and runKeyed() routes each row to its key's worker (keyed.ts). run()/runBatch() stay
+ * stateless there (whole windows through the prefill graph). `incremental: false` opens
+ * such a model's full graph in the ordinary workers.
  */
 import { log } from '../log.js';
 import { availableParallelism } from 'node:os';
@@ -19,6 +26,8 @@ import type { ModelRef } from './registry.js';
 import type { InferFailure, InferResult, InferTask, WireTensor, WorkerConfig, WorkerInfo } from './worker.js';
 import type { RecordBatch } from 'apache-arrow';
 import { BatchShapeError, isWireBatch, toWire, transferListOf, type WireBatch } from './arrow-batch.js';
+import { KeyRouter } from './keyed.js';
+import type { KeyedResult, KeyedTask, KeyedWorkerConfig } from './keyed-worker.js';
 
 export interface PoolOptions {
   /** worker threads (default: cores − 1, at least 1) */
@@ -35,6 +44,10 @@ export interface PoolOptions {
   allowOversubscription?: boolean;
   /** where the fallback line goes (default: the engine's logger, src/log.ts) */
   log?: (line: string) => void;
+  /** an incremental model runs key-affine with cached state (default true where the manifest has `incremental`) */
+  incremental?: boolean;
+  /** keys whose state each key-affine worker holds (default 4,096; each (length − 1) × stateWidth floats, 15.9 KB for the detector) */
+  keyedSlots?: number;
 }
 
 /** Told of every batch a pool runs (the metrics module listens). */
@@ -64,43 +77,68 @@ export function planThreads(o: Pick<PoolOptions, 'workers' | 'intraOpThreads' | 
 }
 
 const workerFile = fileURLToPath(new URL('./worker.js', import.meta.url));
+const keyedWorkerFile = fileURLToPath(new URL('./keyed-worker.js', import.meta.url));
+
+/** what runKeyed() resolves with: the outputs in row order, and how many rows were prefilled or stepped */
+export interface KeyedRunResult extends InferResult { prefilled: number; stepped: number }
 
 export class InferencePool {
   readonly id: string;
   #running = 0;
   #closed = false;
+  /** running tasks per piscina (key-affine pools have one piscina per worker) */
+  readonly #laneRunning: number[];
+  /**
+   * per key-affine worker, the last keyed task submitted: the next waits for it. Piscina does
+   * not keep the order of tasks submitted back to back (measured: with a task in flight, the
+   * 2nd, 4th, 6th … of a burst ran after the ones behind them), and a key's steps must run
+   * in its event order.
+   */
+  readonly #laneTail: Promise<unknown>[];
 
-  private constructor(readonly model: ModelRef, readonly plan: ThreadPlan, private readonly piscina: Piscina, readonly provider: 'cpu' | 'cuda', readonly warmupUs: Record<number, number>) {
+  private constructor(readonly model: ModelRef, readonly plan: ThreadPlan, private readonly lanes: Piscina[], readonly provider: 'cpu' | 'cuda', readonly warmupUs: Record<number, number>, readonly router?: KeyRouter) {
     this.id = `${model.name}@${model.version}`;
+    this.#laneRunning = lanes.map(() => 0);
+    this.#laneTail = lanes.map(() => Promise.resolve());
   }
+
+  /** key-affine workers holding an incremental model's keyed state (runKeyed) */
+  get keyed(): boolean { return this.router !== undefined; }
 
   /** Start the workers, load and warm the model in each; resolves when all are ready. */
   static async open(model: ModelRef, opts: PoolOptions = {}): Promise<InferencePool> {
     const plan = planThreads(opts);
     const warmup = opts.warmup ?? [1, 2, 4, 8, 16, 32, 64];
     const m = model.manifest;
+    const inc = opts.incremental === false ? undefined : m.incremental;
     const workerData: WorkerConfig = {
       id: `${model.name}@${model.version}`, path: model.path, inputs: m.inputs, outputs: m.outputs,
       provider: opts.provider ?? 'cpu', intraOpThreads: plan.intraOpThreads, warmup,
     };
-    const piscina = new Piscina({
-      filename: workerFile, workerData,
-      minThreads: plan.workers, maxThreads: plan.workers, idleTimeout: Infinity,
+    const make = (filename: string, threads: number, data: unknown) => new Piscina({
+      filename, workerData: data,
+      minThreads: threads, maxThreads: threads, idleTimeout: Infinity,
       maxQueue: opts.maxQueue ?? 100_000,
       concurrentTasksPerWorker: 1,
       recordTiming: false,
     });
+    const slots = opts.keyedSlots ?? 4096;
+    const router = inc ? new KeyRouter(plan.workers, slots) : undefined;
+    const lanes = inc
+      ? Array.from({ length: plan.workers }, () => make(keyedWorkerFile, 1, { ...workerData, outputs: m.outputs.filter((o) => o.shape.length <= 2), incremental: inc, slots } satisfies KeyedWorkerConfig))
+      : [make(workerFile, plan.workers, workerData)];
     // info tasks answer only from a worker that has loaded and warmed up; each holds its
     // worker briefly so the next goes to another one. Repeat until every worker has answered.
     const byThread = new Map<number, WorkerInfo>();
     try {
       for (let round = 0; byThread.size < plan.workers; round++) {
         if (round > 50) throw new ModelLoadError(`${model.name}@${model.version}`, `only ${byThread.size} of ${plan.workers} workers became ready`);
-        const got = await Promise.all(Array.from({ length: plan.workers }, () => piscina.run({ op: 'info', holdMs: 20 } satisfies InferTask) as Promise<WorkerInfo>));
+        const asks = inc ? lanes.map((p) => p.run({ op: 'info' })) : Array.from({ length: plan.workers }, () => lanes[0].run({ op: 'info', holdMs: 20 } satisfies InferTask));
+        const got = await Promise.all(asks as Promise<WorkerInfo>[]);
         for (const i of got) byThread.set(i.threadId, i);
       }
     } catch (e) {
-      await piscina.close().catch(() => undefined);
+      await Promise.all(lanes.map((p) => p.close().catch(() => undefined)));
       throw new ModelLoadError(`${model.name}@${model.version}`, (e as Error).message, e);
     }
     const infos = [...byThread.values()];
@@ -109,7 +147,7 @@ export class InferencePool {
     // per batch size, the slowest worker's best time: what the batcher plans with at first
     const warmupUs: Record<number, number> = {};
     for (const b of warmup) warmupUs[b] = Math.max(...infos.map((i) => i.warmupUs[b] ?? 0));
-    const pool = new InferencePool(model, plan, piscina, infos.every((i) => i.provider === 'cuda') ? 'cuda' : 'cpu', warmupUs);
+    const pool = new InferencePool(model, plan, lanes, infos.every((i) => i.provider === 'cuda') ? 'cuda' : 'cpu', warmupUs, router);
     openPools.add(pool);
     return pool;
   }
@@ -155,7 +193,7 @@ export class InferencePool {
     const t0 = performance.now();
     let r: InferResult | InferFailure;
     try {
-      r = await this.piscina.run({ op: 'run', feeds } satisfies InferTask, { transferList }) as InferResult | InferFailure;
+      r = await this.#onLane((p) => p.run({ op: 'run', feeds } satisfies InferTask, { transferList })) as InferResult | InferFailure;
     } catch (e) {
       inferenceObserver?.failed(this.id);
       throw new InferenceError(this.id, (e as Error).message, e);
@@ -186,7 +224,7 @@ export class InferencePool {
     const t0 = performance.now();
     let r: InferResult | InferFailure;
     try {
-      r = await this.piscina.run({ op: 'batch', batch: wire } satisfies InferTask, { transferList: transferListOf(wire) }) as InferResult | InferFailure;
+      r = await this.#onLane((p) => p.run({ op: 'batch', batch: wire } satisfies InferTask, { transferList: transferListOf(wire) })) as InferResult | InferFailure;
     } catch (e) {
       inferenceObserver?.failed(this.id);
       throw new InferenceError(this.id, (e as Error).message, e);
@@ -202,11 +240,105 @@ export class InferencePool {
     return r;
   }
 
+  /** a stateless task on the least busy piscina */
+  async #onLane<T>(go: (p: Piscina) => Promise<T>, lane = -1): Promise<T> {
+    if (lane < 0) { lane = 0; for (let i = 1; i < this.lanes.length; i++) if (this.#laneRunning[i] < this.#laneRunning[lane]) lane = i; }
+    this.#laneRunning[lane]++;
+    try { return await go(this.lanes[lane]); } finally { this.#laneRunning[lane]--; }
+  }
+
+  /**
+   * Score rows of an incremental model with the keys' cached state (key-affine pools only):
+   * `keys[i]` and `seqs[i]` (the key's event number, 1 = its first; what makes a cached
+   * state usable, keyed.ts) and `windows`, every row's whole window [n, length × width],
+   * which is transferred (detached here) with one worker: a cold key is prefilled from it, a warm one steps
+   * on its newest row alone (with one worker the buffer goes as it is; with more, each
+   * worker's rows are copied out). Outputs come back in row order. A failed run rejects with an
+   * InferenceError, and the keys it touched start cold next time.
+   */
+  async runKeyed(keys: readonly string[], seqs: ArrayLike<number>, windows: Float32Array): Promise<KeyedRunResult> {
+    if (this.#closed) throw new PoolClosedError(this.id);
+    const router = this.router;
+    const inc = this.model.manifest.incremental;
+    if (!router || !inc) throw new ModelShapeError(this.id, 'runKeyed needs a key-affine pool of an incremental model');
+    const n = keys.length, row = inc.length * inc.width;
+    if (windows.length !== n * row) throw new ModelShapeError(this.id, `runKeyed: ${windows.length} window values for ${n} rows of ${row}`);
+    if (n >= router.slots) throw new ModelShapeError(this.id, `runKeyed: a batch of ${n} rows needs more than the ${router.slots} keyed slots per worker`);
+    const lanes = this.lanes.length;
+    const laneOf = new Int32Array(n), slots = new Int32Array(n), cold = new Uint8Array(n), counts = new Int32Array(lanes);
+    for (let i = 0; i < n; i++) {
+      slots[i] = router.route(keys[i], seqs[i]);
+      laneOf[i] = router.lane; cold[i] = router.cold ? 1 : 0; counts[router.lane]++;
+    }
+    // one task per worker with rows; with one worker the encoder's buffer goes as it is
+    const tasks: { lane: number; rows: Int32Array; task: KeyedTask }[] = [];
+    if (lanes === 1) tasks.push({ lane: 0, rows: Int32Array.from({ length: n }, (_, i) => i), task: { op: 'keyed', slots, cold, windows } });
+    else {
+      for (let l = 0; l < lanes; l++) {
+        if (counts[l] === 0) continue;
+        const m = counts[l], rows = new Int32Array(m);
+        const t: KeyedTask = { op: 'keyed', slots: new Int32Array(m), cold: new Uint8Array(m), windows: new Float32Array(m * row) };
+        for (let i = 0, k = 0; i < n; i++) {
+          if (laneOf[i] !== l) continue;
+          rows[k] = i; t.slots[k] = slots[i]; t.cold[k] = cold[i];
+          t.windows.set(windows.subarray(i * row, (i + 1) * row), k * row);
+          k++;
+        }
+        tasks.push({ lane: l, rows, task: t });
+      }
+    }
+    this.#running++;
+    const t0 = performance.now();
+    let results: (KeyedResult | InferFailure)[];
+    try {
+      results = await Promise.all(tasks.map(({ lane, task }) => {
+        // the windows are transferred; slots and cold flags (a few bytes a row) are copied, so
+        // a failed task's slots can still be forgotten here
+        const go = (): Promise<KeyedResult | InferFailure> => this.#onLane((p) => p.run(task, { transferList: [task.windows.buffer as ArrayBuffer] }), lane);
+        const mine = this.#laneTail[lane].then(go, go);
+        this.#laneTail[lane] = mine.catch(() => undefined);
+        return mine;
+      }));
+    } catch (e) {
+      for (const t of tasks) router.forget(t.lane, t.task.slots); // a thread died: its slots are gone with it
+      inferenceObserver?.failed(this.id);
+      throw new InferenceError(this.id, (e as Error).message, e);
+    } finally {
+      this.#running--;
+    }
+    const failed = results.findIndex((r) => 'error' in r);
+    if (failed >= 0) {
+      results.forEach((r, j) => { if ('error' in r) router.forget(tasks[j].lane, tasks[j].task.slots); });
+      inferenceObserver?.failed(this.id);
+      throw new InferenceError(this.id, (results[failed] as InferFailure).error);
+    }
+    const ok = results as KeyedResult[];
+    let computeUs = 0, prefilled = 0, stepped = 0;
+    for (const r of ok) { computeUs = Math.max(computeUs, r.computeUs); prefilled += r.prefilled; stepped += r.stepped; }
+    let outputs: Record<string, WireTensor>;
+    if (ok.length === 1 && tasks[0].rows.length === n) outputs = ok[0].outputs;
+    else {
+      outputs = {};
+      for (const name of Object.keys(ok[0].outputs)) {
+        const dims = [n, ...ok[0].outputs[name].dims.slice(1)];
+        const w = dims.slice(1).reduce((a, d) => a * d, 1);
+        const data = new Float32Array(n * w);
+        ok.forEach((r, j) => { const src = r.outputs[name].data as Float32Array; tasks[j].rows.forEach((i, k) => data.set(src.subarray(k * w, (k + 1) * w), i * w)); });
+        outputs[name] = { data, dims };
+      }
+    }
+    inferenceObserver?.batch(this.id, n, Math.max(0, (performance.now() - t0) * 1000 - computeUs), computeUs);
+    return { outputs, computeUs, prefilled, stepped };
+  }
+
+  /** every key starts cold: a restore or rebalance changed the encoder's rings under the cache */
+  forgetKeys(): void { this.router?.clear(); }
+
   /** Finish every submitted task, then stop the workers (never terminates a running one). */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await this.piscina.close();
+    await Promise.all(this.lanes.map((p) => p.close()));
     openPools.delete(this);
   }
 }

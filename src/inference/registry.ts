@@ -46,6 +46,24 @@ export interface ModelManifest {
   classes?: string[];
   thresholds?: Record<string, number>;
   training: { data: string; command: string; seeds?: Record<string, unknown>; metrics?: Record<string, unknown>; parameters?: number };
+  /** an incremental model's two graphs from the same weights (issue #17); see IncrementalSpec */
+  incremental?: IncrementalSpec;
+}
+
+/**
+ * An incremental sequence model: `prefill` turns a whole window [B, length, width] into
+ * score, logits and the window's per-event state rows [B, length, stateWidth]; `step` takes
+ * one new event [B, width], the key's `length − 1` previous state rows (oldest first) and
+ * their ages in events [B, length − 1], and returns score, logits and the new event's state
+ * row [B, stateWidth]. Both equal the full model on the same window (to 1e-4), so a key's
+ * cached rows are only a cache: prefill rebuilds them from the key's event ring.
+ */
+export interface IncrementalSpec {
+  length: number;
+  width: number;
+  stateWidth: number;
+  prefill: { file: string; sha256: string };
+  step: { file: string; sha256: string };
 }
 
 /** A model version found, checked and ready to hand to a pool. */
@@ -87,6 +105,10 @@ export class ModelRegistry {
       throw new ModelLoadError(`${name}@${v}`, `manifest says ${manifest.name}@${manifest.version}; it must match its folder`);
     }
     const path = confinedPath(dir, manifest.file, `${name}@${v}`);
+    const inc = manifest.incremental;
+    if (inc) {
+      for (const g of [inc.prefill, inc.step]) verifyFile(confinedPath(dir, g.file, `${name}@${v}`), { ...manifest, sha256: g.sha256 });
+    }
     return { name, version: v, path, manifest: verifyFile(path, manifest) };
   }
 }

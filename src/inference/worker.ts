@@ -12,7 +12,8 @@
 import ort from 'onnxruntime-node';
 import { Piscina } from 'piscina';
 import type { TensorSpec } from './registry.js';
-import { tensorsOf, transferListOf, type WireBatch, type WireTensor } from './arrow-batch.js';
+import type { WireTensor } from './arrow-batch.js';
+import { failed, inputsOf, type InferFailure, type StatelessTask } from './task-inputs.js';
 
 export interface WorkerConfig {
   id: string;
@@ -26,11 +27,9 @@ export interface WorkerConfig {
 }
 
 export type { WireTensor };
-/** 'batch': an Arrow record batch (arrow-batch.ts) whose columns make the inputs; 'run': packed tensors */
-export type InferTask = { op: 'run'; feeds: Record<string, WireTensor> } | { op: 'batch'; batch: WireBatch } | { op: 'info'; holdMs?: number };
+export type InferTask = StatelessTask | { op: 'info'; holdMs?: number };
 export interface InferResult { outputs: Record<string, WireTensor>; computeUs: number }
-/** run() failed: the inputs come back (transferred) so the caller can retry without a copy */
-export interface InferFailure { error: string; feeds?: Record<string, WireTensor>; batch?: WireBatch; shape?: boolean }
+export type { InferFailure };
 export interface WorkerInfo { provider: 'cpu' | 'cuda'; fellBack?: string; warmupUs: Record<number, number>; threadId: number }
 
 const cfg = (Piscina as unknown as { workerData: WorkerConfig }).workerData;
@@ -117,15 +116,9 @@ async function init(): Promise<(task: InferTask) => Promise<unknown>> {
       if (task.holdMs) await new Promise((r) => setTimeout(r, task.holdMs));
       return info;
     }
-    let wire: Record<string, WireTensor>;
-    if (task.op === 'batch') {
-      // the batch's columns → the manifest's inputs (views over the transferred buffers where the
-      // types match); no apache-arrow objects are built here (arrow-batch.ts says why)
-      try { wire = tensorsOf(task.batch, cfg.inputs); } catch (e) {
-        const failure: InferFailure = { error: (e as Error).message, batch: task.batch, shape: true };
-        return Piscina.move({ [Piscina.transferableSymbol]: transferListOf(task.batch), [Piscina.valueSymbol]: failure } as never);
-      }
-    } else wire = task.feeds;
+    const got = inputsOf(task, cfg.inputs);
+    if ('failure' in got) return got.failure;
+    const wire = got.tensors;
     const feeds: Record<string, ort.Tensor> = {};
     for (const [name, t] of Object.entries(wire)) {
       feeds[name] = t.data instanceof BigInt64Array ? new ort.Tensor('int64', t.data, t.dims) : new ort.Tensor('float32', t.data, t.dims);
@@ -135,9 +128,7 @@ async function init(): Promise<(task: InferTask) => Promise<unknown>> {
     try {
       out = await session.run(feeds);
     } catch (e) {
-      const back = task.op === 'batch' ? transferListOf(task.batch) : [...new Set(Object.values(task.feeds).map((t) => t.data.buffer as ArrayBuffer))];
-      const failure: InferFailure = task.op === 'batch' ? { error: (e as Error).message, batch: task.batch } : { error: (e as Error).message, feeds: task.feeds };
-      return Piscina.move({ [Piscina.transferableSymbol]: back, [Piscina.valueSymbol]: failure } as never);
+      return failed(task, (e as Error).message);
     }
     const computeUs = (performance.now() - t0) * 1000;
     const outputs: Record<string, WireTensor> = {};
