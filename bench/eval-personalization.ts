@@ -70,7 +70,7 @@ async function games(): Promise<string[]> {
     const t = new TopologyBuilder('games-eval');
     const parsed = t.source('events', memorySource(RawSchema, [rawRows(lines)])).via('parse', parse({ format: 'json', contract: 'behavior-event' }));
     const scored = parsed.via('watermarks', watermarks<BehaviorSchema>({ timestamp: 'ts', maxOutOfOrdernessUs: 0 })).keyBy('by-user', (c, i) => c.userId[i])
-      .via('user-encoder', score({ slot: rec.slot, encoder: new UserSequenceEncoder(rec.slot.live.model.manifest, rec.catalogue, rec.profiles), scoreOutput: 'user', keepOutputs: ['user'] }));
+      .via('user-encoder', score({ slot: rec.slot, encoder: () => new UserSequenceEncoder(rec.slot.live.model.manifest, rec.catalogue, rec.profiles), scoreOutput: 'user', keepOutputs: ['user'] }));
     scored.to('vectors', vectorsSink);
     parsed.side('dead').union('dead', scored.side('dead')).to('dead-letters', countSink<DeadLetterSchema>());
     await new Runtime(t.build()).run();

@@ -8,7 +8,8 @@
  *                                       LAT_SCORER=statistical for the same topology without the model)
  *   LAT_MODELS=a,b:full,c npm run bench:surveillance
  *       several detectors in one run, interleaved per rate (`:full` = an incremental model's
- *       full graph on ordinary workers, no cached state); writes
+ *       full graph on ordinary workers, no cached state; `:inline` = its keyed state and step
+ *       graph on the event loop's thread); writes
  *       bench/RESULTS-surveillance-incremental.md instead (issue #17)
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -46,10 +47,11 @@ async function main() {
   const models = process.env.LAT_MODELS?.split(',');
   const runs = models ? plans.flatMap((p) => models.map((m) => ({ ...p, m }))) : plans.map((p) => ({ ...p, m: undefined }));
   for (const { rate, file, speedup, m } of runs) {
-    const pool = { ...(process.env.LAT_WORKERS ? { workers: Number(process.env.LAT_WORKERS) } : {}), ...(m?.endsWith(':full') ? { incremental: false } : {}) };
-    const slot = process.env.LAT_SCORER === 'statistical' ? undefined : await openSurveillanceModel({ ...(m ? { name: m.replace(/:full$/, '') } : {}), pool });
+    const [name, mode] = m?.split(':') ?? [];
+    const pool = mode === 'inline' ? { placement: 'inline' as const } : { ...(process.env.LAT_WORKERS ? { workers: Number(process.env.LAT_WORKERS) } : {}), ...(mode === 'full' ? { incremental: false } : {}) };
+    const slot = process.env.LAT_SCORER === 'statistical' ? undefined : await openSurveillanceModel({ ...(name ? { name } : {}), pool });
     if (slot) model = `${slot.version} on ${slot.live.workers} worker thread(s)`;
-    const how = slot ? `${slot.version}${slot.live.keyed ? ' (cached state, step graph)' : ''}` : 'statistical';
+    const how = slot ? `${slot.version}${slot.live.placement === 'inline' ? ' (cached state, step graph, inline on the event loop)' : slot.live.keyed ? ' (cached state, step graph, worker)' : ''}` : 'statistical';
     const decisions = countSink(), alerts = countSink<AlertSchema>(), dead = countSink<DeadLetterSchema>();
     try {
       const topo = surveillanceTopology({

@@ -37,7 +37,7 @@ import type { ModelManifest } from '../src/inference/registry.js';
 import type { ModelSlot } from '../src/inference/slot.js';
 import type { InferResult } from '../src/inference/worker.js';
 import { inputBatch } from '../src/inference/arrow-batch.js';
-import { partitionName, type PartitionScoped } from '../src/partitioned.js';
+import { PartitionInstances, partitionName, type PartitionScoped } from '../src/partitioned.js';
 
 export const ScoreColumns = {
   score: 'f64', label: 'str', labelProb: 'f64', model: 'str', shadowScore: 'f64', shadowModel: 'str',
@@ -57,14 +57,6 @@ export interface Encoder<I extends Schema> {
   encode(batch: Batch<I>, row: number, dst: Float32Array[], at: number): void | Record<string, Float32Array>;
   snapshot?(): unknown;
   restore?(state: unknown): void;
-  /**
-   * Keyed state grouped by source partition (partition name → state), so it can move with
-   * its partition through a state store; with these, the scoring stage's state is
-   * saved, loaded and dropped per partition like a keyed operator's.
-   */
-  snapshotPartitions?(): Record<string, unknown>;
-  adoptPartition?(name: string, state: unknown): void;
-  dropPartition?(name: string): void;
   /** drop keyed state idle beyond its TTL as of this watermark (bounded state; called once per batch) */
   expire?(watermark: number): void;
   /** keys held and dropped by the state bounds (metrics) */
@@ -106,7 +98,12 @@ export function columnsEncoder(manifest: ModelManifest): Encoder<Schema> {
 
 export interface ScoreConfig<I extends Schema> {
   slot: ModelSlot;
-  encoder: Encoder<I>;
+  /**
+   * An encoder factory (keyed state): one encoder per source partition, which the runtime
+   * saves, loads and drops with its partition; the stage then needs keyBy before it. Or one
+   * encoder instance for every partition (stateless encoders, single-partition inputs).
+   */
+  encoder: Encoder<I> | (() => Encoder<I>);
   /** output holding one score per row (default: the manifest's first output) */
   scoreOutput?: string;
   /** output holding class logits, named by manifest.classes */
@@ -132,7 +129,10 @@ interface Pending {
 }
 type Entry = { p: Pending } | { wm: number };
 
-export function score<I extends Schema>(cfg: ScoreConfig<I>): OperatorDef<I, Scored<I>, typeof ScoreSides> & { readonly keyed: false } {
+type ScoreDef<I extends Schema> = OperatorDef<I, Scored<I>, typeof ScoreSides>;
+export function score<I extends Schema>(cfg: ScoreConfig<I> & { encoder: () => Encoder<I> }): ScoreDef<I> & { readonly keyed: true };
+export function score<I extends Schema>(cfg: ScoreConfig<I> & { encoder: Encoder<I> }): ScoreDef<I> & { readonly keyed: false };
+export function score<I extends Schema>(cfg: ScoreConfig<I>): ScoreDef<I> {
   rejectUnknown('score', cfg, ['slot', 'encoder', 'scoreOutput', 'classOutput', 'policy', 'maxPending', 'keepOutputs']);
   const policy = resolvePolicy(cfg.policy);
   const maxPending = cfg.maxPending ?? 4096;
@@ -143,18 +143,23 @@ export function score<I extends Schema>(cfg: ScoreConfig<I>): OperatorDef<I, Sco
   if (cfg.classOutput && !manifest.outputs.some((o) => o.name === cfg.classOutput)) throw new ConfigError(`score: model ${cfg.slot.version} has no output '${cfg.classOutput}'`);
   for (const o of cfg.keepOutputs ?? []) if (!manifest.outputs.some((x) => x.name === o)) throw new ConfigError(`score: model ${cfg.slot.version} has no output '${o}' to keep`);
   if (cfg.classOutput && !manifest.classes) throw new ConfigError(`score: model ${cfg.slot.version} names no classes for '${cfg.classOutput}'`);
+  const factory = typeof cfg.encoder === 'function' ? cfg.encoder as () => Encoder<I> : undefined;
+  const probe = factory ? factory() : cfg.encoder as Encoder<I>;
   const widths = cfg.slot.live.rowWidths();
-  if (widths.length !== cfg.encoder.widths.length || widths.some((w, k) => w !== cfg.encoder.widths[k])) {
-    throw new ModelShapeError(cfg.slot.version, `encoder writes rows of [${cfg.encoder.widths.join(', ')}] values, the model takes [${widths.join(', ')}]`);
+  if (widths.length !== probe.widths.length || widths.some((w, k) => w !== probe.widths[k])) {
+    throw new ModelShapeError(cfg.slot.version, `encoder writes rows of [${probe.widths.join(', ')}] values, the model takes [${widths.join(', ')}]`);
   }
   return {
     kind: 'score',
     output: (input: Schema) => ({ ...input, ...ScoreColumns }) as Scored<I>,
     sides: ScoreSides,
-    keyed: false as const,
-    create: () => (cfg.encoder.snapshotPartitions
-      ? new PartitionScopedScoreOperator(cfg as unknown as ScoreConfig<Schema>, policy, maxPending, scoreOutput)
-      : new ScoreOperator(cfg as unknown as ScoreConfig<Schema>, policy, maxPending, scoreOutput)) as never,
+    // per-partition encoders are the stage's keyed state: keyBy before it; the stage keeps
+    // them itself (PartitionScoped) so that one batch of model rows can span partitions
+    keyed: factory !== undefined,
+    scopesPartitions: factory !== undefined,
+    create: () => (factory
+      ? new PartitionScopedScoreOperator(cfg as unknown as ScoreConfig<Schema>, policy, maxPending, scoreOutput, factory as unknown as () => Encoder<Schema>)
+      : new ScoreOperator(cfg as unknown as ScoreConfig<Schema>, policy, maxPending, scoreOutput, cfg.encoder as unknown as Encoder<Schema>)) as never,
   };
 }
 
@@ -174,7 +179,7 @@ class ScoreOperator {
   prefilled = 0;
   stepped = 0;
 
-  constructor(protected readonly cfg: ScoreConfig<Schema>, policy: ReturnType<typeof resolvePolicy>, private readonly maxPending: number, private readonly scoreOutput: string) {
+  constructor(protected readonly cfg: ScoreConfig<Schema>, policy: ReturnType<typeof resolvePolicy>, private readonly maxPending: number, private readonly scoreOutput: string, private readonly shared?: Encoder<Schema>) {
     this.#classes = cfg.slot.live.model.manifest.classes ?? [];
     this.#batcher = new MicroBatcher(policy, new LatencyModel(cfg.slot.live.warmupUs), {
       now: () => performance.now() * 1000,
@@ -191,7 +196,7 @@ class ScoreOperator {
 
   process(batch: Batch<Schema>, ctx: OperatorContext<Schema, typeof ScoreSides>): void {
     this.#ctx = ctx;
-    this.cfg.encoder.expire?.(ctx.watermark);
+    this.expire(ctx.watermark);
     const n = batch.length;
     const p: Pending = {
       batch, score: new Float64Array(n).fill(NaN), labelIdx: new Int32Array(n).fill(-1), labelProb: new Float64Array(n).fill(NaN),
@@ -218,11 +223,10 @@ class ScoreOperator {
 
   /** send the oldest n waiting rows to the live model (and the shadow) */
   #dispatch(n: number): void {
-    const enc = this.cfg.encoder;
     const live = this.cfg.slot.live;
     if (live !== this.#timedPool) { this.#timedPool = live; this.#batcher.latency = new LatencyModel(live.warmupUs); }
     const specs = live.model.manifest.inputs;
-    const dst = enc.widths.map((w) => new Float32Array(w * n));
+    const dst = live.rowWidths().map((w) => new Float32Array(w * n)); // the encoders' widths (checked at build)
     const rowsP = this.#waitP.slice(this.#waitHead, this.#waitHead + n);
     const rowsI = this.#waitRow.slice(this.#waitHead, this.#waitHead + n);
     this.#waitHead += n;
@@ -231,13 +235,15 @@ class ScoreOperator {
     }
     // an incremental model on key-affine workers: each row's key and event number go along,
     // so a key whose state its worker holds costs one step, not a re-encode of its window
-    const keyed = live.keyed && enc.lastKey !== undefined && enc.lastSeq !== undefined;
-    const keys = keyed ? new Array<string>(n) : undefined;
-    const seqs = keyed ? new Float64Array(n) : undefined;
+    // (the key names its partition: encoders are per partition, and a key may recur in another)
+    let keys: string[] | undefined, seqs: Float64Array | undefined;
     for (let k = 0; k < n; k++) {
-      const extra = enc.encode(rowsP[k].batch, rowsI[k], dst, k);
+      const b = rowsP[k].batch;
+      const enc = this.encoderFor(b);
+      const extra = enc.encode(b, rowsI[k], dst, k);
       if (extra && rowsP[k].vectors) rowsP[k].vectors![rowsI[k]] = extra;
-      if (keys) { keys[k] = enc.lastKey!(); seqs![k] = enc.lastSeq!(); }
+      if (k === 0 && live.keyed && enc.lastKey && enc.lastSeq) { keys = new Array<string>(n); seqs = new Float64Array(n); }
+      if (keys) { keys[k] = partitionName(b.meta) + '\u0001' + enc.lastKey!(); seqs![k] = enc.lastSeq!(); }
     }
     // what crosses into the worker is an Arrow record batch (wire form): one fixed-size-list
     // column per model input, its child buffer the encoder's packed rows (transferred, not copied)
@@ -361,52 +367,54 @@ class ScoreOperator {
     ctx.emit(new Batch({ ...src.schema, ...ScoreColumns }, keep.length, columns as never, meta));
   }
 
-  snapshot(): unknown { return this.cfg.encoder.snapshot?.() ?? null; }
-  restore(state: unknown): void { if (state !== null) this.cfg.encoder.restore?.(state); this.forgetModelState(); }
-  /** the encoder's rings changed (restore, a partition adopted or dropped): cached model state must be rebuilt from them */
+  /** the encoder for a batch's records (one for every partition here; per partition in the subclass) */
+  protected encoderFor(_batch: Batch<Schema>): Encoder<Schema> { return this.shared!; }
+  /** drop keyed state idle beyond its TTL as of the watermark (once per batch) */
+  protected expire(watermark: number): void { this.shared!.expire?.(watermark); }
+
+  snapshot(): unknown { return this.shared!.snapshot?.() ?? null; }
+  restore(state: unknown): void { if (state !== null) this.shared!.restore?.(state); this.forgetModelState(); }
+  /** the encoders' rings changed (restore, a partition adopted or dropped): cached model state must be rebuilt from them */
   protected forgetModelState(): void { this.cfg.slot.live.forgetKeys(); this.cfg.slot.shadow?.forgetKeys(); }
-  get boundedState(): boolean { return this.cfg.encoder.stateStats !== undefined; }
-  stateStats(): StateStats { return this.cfg.encoder.stateStats?.() ?? { keys: 0, expired: 0, evicted: 0 }; }
+  get boundedState(): boolean { return this.shared!.stateStats !== undefined; }
+  stateStats(): StateStats { return this.shared!.stateStats?.() ?? { keys: 0, expired: 0, evicted: 0 }; }
 }
 
 /**
- * Scoring whose encoder keeps per-partition state (a user's sequence): the runtime saves,
- * loads and drops that state per source partition as it does a keyed operator's
- * (PartitionScoped), and records read before a partition moved are dropped as there.
+ * Scoring with one encoder per source partition (an encoder factory: a key's sequence is
+ * keyed state). The partitions' encoders are kept by PartitionInstances, the same
+ * bookkeeping the runtime's PartitionedOperator uses for keyed operators: saved, loaded
+ * and dropped with their partition, records read before a partition moved dropped. One
+ * stage instance serves every partition so that a model batch can hold rows of several.
  */
 class PartitionScopedScoreOperator extends ScoreOperator implements PartitionScoped {
-  readonly revoked = new Set<string>();
-  readonly #epochs = new Map<string, number>();
+  readonly #parts: PartitionInstances<Encoder<Schema>>;
+  readonly #bounded: boolean;
+
+  constructor(cfg: ScoreConfig<Schema>, policy: ReturnType<typeof resolvePolicy>, maxPending: number, scoreOutput: string, make: () => Encoder<Schema>) {
+    super(cfg, policy, maxPending, scoreOutput);
+    this.#parts = new PartitionInstances(make, {
+      snapshot: (e) => e.snapshot?.() ?? null,
+      restore: (e, st) => e.restore?.(st),
+      stats: (e) => e.stateStats?.(),
+    });
+    this.#bounded = make().stateStats !== undefined;
+  }
+
+  get revoked(): Set<string> { return this.#parts.revoked; }
 
   override process(batch: Batch<Schema>, ctx: OperatorContext<Schema, typeof ScoreSides>): void {
-    const name = partitionName(batch.meta);
-    if (this.revoked.has(name) || (batch.meta.epoch ?? 0) < (this.#epochs.get(name) ?? 0)) { ctx.dropped('partition-moved', batch.length); return; }
+    if (!this.#parts.forBatch(batch.meta)) { ctx.dropped('partition-moved', batch.length); return; }
     super.process(batch, ctx);
   }
 
-  override snapshot(): Record<string, unknown> {
-    const all = this.enc.snapshotPartitions!();
-    for (const name of this.revoked) delete all[name];
-    return all;
-  }
+  protected override encoderFor(batch: Batch<Schema>): Encoder<Schema> { return this.#parts.get(partitionName(batch.meta)); }
+  protected override expire(watermark: number): void { for (const e of this.#parts.values()) e.expire?.(watermark); }
 
-  override restore(state: unknown): void {
-    if (state && typeof state === 'object') for (const [name, s] of Object.entries(state as Record<string, unknown>)) this.adopt(name, s, 0);
-    this.forgetModelState();
-  }
-
-  adopt(name: string, state: unknown, epoch: number): void {
-    this.revoked.delete(name);
-    this.#epochs.set(name, epoch);
-    this.enc.adoptPartition?.(name, state ?? null);
-    this.forgetModelState();
-  }
-
-  drop(name: string): void {
-    this.revoked.add(name);
-    this.enc.dropPartition?.(name);
-    this.forgetModelState();
-  }
-
-  get enc(): Encoder<Schema> { return this.cfg.encoder; }
+  override snapshot(): Record<string, unknown> { return this.#parts.snapshot(); }
+  override restore(state: unknown): void { this.#parts.restore(state); this.forgetModelState(); }
+  adopt(name: string, state: unknown, epoch: number): void { this.#parts.adopt(name, state, epoch); this.forgetModelState(); }
+  drop(name: string): void { this.#parts.drop(name); this.forgetModelState(); }
+  override get boundedState(): boolean { return this.#bounded; }
+  override stateStats(): StateStats { return this.#parts.stats(); }
 }

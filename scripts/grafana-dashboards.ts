@@ -57,6 +57,8 @@ export const boards: Board[] = [
       { title: 'Rows per inference batch (mean), by model', expr: ['sum by (model) (rate(sluice_inference_batch_rows_sum[1m])) / sum by (model) (rate(sluice_inference_batch_rows_count[1m]))'], unit: 'short', legend: ['{{model}}'] },
       { title: 'Inference pool tasks in flight, by instance', expr: ['sluice_inference_pool_tasks'], unit: 'short', legend: ['{{instance}} {{model}}'] },
       { title: 'Inference failures per second', expr: ['sum by (model) (rate(sluice_inference_failures_total[5m]))'], unit: 'ops', legend: ['{{model}}'] },
+      // incremental models: the step share falls when there are more live keys than state slots (keyedSlots)
+      { title: 'Incremental models: rows stepped on cached state (share), by model', expr: ['sum by (model) (rate(sluice_inference_keyed_rows_total{path="step"}[5m])) / sum by (model) (rate(sluice_inference_keyed_rows_total[5m]))'], unit: 'percentunit', legend: ['{{model}}'] },
       { title: 'Models loaded', expr: ['sluice_model_info'], unit: 'none', type: 'table' },
       { title: 'Checkpoints per minute, by instance', expr: [`rate(sluice_checkpoints_total{${T}}[5m]) * 60`], unit: 'short', legend: ['{{instance}}'] },
       { title: 'Event-loop delay p99, by instance', expr: ['sluice_nodejs_eventloop_lag_p99_seconds'], unit: 's', legend: ['{{instance}}'] },

@@ -136,6 +136,13 @@ export class SluiceMetrics implements RuntimeObserver {
     observeInference({
       batch(model, n, queueUs, computeUs) { queue.observe({ model }, queueUs / 1e6); compute.observe({ model }, computeUs / 1e6); rows.observe({ model }, n); },
       failed(model) { failures.inc({ model }); },
+      keyed(model, prefilled, stepped) { if (prefilled) keyedRows.inc({ model, path: 'prefill' }, prefilled); if (stepped) keyedRows.inc({ model, path: 'step' }, stepped); },
+    });
+    // incremental models: a prefill share that stays high means the slots are too few for the keys (keyedSlots)
+    const keyedRows = new Counter({ name: 'sluice_inference_keyed_rows_total', help: 'Rows of an incremental model: stepped on cached state, or prefilled from the window (new, evicted or invalidated keys).', labelNames: ['model', 'path'], registers: [r] });
+    new Gauge({
+      name: 'sluice_inference_keyed_keys', help: 'Keys holding a state slot in an incremental model\'s workers.', labelNames: ['model'], registers: [r],
+      collect() { this.reset(); for (const p of openPools) if (p.router) this.set({ model: p.id }, p.router.keys); },
     });
     new Gauge({
       name: 'sluice_inference_pool_tasks', help: 'Batches submitted to a model\'s pool and not yet back (queue depth + running).', labelNames: ['model'], registers: [r],

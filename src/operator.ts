@@ -108,6 +108,12 @@ export interface OperatorDef<I extends Schema, O extends Schema, Sides extends S
    * keyed state, though no keyBy is needed before it.
    */
   readonly partitionState?: boolean;
+  /**
+   * The operator keeps its per-partition state itself (it is PartitionScoped: the scoring
+   * stage, whose model batches span partitions): the runtime does not make one instance
+   * per partition of it, and saves, loads and drops its partitions through it.
+   */
+  readonly scopesPartitions?: boolean;
   create(): Operator<I, O, Sides>;
   /** phantom field carrying the input type (contravariant: a stream may have more fields than the operator reads) */
   readonly __in?: (input: I) => void;

@@ -64,72 +64,120 @@ export function partitionName(meta: { source?: string; partition: number }): str
   return meta.source ?? `partition-${meta.partition}`;
 }
 
-export class PartitionedOperator implements Op, PartitionScoped {
-  readonly #instances = new Map<string, { op: Op; epoch: number }>();
+/**
+ * One instance of something stateful per source partition (an operator, a scoring stage's
+ * encoder), with the bookkeeping every partition-scoped stage needs: which partitions this
+ * process gave up, the epoch each was adopted at (records read before it are dropped), the
+ * saved state per partition, and the bounded-state counters of instances since dropped.
+ */
+export class PartitionInstances<T> {
+  readonly #instances = new Map<string, { inst: T; epoch: number }>();
   /** partitions this process gave up: their records are dropped and their state never saved */
   readonly revoked = new Set<string>();
+  readonly #gone = { expired: 0, evicted: 0 };
 
-  constructor(readonly create: () => Op) {}
+  constructor(
+    private readonly make: () => T,
+    private readonly state: { snapshot(t: T): unknown; restore(t: T, state: unknown): void; stats?(t: T): StateStats | undefined },
+  ) {}
 
-  #instance(name: string, epoch: number): Op | null {
+  /** the instance for a batch's partition, or null when its records must be dropped (counted 'partition-moved' by the caller) */
+  forBatch(meta: { source?: string; partition: number; epoch?: number }): T | null {
+    const name = partitionName(meta);
+    if (this.revoked.has(name)) return null;
+    const epoch = meta.epoch ?? 0;
     let i = this.#instances.get(name);
-    if (!i) { i = { op: this.create(), epoch }; this.#instances.set(name, i); }
-    return epoch < i.epoch ? null : i.op;
+    if (!i) { i = { inst: this.make(), epoch }; this.#instances.set(name, i); }
+    return epoch < i.epoch ? null : i.inst; // read before a rebalance, re-read since
   }
 
+  /** the instance for a partition, made if absent (records accepted before their partition went still finish) */
+  get(name: string): T {
+    let i = this.#instances.get(name);
+    if (!i) { i = { inst: this.make(), epoch: 0 }; this.#instances.set(name, i); }
+    return i.inst;
+  }
+
+  values(): IterableIterator<T> { return [...this.#instances.values()].map((i) => i.inst)[Symbol.iterator](); }
+
+  snapshot(): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    for (const [name, { inst }] of this.#instances) if (!this.revoked.has(name)) out[name] = this.state.snapshot(inst) ?? null;
+    return out;
+  }
+
+  restore(state: unknown): void {
+    if (state && typeof state === 'object') for (const [name, s] of Object.entries(state as Record<string, unknown>)) this.adopt(name, s, 0);
+  }
+
+  /** the partition is (again) ours from `epoch` on, with this saved state (undefined/null: fresh) */
+  adopt(name: string, state: unknown, epoch: number): void {
+    this.revoked.delete(name);
+    const inst = this.make();
+    if (state !== undefined && state !== null) this.state.restore(inst, state);
+    this.#instances.set(name, { inst, epoch });
+  }
+
+  drop(name: string): void {
+    const i = this.#instances.get(name);
+    const st = i && this.state.stats?.(i.inst);
+    if (st) { this.#gone.expired += st.expired; this.#gone.evicted += st.evicted; }
+    this.#instances.delete(name);
+    this.revoked.add(name);
+  }
+
+  /** bounded keyed state over this process's partitions, with the counters of partitions since given up */
+  stats(): StateStats {
+    let st: StateStats = { keys: 0, ...this.#gone };
+    for (const { inst } of this.#instances.values()) { const s = this.state.stats?.(inst); if (s) st = addStats(st, s); }
+    return st;
+  }
+
+  /** whether the instances keep bounded state (asked of one; none yet: false) */
+  bounded(test: (t: T) => boolean): boolean { const first = this.#instances.values().next().value; return first !== undefined && test(first.inst); }
+}
+
+export class PartitionedOperator implements Op, PartitionScoped {
+  readonly #parts: PartitionInstances<Op>;
+
+  constructor(readonly create: () => Op) {
+    this.#parts = new PartitionInstances(create, {
+      snapshot: (op) => op.snapshot?.() ?? null,
+      restore: (op, s) => op.restore?.(s),
+      stats: (op) => (isBoundedState(op) ? op.stateStats() : undefined),
+    });
+  }
+
+  /** partitions this process gave up: their records are dropped and their state never saved */
+  get revoked(): Set<string> { return this.#parts.revoked; }
+
   process(batch: Batch<Schema>, ctx: Ctx): void {
-    const name = partitionName(batch.meta);
     // dropped records are counted as 'partition-moved': the partition's new owner (or a re-read) processes them
-    if (this.revoked.has(name)) { ctx.dropped('partition-moved', batch.length); return; }
-    const op = this.#instance(name, batch.meta.epoch ?? 0);
-    if (op) op.process(batch, ctx); // null: read before a rebalance, re-read since
+    const op = this.#parts.forBatch(batch.meta);
+    if (op) op.process(batch, ctx);
     else ctx.dropped('partition-moved', batch.length);
   }
 
   onWatermark(wm: number, ctx: Ctx): number {
     let fwd = wm;
-    for (const { op } of this.#instances.values()) {
+    for (const op of this.#parts.values()) {
       const r = op.onWatermark?.(wm, ctx);
       if (typeof r === 'number' && r < fwd) fwd = r;
     }
     return fwd;
   }
 
-  onPartitionIdle(p: number, ctx: Ctx): void { for (const { op } of this.#instances.values()) op.onPartitionIdle?.(p, ctx); }
-  onTimer(t: number, ctx: Ctx): void { for (const { op } of this.#instances.values()) op.onTimer?.(t, ctx); }
-  close(ctx: Ctx): void { for (const { op } of this.#instances.values()) op.close?.(ctx); }
+  onPartitionIdle(p: number, ctx: Ctx): void { for (const op of this.#parts.values()) op.onPartitionIdle?.(p, ctx); }
+  onTimer(t: number, ctx: Ctx): void { for (const op of this.#parts.values()) op.onTimer?.(t, ctx); }
+  close(ctx: Ctx): void { for (const op of this.#parts.values()) op.close?.(ctx); }
 
-  snapshot(): Record<string, unknown> {
-    const out: Record<string, unknown> = {};
-    for (const [name, { op }] of this.#instances) if (!this.revoked.has(name)) out[name] = op.snapshot?.() ?? null;
-    return out;
-  }
-
-  restore(state: unknown): void {
-    for (const [name, s] of Object.entries(state as Record<string, unknown>)) this.adopt(name, s, 0);
-  }
-
+  snapshot(): Record<string, unknown> { return this.#parts.snapshot(); }
+  restore(state: unknown): void { this.#parts.restore(state); }
   /** the partition is (again) ours from `epoch` on, with this saved state (undefined: fresh) */
-  adopt(name: string, state: unknown, epoch: number): void {
-    this.revoked.delete(name);
-    const op = this.create();
-    if (state !== undefined && state !== null) op.restore?.(state);
-    this.#instances.set(name, { op, epoch });
-  }
+  adopt(name: string, state: unknown, epoch: number): void { this.#parts.adopt(name, state, epoch); }
+  drop(name: string): void { this.#parts.drop(name); }
 
-  drop(name: string): void {
-    const i = this.#instances.get(name);
-    if (i && isBoundedState(i.op)) { const st = i.op.stateStats(); this.#gone.expired += st.expired; this.#gone.evicted += st.evicted; }
-    this.#instances.delete(name);
-    this.revoked.add(name);
-  }
-
-  /** bounded keyed state over this process's partitions (metrics); null when the operator's state is not bounded */
-  readonly #gone = { expired: 0, evicted: 0 };
-  get boundedState(): boolean { const first = this.#instances.values().next().value; return first !== undefined && isBoundedState(first.op); }
-  stateStats(): StateStats {
-    let st: StateStats = { keys: 0, ...this.#gone };
-    for (const { op } of this.#instances.values()) if (isBoundedState(op)) st = addStats(st, op.stateStats());
-    return st;
-  }
+  /** bounded keyed state over this process's partitions (metrics); false when the operator's state is not bounded */
+  get boundedState(): boolean { return this.#parts.bounded(isBoundedState); }
+  stateStats(): StateStats { return this.#parts.stats(); }
 }

@@ -33,18 +33,18 @@ test('one record per key; unchanged keys are not written again; a dropped key ge
   };
   encode(Array.from({ length: 30 }, (_, i) => order(i, `P${i % 10}`)));
   const recs = new ChangelogRecords(1_000_000);
-  const state = () => new Map([['orders/0', { detector: enc.snapshotPartitions()['orders/0'], [POSITION_KEY]: '30' }]]);
+  const state = () => new Map([['orders/0', { detector: enc.snapshot(), [POSITION_KEY]: '30' }]]);
   const first = recs.changes(state());
   const keyRecords = first.filter((m) => m.key.includes('|keys|'));
   assert.equal(keyRecords.length, 10, 'one record per participant × symbol key');
   assert.ok(first.every((m) => m.value !== null));
   // one key changes: only its record (with the symbol's, the order's and the position) is written
   encode([order(30, 'P3')]);
-  const second = recs.changes(new Map([['orders/0', { detector: enc.snapshotPartitions()['orders/0'], [POSITION_KEY]: '31' }]]));
+  const second = recs.changes(new Map([['orders/0', { detector: enc.snapshot(), [POSITION_KEY]: '31' }]]));
   assert.equal(second.filter((m) => m.key.includes('|keys|')).map((m) => m.key.split('|').pop()), ['P3\u0000AAPL']);
   assert.ok(second.length < 6, `only changed records written, got ${second.length}`);
   // a key that went (here: a fresh state without P0) is a tombstone
-  const snap = enc.snapshotPartitions()['orders/0'] as { keys: { '@keyed': [string, unknown][] } };
+  const snap = enc.snapshot() as { keys: { '@keyed': [string, unknown][] } };
   const without = { ...snap, keys: { '@keyed': snap.keys['@keyed'].filter(([k]) => !k.startsWith('P0')) } };
   const third = recs.changes(new Map([['orders/0', { detector: without, [POSITION_KEY]: '31' }]]));
   assert.equal(third.map((m) => [m.key.split('|').pop(), m.value]), [['P0\u0000AAPL', null]]);
@@ -55,7 +55,7 @@ test('one record per key; unchanged keys are not written again; a dropped key ge
   const loaded = new ChangelogRecords(1_000_000).assemble('orders/0', log);
   assert.equal(loaded[POSITION_KEY], '31');
   const restored = new OrderSequenceEncoder({ length: 4 });
-  restored.adoptPartition('orders/0', loaded.detector);
+  restored.restore(loaded.detector);
   const next = [order(31, 'P3'), order(32, 'P7')];
   const a = encode(next);
   const b2 = batchOf(OrderSchema, next, { ...meta, partition: 0 });

@@ -23,6 +23,7 @@ import { Runtime } from '../src/runtime.js';
 import { collectSink } from '../src/sinks.js';
 import { memorySource } from '../src/sources.js';
 import { TopologyBuilder } from '../src/topology.js';
+import { OperatorHarness } from '../src/harness.js';
 import { OrderSequenceEncoder } from '../apps/surveillance/order-sequence.js';
 import { columnsEncoder, score } from '../operators/score.js';
 
@@ -273,6 +274,30 @@ test('a worker thread that dies mid-batch is replaced; its batch is retried on t
     assert.is(out.length, rows.length, 'every record scored');
     assert.ok(out.every((r) => Math.abs(r.score - r.a / 10) < 1e-6), 'with the right scores');
     assert.ok(out.every((r, i) => r.b === i), 'in order');
+  } finally { await slot.close(); }
+});
+
+test('score with an encoder factory keeps keyed state per partition: it needs keyBy before it, and snapshots per partition', async () => {
+  const slot = await ModelSlot.open(registry.load('participant-profile', '1'), OPTS);
+  try {
+    const def = score({ slot, encoder: () => new OrderSequenceEncoder() });
+    assert.is(def.keyed, true);
+    const bare = new TopologyBuilder('unkeyed');
+    // the types refuse it too: cast through unknown to reach the runtime check
+    const s = bare.source('orders', memorySource(OrderSchema, [orderRows(10, 1)])).via('score', def as unknown as ReturnType<typeof score<typeof OrderSchema>> & { keyed: false });
+    s.to('out', collectSink<never>() as never); s.side('dead').to('dead', collectSink<never>() as never);
+    assert.throws(() => bare.build(), /keeps per-key state and needs keyed input: put keyBy before it/);
+    // two source partitions: one encoder each, the stage's state one snapshot per partition
+    const rows = orderRows(200, 3);
+    const h = new OperatorHarness(def as never);
+    h.push(rows.slice(0, 100) as never, { partition: 0 }).push(rows.slice(100) as never, { partition: 1 });
+    await h.settle();
+    const snap = h.snapshot() as Record<string, { keys: { '@keyed': unknown[] } }>;
+    assert.equal(Object.keys(snap).sort(), ['partition-0', 'partition-1']);
+    assert.ok(snap['partition-0'].keys['@keyed'].length > 0 && snap['partition-1'].keys['@keyed'].length > 0);
+    const op = h.op as unknown as { drop(name: string): void };
+    op.drop('partition-0');
+    assert.equal(Object.keys(h.snapshot() as object), ['partition-1'], 'a dropped partition is not saved again');
   } finally { await slot.close(); }
 });
 

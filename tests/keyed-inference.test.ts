@@ -70,7 +70,7 @@ async function compare(pool: InferencePool, opts: { keys: number; batches: numbe
     }
     const expect = await plain.run({ events: new ort.Tensor('float32', windows.slice(), [n, L, W]) });
     const got = await pool.runKeyed(keys, seqs, windows);
-    if (pool.workers === 1) assert.is(windows.byteLength, 0, 'one worker: the windows were transferred, not copied');
+    if (pool.workers === 1 && pool.placement === 'workers') assert.is(windows.byteLength, 0, 'one worker: the windows were transferred, not copied');
     prefilled += got.prefilled; stepped += got.stepped;
     for (const name of ['score', 'logits']) {
       const a = got.outputs[name].data as Float32Array, e = expect[name].data as Float32Array;
@@ -98,6 +98,19 @@ test('runKeyed equals the full model on every window, with repeats in a batch, e
     const s = (await pool.run({ events: { data: win, dims: [1, L, W] } })).outputs.score.data as Float32Array;
     assert.ok(Math.abs(s[0] - e[0]) <= 1e-4);
   } finally { await pool.close(); }
+});
+
+test('inline placement (the keyed model on the calling thread) gives the same outputs; it needs an incremental model and one executor', async () => {
+  const pool = await InferencePool.open(ref, { placement: 'inline', warmup: [1, 8], keyedSlots: 16 });
+  try {
+    assert.is(pool.placement, 'inline');
+    const r = await compare(pool, { keys: 24, batches: 80, maxBatch: 12, seed: 11, forgetAt: 40 });
+    assert.ok(r.worst <= 1e-4, `inline outputs differ from the full model by ${r.worst}`);
+    assert.ok(r.stepped > r.prefilled);
+  } finally { await pool.close(); }
+  for (const bad of [{ placement: 'inline' as const, incremental: false }, { placement: 'inline' as const, workers: 2, allowOversubscription: true }]) {
+    try { await InferencePool.open(ref, bad); assert.unreachable(); } catch (e) { assert.is((e as { code: string }).code, 'SLUICE_ERR_CONFIG', JSON.stringify(bad)); }
+  }
 });
 
 test('two key-affine workers: rows split by key and put back in order; a batch larger than the slots is refused', async () => {
@@ -179,6 +192,12 @@ test('surveillance through the engine: cached state gives the stateless scores, 
     const b = surveillance(keyed);
     await new Runtime(b.topology, { sourceBatchSize: 256 }).run();
     assert.ok(worstDiff(scores(b.decisions.batches), expected) <= 1e-4, 'keyed scores equal the full re-encode');
+    const inline = await ModelSlot.open(ref, { placement: 'inline', warmup: [1, 8] });
+    try {
+      const e = surveillance(inline);
+      await new Runtime(e.topology, { sourceBatchSize: 256 }).run();
+      assert.ok(worstDiff(scores(e.decisions.batches), expected) <= 1e-4, 'inline keyed scores equal the full re-encode');
+    } finally { await inline.close(); }
     const router = keyed.live.router!;
     assert.ok(router.colds < expected.length / 4, `most events stepped on cached state (${router.colds} cold of ${expected.length})`);
 

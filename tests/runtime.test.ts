@@ -158,6 +158,26 @@ test('checkpoint → crash → restore gives the same output as a run without th
   assert.equal([...crashed.out.rows().slice(0, committed), ...resumed.out.rows()], expected);
 });
 
+test('a checkpoint with one source ended completes (its final position recorded); with every source ended it is refused, not left hanging', async () => {
+  const t = new TopologyBuilder('two-sources');
+  const a = t.source('short', memorySource(T, [[{ ts: 1, v: 1 }, { ts: 2, v: 2 }]]));
+  const b = t.source('long', memorySource(T, [Array.from({ length: 3000 }, (_, i) => ({ ts: i, v: 0 }))], { batchSize: 10 }));
+  let written = 0;
+  a.union('both', b).to('slow', {
+    kind: 'slow',
+    // a millisecond a write keeps the long source going while the short one has ended
+    async open() { return { write: async (batch: Batch<typeof T>) => { written += batch.length; await new Promise((r) => setTimeout(r, 1)); }, close: async () => {} }; },
+  } as never);
+  const rt = new Runtime(t.build(), { sourceBatchSize: 10, queueCapacity: 20 });
+  const running = rt.run();
+  while (written < 500) await new Promise((r) => setTimeout(r, 5));
+  const cp = await rt.checkpoint();
+  assert.ok('short' in cp.sources && 'long' in cp.sources, `both sources' positions are in the checkpoint (${Object.keys(cp.sources).join(', ')})`);
+  await running;
+  assert.is(written, 3002);
+  try { await rt.checkpoint(); assert.unreachable(); } catch (e) { assert.is((e as { code: string }).code, 'SLUICE_ERR_CHECKPOINT_UNAVAILABLE'); }
+});
+
 test('an operator that throws fails the run with a typed error naming the stage', async () => {
   const t = new TopologyBuilder('boom');
   t.source('in', memorySource(T, [[{ ts: 1, v: 1 }]])).map('explode', T, () => { throw new Error('kaput'); }).to('out', collectSink());

@@ -92,14 +92,15 @@ export interface PersonalizationOptions {
   state?: StateBounds;
 }
 
-/** Default: a user idle for 30 days of event time is forgotten; at most 1,000,000 users held per process (~1 KB each). */
+/** Default: a user idle for 30 days of event time is forgotten; at most 1,000,000 users held per source partition (~1 KB each). */
 export const PersonalizationStateBounds: StateBounds = { ttlUs: 30 * 86_400e6, maxKeys: 1_000_000 };
 
 export function personalizationTopology(o: PersonalizationOptions): Topology {
   const t = new TopologyBuilder('personalization');
   const r = o.recommender;
   const parsed = t.source('events', o.events).via('parse', parse({ format: 'json', contract: 'behavior-event' }));
-  const encoder = new UserSequenceEncoder(r.slot.live.model.manifest, r.catalogue, r.profiles, o.state ?? PersonalizationStateBounds);
+  // one encoder per source partition: each partition's users are saved, loaded and dropped with it
+  const encoder = () => new UserSequenceEncoder(r.slot.live.model.manifest, r.catalogue, r.profiles, o.state ?? PersonalizationStateBounds);
   const timed = parsed.via('watermarks', watermarks<BehaviorSchema>({ timestamp: 'ts', maxOutOfOrdernessUs: o.maxOutOfOrdernessUs ?? 5_000_000 }));
   const scored = (o.shed ? timed.via('shed', shedStale<BehaviorSchema>({ maxAgeMs: o.shed.maxAgeMs })) : timed)
     .keyBy('by-user', (c, i) => c.userId[i])

@@ -13,7 +13,6 @@
  */
 import { checkBounds, entriesOf, KEYED, keyedEntries, KeyedStore, type KeyedEntries, type StateBounds, type StateStats } from '../../src/state.js';
 import type { Batch } from '../../src/batch.js';
-import { partitionName } from '../../src/partitioned.js';
 import { ConfigError } from '../../src/errors.js';
 import type { BehaviorSchema } from '../../src/contracts.js';
 import type { ModelManifest } from '../../src/inference/registry.js';
@@ -35,8 +34,7 @@ export function valueFeature(action: string, value: number): number {
   return Math.min(1, Math.max(0, v));
 }
 
-/** partition: the source partition the user's events come from (its state moves with it) */
-interface UserState { rows: number[]; ev: number[]; lastTs: number; partition: string }
+interface UserState { rows: number[]; ev: number[]; lastTs: number }
 type SavedUser = { items: string[]; ev: number[]; lastTs: number };
 
 export class UserSequenceEncoder implements Encoder<BehaviorSchema> {
@@ -71,8 +69,7 @@ export class UserSequenceEncoder implements Encoder<BehaviorSchema> {
   encode(batch: Batch<BehaviorSchema>, row: number, dst: Float32Array[], at: number): Record<string, Float32Array> {
     const c = batch.columns;
     const user = c.userId[row], action = c.action[row], ts = c.ts[row];
-    const s = this.#users.touch(user, ts) ?? this.#users.add(user, { rows: [], ev: [], lastTs: NaN, partition: '' }, ts);
-    s.partition = partitionName(batch.meta);
+    const s = this.#users.touch(user, ts) ?? this.#users.add(user, { rows: [], ev: [], lastTs: NaN }, ts);
     const item = this.catalogue.rowOf(c.itemId[row]);
     if (item === 0) this.unknownItems++;
     const gapS = Number.isFinite(s.lastTs) ? Math.max(0, (ts - s.lastTs) / 1e6) : 0;
@@ -100,42 +97,27 @@ export class UserSequenceEncoder implements Encoder<BehaviorSchema> {
   }
 
   #saved(s: UserState): SavedUser { return { items: s.rows.map((r) => this.catalogue.ids[r]), ev: [...s.ev], lastTs: s.lastTs }; }
-  #loaded(s: SavedUser, partition: string): UserState {
-    return { rows: s.items.map((id) => this.catalogue.rowOf(id)), ev: [...s.ev], lastTs: s.lastTs ?? NaN, partition };
+  #loaded(s: SavedUser): UserState {
+    return { rows: s.items.map((id) => this.catalogue.rowOf(id)), ev: [...s.ev], lastTs: s.lastTs ?? NaN };
   }
 
-  /** per user: item ids (not rows: rows differ between catalogues), event features, last time */
+  /**
+   * per user: item ids (not rows: rows differ between catalogues), event features, last time;
+   * one changelog record per user (the scoring stage makes one encoder per source partition,
+   * so each partition's users move with it through Kafka rebalances and restarts)
+   */
   snapshot(): unknown {
-    const out: Record<string, SavedUser> = {};
-    for (const [u, s] of this.#users) out[u] = this.#saved(s);
-    return out;
+    const users: [string, SavedUser][] = [];
+    for (const [u, s] of this.#users) users.push([u, this.#saved(s)]);
+    return keyedEntries(users);
   }
 
+  /** this saved state replaces the users held (a plain user → state object is read too) */
   restore(state: unknown): void {
     this.#users.clear();
-    for (const [u, s] of Object.entries(state as Record<string, SavedUser>)) this.#users.set(u, this.#loaded(s, ''));
-  }
-
-  /** the same, grouped by source partition, so each partition's users move with it (Kafka rebalances, restarts) */
-  snapshotPartitions(): Record<string, unknown> {
-    const byPart: Record<string, [string, SavedUser][]> = {};
-    for (const [u, s] of this.#users) (byPart[s.partition] ??= []).push([u, this.#saved(s)]);
-    // one changelog record per user
-    const out: Record<string, unknown> = {};
-    for (const [p, users] of Object.entries(byPart)) out[p] = keyedEntries(users);
-    return out;
-  }
-
-  /** the partition is ours, with this saved state (null: fresh): its users so far are replaced */
-  adoptPartition(name: string, state: unknown): void {
-    this.dropPartition(name);
     if (!state || typeof state !== 'object') return;
     const users = KEYED in state ? entriesOf(state as KeyedEntries<SavedUser>) : Object.entries(state as Record<string, SavedUser>);
-    for (const [u, s] of users) this.#users.set(u, this.#loaded(s, name));
-  }
-
-  dropPartition(name: string): void {
-    for (const [u, s] of this.#users) if (s.partition === name) this.#users.delete(u);
+    for (const [u, s] of users) this.#users.set(u, this.#loaded(s));
   }
 
   /** drop users idle beyond the TTL as of the watermark */

@@ -22,7 +22,6 @@
 import type { Batch } from '../../src/batch.js';
 import type { OrderSchema } from '../../src/contracts.js';
 import { ConfigError } from '../../src/errors.js';
-import { partitionName } from '../../src/partitioned.js';
 import { addStats, checkBounds, entriesOf, keyedEntries, KeyedStore, type KeyedEntries, type StateBounds, type StateStats } from '../../src/state.js';
 import type { Encoder } from '../../operators/score.js';
 
@@ -36,7 +35,6 @@ type SeqInput = Pick<OrderSchema, 'ts' | 'venue' | 'symbol' | 'orderId' | 'parti
 
 interface KeyState { ring: Float32Array; n: number; lastTs: number; meanQty: number }
 interface SymbolState { lastPrice: number; lastTs: number; orders: Map<string, number> }
-interface PartState { keys: KeyedStore<KeyState>; symbols: KeyedStore<SymbolState> }
 
 export interface OrderSequenceOptions {
   /** events per sequence (default 32) */
@@ -52,17 +50,14 @@ export class OrderSequenceEncoder implements Encoder<SeqInput> {
   readonly widths: readonly number[];
   readonly #maxOrders: number;
   /**
-   * per source partition (topic keyed by symbol, so a partition's keys and symbols stay
-   * together): its keys' rings and its symbols' books, so the detector's history moves
-   * with the partition through the changelog and survives restarts and rebalances
+   * the keys' rings and the symbols' books of one source partition (the scoring stage makes
+   * one encoder per partition: the topic is keyed by symbol, so a partition's keys and
+   * symbols stay together, and the detector's history moves with the partition through the
+   * changelog and survives restarts and rebalances)
    */
-  #parts = new Map<string, PartState>();
-  #keys!: KeyedStore<KeyState>;
-  #symbols!: KeyedStore<SymbolState>;
+  #keys: KeyedStore<KeyState>;
+  #symbols: KeyedStore<SymbolState>;
   readonly #bounds: StateBounds;
-  /** keys and symbols dropped by the bounds in partitions since given up (the counters stay monotonic) */
-  #gone = { expired: 0, evicted: 0 };
-  #partName: string | null = null;
   readonly #ev = new Float32Array(EVENT_WIDTH);
   #lastKey = '';
   #lastSeq = 0;
@@ -73,20 +68,13 @@ export class OrderSequenceEncoder implements Encoder<SeqInput> {
     this.#bounds = checkBounds('orderSequence', opts.state);
     if (!Number.isInteger(this.length) || this.length < 1) throw new ConfigError(`orderSequence: length must be a positive integer, got ${String(opts.length)}`);
     this.widths = [this.length * EVENT_WIDTH];
+    this.#keys = new KeyedStore(this.#bounds); this.#symbols = new KeyedStore(this.#bounds);
   }
 
   /** keys with state (for tests and metrics) */
-  get keys(): number { let n = 0; for (const p of this.#parts.values()) n += p.keys.size; return n; }
-
-  #use(name: string): void {
-    if (name === this.#partName) return;
-    let p = this.#parts.get(name);
-    if (!p) { p = this.#newPart(); this.#parts.set(name, p); }
-    this.#partName = name; this.#keys = p.keys; this.#symbols = p.symbols;
-  }
+  get keys(): number { return this.#keys.size; }
 
   encode(batch: Batch<SeqInput>, i: number, dst: Float32Array[], at: number): void {
-    this.#use(partitionName(batch.meta));
     const c = batch.columns;
     const participant = c.participant[i], symbol = c.symbol[i];
     const ts = c.ts[i], type = c.type[i], qty = c.qty[i], price = c.price[i];
@@ -129,8 +117,8 @@ export class OrderSequenceEncoder implements Encoder<SeqInput> {
     const L = this.length, W = EVENT_WIDTH;
     k.ring.set(e, (k.n % L) * W);
     k.n++;
-    // for an incremental model: partition, key and event count (k.n restarts when the key expires)
-    this.#lastKey = this.#partName + '\u0001' + key; this.#lastSeq = k.n;
+    // for an incremental model: the key and its event count (k.n restarts when the key expires)
+    this.#lastKey = key; this.#lastSeq = k.n;
     const out = dst[0];
     const base = at * L * W;
     const have = Math.min(k.n, L);
@@ -144,67 +132,36 @@ export class OrderSequenceEncoder implements Encoder<SeqInput> {
   lastKey(): string { return this.#lastKey; }
   lastSeq(): number { return this.#lastSeq; }
 
-  /** one partition's state: each key's ring, each symbol's last trade, each resting order: one changelog record each */
-  #snapshotPart(p: PartState): unknown {
+  /** the partition's state: each key's ring, each symbol's last trade, each resting order: one changelog record each */
+  snapshot(): unknown {
     const orders: [string, number][] = [];
-    for (const [sym, s] of p.symbols) for (const [id, t] of s.orders) orders.push([`${sym}\u0000${id}`, t]);
+    for (const [sym, s] of this.#symbols) for (const [id, t] of s.orders) orders.push([`${sym}\u0000${id}`, t]);
     return {
-      keys: keyedEntries([...p.keys].map(([key, s]) => [key, [Array.from(s.ring), s.n, nullable(s.lastTs), nullable(s.meanQty)]])),
-      symbols: keyedEntries([...p.symbols].map(([sym, s]) => [sym, [nullable(s.lastPrice), nullable(s.lastTs)]])),
+      keys: keyedEntries([...this.#keys].map(([key, s]) => [key, [Array.from(s.ring), s.n, nullable(s.lastTs), nullable(s.meanQty)]])),
+      symbols: keyedEntries([...this.#symbols].map(([sym, s]) => [sym, [nullable(s.lastPrice), nullable(s.lastTs)]])),
       orders: keyedEntries(orders),
     };
   }
 
-  #restorePart(state: unknown): PartState {
+  restore(state: unknown): void {
     const st = state as { keys: KeyedEntries<[number[], number, number | null, number | null]>; symbols: KeyedEntries<[number | null, number | null]>; orders: KeyedEntries<number> };
-    const p = this.#newPart();
-    for (const [key, [ring, n, lastTs, meanQty]] of entriesOf(st.keys)) p.keys.set(key, { ring: Float32Array.from(ring), n, lastTs: lastTs ?? NaN, meanQty: meanQty ?? NaN });
-    for (const [sym, [lastPrice, lastTs]] of entriesOf(st.symbols)) p.symbols.set(sym, { lastPrice: lastPrice ?? NaN, lastTs: lastTs ?? NaN, orders: new Map() });
+    this.#keys = new KeyedStore(this.#bounds); this.#symbols = new KeyedStore(this.#bounds);
+    for (const [key, [ring, n, lastTs, meanQty]] of entriesOf(st.keys)) this.#keys.set(key, { ring: Float32Array.from(ring), n, lastTs: lastTs ?? NaN, meanQty: meanQty ?? NaN });
+    for (const [sym, [lastPrice, lastTs]] of entriesOf(st.symbols)) this.#symbols.set(sym, { lastPrice: lastPrice ?? NaN, lastTs: lastTs ?? NaN, orders: new Map() });
     for (const [k, t] of entriesOf(st.orders)) {
       const cut = k.indexOf('\u0000');
       const sym = k.slice(0, cut);
-      let s = p.symbols.get(sym);
-      if (!s) { s = { lastPrice: NaN, lastTs: NaN, orders: new Map() }; p.symbols.set(sym, s); }
+      let s = this.#symbols.get(sym);
+      if (!s) { s = { lastPrice: NaN, lastTs: NaN, orders: new Map() }; this.#symbols.set(sym, s); }
       s.orders.set(k.slice(cut + 1), t);
     }
-    return p;
   }
-
-  #newPart(): PartState { return { keys: new KeyedStore(this.#bounds), symbols: new KeyedStore(this.#bounds) }; }
-  #partStats(p: PartState): StateStats { return addStats(p.keys.stats(), p.symbols.stats()); }
 
   /** drop histories idle beyond the TTL, as of the watermark (the scoring stage calls this per batch) */
-  expire(watermark: number): void { for (const p of this.#parts.values()) { p.keys.expire(watermark); p.symbols.expire(watermark); } }
+  expire(watermark: number): void { this.#keys.expire(watermark); this.#symbols.expire(watermark); }
 
   /** keys held (participant×symbol histories and symbol books) and dropped by the bounds */
-  stateStats(): StateStats {
-    let st: StateStats = { keys: 0, expired: this.#gone.expired, evicted: this.#gone.evicted };
-    for (const p of this.#parts.values()) st = addStats(st, this.#partStats(p));
-    return st;
-  }
-
-  snapshot(): unknown { return this.snapshotPartitions(); }
-  restore(state: unknown): void {
-    this.#parts.clear(); this.#partName = null;
-    for (const [name, s] of Object.entries(state as Record<string, unknown>)) this.adoptPartition(name, s);
-  }
-
-  /** partition name → that partition's state (the scoring stage saves, loads and drops it with the partition) */
-  snapshotPartitions(): Record<string, unknown> {
-    const out: Record<string, unknown> = {};
-    for (const [name, p] of this.#parts) out[name] = this.#snapshotPart(p);
-    return out;
-  }
-  adoptPartition(name: string, state: unknown): void {
-    this.dropPartition(name);
-    if (state && typeof state === 'object') this.#parts.set(name, this.#restorePart(state));
-  }
-  dropPartition(name: string): void {
-    const p = this.#parts.get(name);
-    if (p) { const st = this.#partStats(p); this.#gone.expired += st.expired; this.#gone.evicted += st.evicted; }
-    this.#parts.delete(name);
-    if (name === this.#partName) this.#partName = null;
-  }
+  stateStats(): StateStats { return addStats(this.#keys.stats(), this.#symbols.stats()); }
 }
 
 function clip(x: number, m: number): number { return x > m ? m : x < -m ? -m : x; }

@@ -113,7 +113,7 @@ export function surveillanceTopology(o: SurveillanceOptions): Topology {
     parsed.side('dead').to('dead-letters', o.deadLetters);
     return t.build();
   }
-  const scored = keyed.via('detector', score({ slot: o.slot, encoder: new OrderSequenceEncoder({ state }), classOutput: 'logits', policy: o.policy ?? { kind: 'deadline', budgetMs: 2 } }));
+  const scored = keyed.via('detector', score({ slot: o.slot, encoder: () => new OrderSequenceEncoder({ state }), classOutput: 'logits', policy: o.policy ?? { kind: 'deadline', budgetMs: 2 } }));
   const verdicts = o.feedback ? new ThresholdFeedback() : undefined;
   const decided = scored
     .keyBy('rekey', (c, i) => `${c.participant[i]}|${c.symbol[i]}`)

@@ -29,6 +29,9 @@ import { BatchShapeError, isWireBatch, toWire, transferListOf, type WireBatch } 
 import { KeyRouter } from './keyed.js';
 import type { KeyedResult, KeyedTask, KeyedWorkerConfig } from './keyed-worker.js';
 
+/** where a pool's tasks run: a piscina, or an inline keyed model (keyed-state.ts) */
+interface Lane { run(task: unknown, options?: { transferList?: ArrayBuffer[] }): Promise<unknown>; close(): Promise<void> }
+
 export interface PoolOptions {
   /** worker threads (default: cores − 1, at least 1) */
   workers?: number;
@@ -46,6 +49,12 @@ export interface PoolOptions {
   log?: (line: string) => void;
   /** an incremental model runs key-affine with cached state (default true where the manifest has `incremental`) */
   incremental?: boolean;
+  /**
+   * where an incremental model runs (default 'workers'): 'workers' = key-affine worker
+   * threads; 'inline' = on the calling thread, no hop (session.run then blocks the event loop
+   * for the step's duration: for models whose step is cheaper than the hop)
+   */
+  placement?: 'workers' | 'inline';
   /** keys whose state each key-affine worker holds (default 4,096; each (length − 1) × stateWidth floats, 15.9 KB for the detector) */
   keyedSlots?: number;
 }
@@ -55,6 +64,8 @@ export interface InferenceObserver {
   /** rows in the batch; queueUs = round trip − compute (waiting for a worker, messaging); computeUs inside onnxruntime */
   batch(model: string, rows: number, queueUs: number, computeUs: number): void;
   failed(model: string): void;
+  /** an incremental model's rows: prefilled (cold keys) and stepped (warm keys) */
+  keyed?(model: string, prefilled: number, stepped: number): void;
 }
 let inferenceObserver: InferenceObserver | undefined;
 export function observeInference(o: InferenceObserver | undefined): void { inferenceObserver = o; }
@@ -96,7 +107,7 @@ export class InferencePool {
    */
   readonly #laneTail: Promise<unknown>[];
 
-  private constructor(readonly model: ModelRef, readonly plan: ThreadPlan, private readonly lanes: Piscina[], readonly provider: 'cpu' | 'cuda', readonly warmupUs: Record<number, number>, readonly router?: KeyRouter) {
+  private constructor(readonly model: ModelRef, readonly plan: ThreadPlan, private readonly lanes: Lane[], readonly provider: 'cpu' | 'cuda', readonly warmupUs: Record<number, number>, readonly router?: KeyRouter) {
     this.id = `${model.name}@${model.version}`;
     this.#laneRunning = lanes.map(() => 0);
     this.#laneTail = lanes.map(() => Promise.resolve());
@@ -104,6 +115,8 @@ export class InferencePool {
 
   /** key-affine workers holding an incremental model's keyed state (runKeyed) */
   get keyed(): boolean { return this.router !== undefined; }
+  /** 'inline': the keyed model runs on this thread (PoolOptions.placement) */
+  readonly placement: 'workers' | 'inline' = 'workers';
 
   /** Start the workers, load and warm the model in each; resolves when all are ready. */
   static async open(model: ModelRef, opts: PoolOptions = {}): Promise<InferencePool> {
@@ -123,10 +136,18 @@ export class InferencePool {
       recordTiming: false,
     });
     const slots = opts.keyedSlots ?? 4096;
+    const inline = opts.placement === 'inline';
+    if (inline && !inc) throw new ConfigError(`inference pool: placement 'inline' needs an incremental model (${model.name}@${model.version} has none, or incremental is off)`);
+    if (inline && opts.workers !== undefined && opts.workers !== 1) throw new ConfigError(`inference pool: placement 'inline' runs on the calling thread; workers must be 1 or absent, got ${opts.workers}`);
+    if (inline) plan.workers = 1;
     const router = inc ? new KeyRouter(plan.workers, slots) : undefined;
-    const lanes = inc
-      ? Array.from({ length: plan.workers }, () => make(keyedWorkerFile, 1, { ...workerData, outputs: m.outputs.filter((o) => o.shape.length <= 2), incremental: inc, slots } satisfies KeyedWorkerConfig))
-      : [make(workerFile, plan.workers, workerData)];
+    const keyedConfig = inc ? { ...workerData, outputs: m.outputs.filter((o) => o.shape.length <= 2), incremental: inc, slots } satisfies KeyedWorkerConfig : undefined;
+    let lanes: Lane[];
+    try {
+      lanes = inline ? [await (await import('./keyed-state.js')).InlineKeyedLane.open(keyedConfig!, warmup)]
+        : keyedConfig ? Array.from({ length: plan.workers }, () => make(keyedWorkerFile, 1, keyedConfig))
+          : [make(workerFile, plan.workers, workerData)];
+    } catch (e) { throw new ModelLoadError(`${model.name}@${model.version}`, (e as Error).message, e); }
     // info tasks answer only from a worker that has loaded and warmed up; each holds its
     // worker briefly so the next goes to another one. Repeat until every worker has answered.
     const byThread = new Map<number, WorkerInfo>();
@@ -148,6 +169,7 @@ export class InferencePool {
     const warmupUs: Record<number, number> = {};
     for (const b of warmup) warmupUs[b] = Math.max(...infos.map((i) => i.warmupUs[b] ?? 0));
     const pool = new InferencePool(model, plan, lanes, infos.every((i) => i.provider === 'cuda') ? 'cuda' : 'cpu', warmupUs, router);
+    if (inline) (pool as { placement: string }).placement = 'inline';
     openPools.add(pool);
     return pool;
   }
@@ -241,7 +263,7 @@ export class InferencePool {
   }
 
   /** a stateless task on the least busy piscina */
-  async #onLane<T>(go: (p: Piscina) => Promise<T>, lane = -1): Promise<T> {
+  async #onLane<T>(go: (p: Lane) => Promise<T>, lane = -1): Promise<T> {
     if (lane < 0) { lane = 0; for (let i = 1; i < this.lanes.length; i++) if (this.#laneRunning[i] < this.#laneRunning[lane]) lane = i; }
     this.#laneRunning[lane]++;
     try { return await go(this.lanes[lane]); } finally { this.#laneRunning[lane]--; }
@@ -294,7 +316,7 @@ export class InferencePool {
       results = await Promise.all(tasks.map(({ lane, task }) => {
         // the windows are transferred; slots and cold flags (a few bytes a row) are copied, so
         // a failed task's slots can still be forgotten here
-        const go = (): Promise<KeyedResult | InferFailure> => this.#onLane((p) => p.run(task, { transferList: [task.windows.buffer as ArrayBuffer] }), lane);
+        const go = (): Promise<KeyedResult | InferFailure> => this.#onLane((p) => p.run(task, { transferList: [task.windows.buffer as ArrayBuffer] }) as Promise<KeyedResult | InferFailure>, lane);
         const mine = this.#laneTail[lane].then(go, go);
         this.#laneTail[lane] = mine.catch(() => undefined);
         return mine;
@@ -328,6 +350,7 @@ export class InferencePool {
       }
     }
     inferenceObserver?.batch(this.id, n, Math.max(0, (performance.now() - t0) * 1000 - computeUs), computeUs);
+    inferenceObserver?.keyed?.(this.id, prefilled, stepped);
     return { outputs, computeUs, prefilled, stepped };
   }
 

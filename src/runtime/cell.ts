@@ -67,7 +67,7 @@ export class OperatorCell extends NodeRt implements OperatorContext<Schema, Side
     super(spec);
     this.stage = spec.name;
     this.keyedOut = spec.keyedOut;
-    this.op = op ?? (partitioned && spec.kind === 'op' && (spec.def.keyed || spec.def.partitionState)
+    this.op = op ?? (partitioned && spec.kind === 'op' && (spec.def.keyed || spec.def.partitionState) && !spec.def.scopesPartitions
       ? new PartitionedOperator(() => spec.def.create() as never)
       : spec.def.create()) as OperatorCell['op'];
   }

@@ -19,11 +19,12 @@ import type { Schema } from '../batch.js';
 import type { SourceReader } from '../io.js';
 import { POSITION_KEY, isPartitionScoped, type PartitionScoped, type PartitionStateStore } from '../partitioned.js';
 import type { Checkpoint } from './options.js';
+import { SluiceError } from '../errors.js';
 
 /** what the coordinator reads of the graph */
 export interface CheckpointGraph {
   topology: string;
-  sources: { readonly name: string; readonly reader: SourceReader<Schema>; pendingBarrier: number | null }[];
+  sources: { readonly name: string; readonly reader: SourceReader<Schema>; pendingBarrier: number | null; readonly done: boolean }[];
   cells: { readonly stage: string; readonly op: unknown }[];
   sinks: number;
 }
@@ -34,7 +35,12 @@ export interface CheckpointOptions {
   store?: PartitionStateStore;
 }
 
-interface InFlight { cp: Checkpoint; acks: number; complete: (cp: Checkpoint) => void }
+interface InFlight { cp: Checkpoint; acks: number; complete: (cp: Checkpoint) => void; reject: (e: Error) => void }
+
+/** A checkpoint that cannot be taken or finished: every source has ended, or the run ended first. */
+export class CheckpointUnavailableError extends SluiceError {
+  constructor(message: string) { super('SLUICE_ERR_CHECKPOINT_UNAVAILABLE', message, { domain: 'user' }); }
+}
 
 export class CheckpointCoordinator {
   #nextId = 1;
@@ -62,13 +68,16 @@ export class CheckpointCoordinator {
   startTimer(): void {
     if (!this.opts.intervalMs) return;
     this.#timer = setInterval(() => {
-      if (this.#inFlight.size === 0 && !this.#persisting && !this.host.stopped()) this.begin().catch((e) => this.host.fail(e));
+      if (this.#inFlight.size === 0 && !this.#persisting && !this.host.stopped() && !this.graph.sources.every((s) => s.done)) this.begin().catch((e) => this.host.fail(e));
     }, this.opts.intervalMs);
   }
   stopTimer(): void { clearInterval(this.#timer); }
 
   /** 1. Take a consistent checkpoint of source positions and operator state. */
   begin(): Promise<Checkpoint> {
+    // an ended source emits no more barriers: with none left to carry one, nothing could
+    // complete (the run's final state and positions are saved when it finishes)
+    if (this.graph.sources.every((s) => s.done)) return Promise.reject(new CheckpointUnavailableError('checkpoint: every source has ended; the final state is saved when the run finishes'));
     const id = this.#nextId++;
     return new Promise((resolve, reject) => {
       const complete = (cp: Checkpoint) => {
@@ -77,8 +86,12 @@ export class CheckpointCoordinator {
         persist.finally(() => { if (this.#persisting === persist) this.#persisting = null; }).catch(() => undefined);
         persist.then(() => resolve(cp), reject);
       };
-      this.#inFlight.set(id, { cp: { id, topology: this.graph.topology, sources: {}, operators: {} }, acks: 0, complete });
-      for (const s of this.graph.sources) s.pendingBarrier = id;
+      this.#inFlight.set(id, { cp: { id, topology: this.graph.topology, sources: {}, operators: {} }, acks: 0, complete, reject });
+      for (const s of this.graph.sources) {
+        // an ended source is at its final position; the cells count its inputs as aligned
+        if (s.done) this.sourcePassed(id, s.name, s.reader.position());
+        else s.pendingBarrier = id;
+      }
       this.host.schedule();
     });
   }
@@ -122,6 +135,8 @@ export class CheckpointCoordinator {
    */
   async finish(clean: boolean): Promise<void> {
     this.stopTimer();
+    for (const [id, c] of this.#inFlight) c.reject(new CheckpointUnavailableError(`checkpoint ${id}: the run ended before it completed`));
+    this.#inFlight.clear();
     if (this.#persisting) await this.#persisting.catch(() => undefined);
     if (clean) {
       if (this.opts.store) await this.opts.store.save(this.#partitionStates(this.finalState()));
