@@ -9,7 +9,7 @@
  *   LAT_MODELS=a,b:full,c npm run bench:surveillance
  *       several detectors in one run, interleaved per rate (`:full` = an incremental model's
  *       full graph on ordinary workers, no cached state; `:inline` = its keyed state and step
- *       graph on the event loop's thread); writes
+ *       graph on the event loop's thread; `statistical` = the model-free path); writes
  *       bench/RESULTS-surveillance-incremental.md instead (issue #17)
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -49,9 +49,9 @@ async function main() {
   for (const { rate, file, speedup, m } of runs) {
     const [name, mode] = m?.split(':') ?? [];
     const pool = mode === 'inline' ? { placement: 'inline' as const } : { ...(process.env.LAT_WORKERS ? { workers: Number(process.env.LAT_WORKERS) } : {}), ...(mode === 'full' ? { incremental: false } : {}) };
-    const slot = process.env.LAT_SCORER === 'statistical' ? undefined : await openSurveillanceModel({ ...(name ? { name } : {}), pool });
+    const slot = process.env.LAT_SCORER === 'statistical' || name === 'statistical' ? undefined : await openSurveillanceModel({ ...(name ? { name } : {}), pool });
     if (slot) model = `${slot.version} on ${slot.live.workers} worker thread(s)`;
-    const how = slot ? `${slot.version}${slot.live.placement === 'inline' ? ' (cached state, step graph, inline on the event loop)' : slot.live.keyed ? ' (cached state, step graph, worker)' : ''}` : 'statistical';
+    const how = slot ? `${slot.version}${slot.live.placement === 'inline' ? ' (cached state, step graph, inline on the event loop)' : slot.live.keyed ? ' (cached state, step graph, worker)' : ''}` : 'statistical scorer (no model)';
     const decisions = countSink(), alerts = countSink<AlertSchema>(), dead = countSink<DeadLetterSchema>();
     try {
       const topo = surveillanceTopology({

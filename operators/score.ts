@@ -230,7 +230,9 @@ class ScoreOperator {
     const rowsP = this.#waitP.slice(this.#waitHead, this.#waitHead + n);
     const rowsI = this.#waitRow.slice(this.#waitHead, this.#waitHead + n);
     this.#waitHead += n;
-    if (this.#waitHead > 4096 && this.#waitHead * 2 > this.#waitP.length) {
+    // spent slots must not keep their records alive (src/queue.ts says what that cost)
+    if (this.#waitHead === this.#waitP.length) { this.#waitP.length = 0; this.#waitRow.length = 0; this.#waitHead = 0; }
+    else if (this.#waitHead > 4096 && this.#waitHead * 2 > this.#waitP.length) {
       this.#waitP = this.#waitP.slice(this.#waitHead); this.#waitRow = this.#waitRow.slice(this.#waitHead); this.#waitHead = 0;
     }
     // an incremental model on key-affine workers: each row's key and event number go along,
@@ -326,7 +328,8 @@ class ScoreOperator {
       this.#emit(p, ctx);
       emitted = true;
     }
-    if (this.#entryHead > 1024 && this.#entryHead * 2 > this.#entries.length) { this.#entries.splice(0, this.#entryHead); this.#entryHead = 0; }
+    if (this.#entryHead === this.#entries.length) { this.#entries.length = 0; this.#entryHead = 0; }
+    else if (this.#entryHead > 1024 && this.#entryHead * 2 > this.#entries.length) { this.#entries.splice(0, this.#entryHead); this.#entryHead = 0; }
     if (emitted) ctx.wake();
   }
 

@@ -27,6 +27,8 @@ export class Edge {
   constructor(readonly from: string, readonly to: string, readonly capacity: number) {}
 
   get size(): number { return this.#items.length - this.#head; }
+  /** array slots still referenced, taken ones included until the edge drains or compacts (tests of retention) */
+  get slotsHeld(): number { return this.#items.length; }
   hasCredit(): boolean { return this.records < this.capacity; }
   credit(): number { return Math.max(0, this.capacity - this.records); }
 
@@ -42,9 +44,16 @@ export class Edge {
 
   shift(): Item | undefined {
     if (this.#head >= this.#items.length) return undefined;
-    const item = this.#items[this.#head++];
+    const item = this.#items[this.#head];
+    // let go of the item: a taken slot that still pointed at its batch kept up to a thousand
+    // spent batches per edge alive long enough to be promoted to the old generation (at
+    // 5,000 events/s in 1-record batches: ~200 ms of traffic per edge, 30% of all
+    // allocation surviving scavenges, which then took ~10 ms each: the p99 of the
+    // model-free surveillance path)
+    this.#items[this.#head++] = undefined as unknown as Item;
+    if (this.#head === this.#items.length) { this.#items.length = 0; this.#head = 0; } // drained: the usual case
     // compact now and then instead of Array.shift per item (O(n) each)
-    if (this.#head > 1024 && this.#head * 2 > this.#items.length) { this.#items = this.#items.slice(this.#head); this.#head = 0; }
+    else if (this.#head > 1024 && this.#head * 2 > this.#items.length) { this.#items = this.#items.slice(this.#head); this.#head = 0; }
     if (item.k === ItemKind.Batch) this.records -= item.b.length;
     return item;
   }

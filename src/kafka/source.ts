@@ -353,7 +353,10 @@ class KafkaReader implements SourceReader<RawSchema>, KafkaSourceView {
     out.length = take;
     b.head += take;
     b.next = String(Number(b.msgs[b.head - 1].offset) + 1);
-    if (b.head > 4096 && b.head * 2 > b.msgs.length) { b.msgs = b.msgs.slice(b.head); b.head = 0; }
+    // taken messages must not stay referenced (their buffers and the batches made from them
+    // would outlive a scavenge and be promoted: src/queue.ts says what that cost)
+    if (b.head === b.msgs.length) { b.msgs.length = 0; b.head = 0; }
+    else if (b.head > 4096 && b.head * 2 > b.msgs.length) { b.msgs = b.msgs.slice(b.head); b.head = 0; }
     if (b.paused && b.msgs.length - b.head < this.cap / 2) {
       b.paused = false;
       this.consumer.resume([{ topic: b.topic, partitions: [b.partition] }]);
