@@ -26,22 +26,29 @@ import { openSurveillanceModel, surveillanceTopology } from '../apps/surveillanc
 const RATES = (process.env.LAT_RATES ?? '500,1000,2000,5000,10000').split(',').map(Number);
 const SECONDS = Number(process.env.LAT_SECONDS ?? 10);
 
-async function main() {
-  // write every replay file first, then let the simulation go: a 200,000-event object graph
-  // left on the heap makes each major GC pause the event loop for tens of ms
+/**
+ * Every replay file, written before anything is measured. In a function of its own: a
+ * block-scoped simulation inside the async main() stayed reachable from its suspended frame
+ * (measured: the 200,000-event object graph was still live mid-replay), and a heap that
+ * size makes each major GC pause the event loop for tens of ms.
+ */
+function writeReplayFiles(): { rate: number; file: string; speedup: number }[] {
   const dir = join(tmpdir(), 'sluice'); mkdirSync(dir, { recursive: true });
   const plans: { rate: number; file: string; speedup: number }[] = [];
-  {
-    const sim = simulate({ seed: 2001, events: 200_000 });
-    for (const rate of RATES) {
-      const n = Math.min(sim.events.length, Math.round(rate * SECONDS));
-      // pace by the market rate of the slice replayed (the open is busier than the day's mean)
-      const marketRate = n / ((sim.events[n - 1].ts - sim.events[0].ts) / 1e6);
-      const file = join(dir, `latency-${rate}.jsonl`);
-      writeFileSync(file, sim.events.slice(0, n).map((e) => JSON.stringify(e)).join('\n') + '\n');
-      plans.push({ rate, file, speedup: rate / marketRate });
-    }
+  const sim = simulate({ seed: 2001, events: 200_000 });
+  for (const rate of RATES) {
+    const n = Math.min(sim.events.length, Math.round(rate * SECONDS));
+    // pace by the market rate of the slice replayed (the open is busier than the day's mean)
+    const marketRate = n / ((sim.events[n - 1].ts - sim.events[0].ts) / 1e6);
+    const file = join(dir, `latency-${rate}.jsonl`);
+    writeFileSync(file, sim.events.slice(0, n).map((e) => JSON.stringify(e)).join('\n') + '\n');
+    plans.push({ rate, file, speedup: rate / marketRate });
   }
+  return plans;
+}
+
+async function main() {
+  const plans = writeReplayFiles();
   const rows: string[] = [];
   let model = 'statistical scorer';
   const models = process.env.LAT_MODELS?.split(',');
