@@ -65,7 +65,7 @@ export interface Encoder<I extends Schema> {
    * For an incremental model (issue #17): the key of the record encode() just wrote, and
    * that key's event count including it (1 = its first). With these, a key-affine pool
    * steps a key whose state it holds on the newest event instead of re-encoding the window.
-   * The key must name the partition too: the pool forgets every key when partitions move.
+   * The key is unique within the encoder; the stage adds the partition's name.
    */
   lastKey?(): string;
   lastSeq?(): number;
@@ -254,7 +254,7 @@ class ScoreOperator {
     const shadowRun = shadow ? shadow.runBatch(batchOf(dst.map((a) => a.slice()))) : undefined;
     // the inputs are transferred to the worker: keep a copy for the retry, since a worker
     // thread that dies mid-batch cannot hand them back (re-encoding would advance keyed state twice)
-    const kept = dst.map((a) => a.slice());
+    const kept = live.placement === 'inline' ? dst : dst.map((a) => a.slice()); // inline: nothing is transferred
     const t0 = performance.now();
     const first: Promise<InferResult> = keys
       ? live.runKeyed(keys, seqs!, dst[0]).then((r) => { this.prefilled += r.prefilled; this.stepped += r.stepped; return r; })

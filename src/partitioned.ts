@@ -98,7 +98,7 @@ export class PartitionInstances<T> {
     return i.inst;
   }
 
-  values(): IterableIterator<T> { return [...this.#instances.values()].map((i) => i.inst)[Symbol.iterator](); }
+  *values(): IterableIterator<T> { for (const i of this.#instances.values()) yield i.inst; }
 
   snapshot(): Record<string, unknown> {
     const out: Record<string, unknown> = {};

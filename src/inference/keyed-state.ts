@@ -112,12 +112,14 @@ export class KeyedModel {
     const seen = new Int32Array(cfg.slots), stamp = new Int32Array(cfg.slots);
     let taskNo = 0;
 
-    const runPrefill = async (windows: Float32Array, rows: number[], outs: Float32Array[]): Promise<void> => {
+    /** these rows' windows through the prefill graph, outputs scattered to their rows; the result holds the state rows */
+    const runPrefill = async (windows: Float32Array, rows: number[], outs: Float32Array[]): Promise<ort.InferenceSession.OnnxValueMapType> => {
       const n = rows.length;
       const x = new Float32Array(n * L * W);
       for (let k = 0; k < n; k++) x.set(windows.subarray(rows[k] * L * W, (rows[k] + 1) * L * W), k * L * W);
       const r = await prefill.run({ [cfg.inputs[0].name]: new ort.Tensor('float32', x, [n, L, W]) });
       scatter(r, rows, outs);
+      return r;
     };
     const scatter = (r: ort.InferenceSession.OnnxValueMapType, rows: number[], outs: Float32Array[]): void => {
       cfg.outputs.forEach((o, j) => {
@@ -150,10 +152,7 @@ export class KeyedModel {
           if (toPrefill.length > 0) {
             // prefill embeds the whole window; the slot keeps its newest M rows (position 0 is dropped)
             const n1 = toPrefill.length;
-            const x = new Float32Array(n1 * L * W);
-            for (let k = 0; k < n1; k++) x.set(windows.subarray(toPrefill[k] * L * W, (toPrefill[k] + 1) * L * W), k * L * W);
-            const r = await prefill.run({ [cfg.inputs[0].name]: new ort.Tensor('float32', x, [n1, L, W]) });
-            scatter(r, toPrefill, outs);
+            const r = await runPrefill(windows, toPrefill, outs);
             const states = r.states.data as Float32Array;
             for (let k = 0; k < n1; k++) {
               const s = slots[toPrefill[k]];
