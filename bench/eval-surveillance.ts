@@ -20,6 +20,10 @@ import type { OrderEvent } from '../apps/demo/orderflow.js';
 import type { DeadLetterSchema } from '../src/operator.js';
 import type { AlertSchema } from '../apps/surveillance/alerts.js';
 import { openSurveillanceModel, surveillanceTopology, SurveillanceThresholds } from '../apps/surveillance/topology.js';
+import type { Schema } from '../src/batch.js';
+import type { SinkDef } from '../src/io.js';
+import type { ThresholdConfig } from '../operators/threshold.js';
+import type { ModelRegistry } from '../src/inference/registry.js';
 
 const SEEDS = (process.env.EVAL_SEEDS ?? '1001,1002,1003').split(',').map(Number);
 const EVENTS = Number(process.env.EVAL_EVENTS ?? 200_000);
@@ -27,7 +31,7 @@ const BUCKET = 60e6;
 /** the statistical baseline's alert level, chosen by F1 on validation seed 50 */
 const STAT_Z = Number(process.env.EVAL_Z ?? 16);
 
-interface Alert { ts: number; participant: string; symbol: string; pattern: string }
+export interface Alert { ts: number; participant: string; symbol: string; pattern: string }
 export interface Quality {
   units: number; positives: number; tp: number; fp: number; tn: number; fn: number;
   accuracy: number; fpr: number; precision: number; recall: number; f1: number;
@@ -79,18 +83,29 @@ export function scoreAlerts(events: OrderEvent[], episodes: Episode[], alerts: A
   };
 }
 
-function median(xs: number[]): number { if (!xs.length) return NaN; const s = [...xs].sort((a, b) => a - b); return s[s.length >> 1]; }
+export function median(xs: number[]): number { if (!xs.length) return NaN; const s = [...xs].sort((a, b) => a - b); return s[s.length >> 1]; }
 
-async function runScorer(kind: 'transformer' | 'lstm' | 'statistical', events: OrderEvent[]): Promise<{ alerts: Alert[]; wallMs: number; dead: number }> {
+/** the registered model behind each model scorer (EVAL_MODEL_<SCORER>=name@version overrides, e.g. a candidate in a scratch registry) */
+export const ScorerModels: Record<string, string> = { transformer: 'surveillance-detector', lstm: 'surveillance-lstm', incremental: 'surveillance-detector-incremental' };
+
+/**
+ * One replay of `events` through the surveillance topology with one scorer. `decisions`, when
+ * given, receives every scored event with its threshold decision (for achieved alert rates).
+ */
+export async function runScorer(kind: string, events: OrderEvent[], opts: { decisions?: SinkDef<Schema>; threshold?: ThresholdConfig; registry?: ModelRegistry } = {}): Promise<{ alerts: Alert[]; wallMs: number; dead: number }> {
   const raw = events.map((e, i) => ({ key: e.symbol, value: JSON.stringify(e), offset: i, timestamp: 0 }));
   const sink = collectSink<AlertSchema>();
   const dead = countSink<DeadLetterSchema>();
-  const slot = kind === 'statistical' ? undefined : await openSurveillanceModel({ name: kind === 'transformer' ? 'surveillance-detector' : 'surveillance-lstm' });
+  const override = process.env[`EVAL_MODEL_${kind.toUpperCase()}`];
+  const [name, version] = (override ?? ScorerModels[kind] ?? '').split('@');
+  if (kind !== 'statistical' && !name) throw new Error(`eval: no model for scorer '${kind}'`);
+  const slot = kind === 'statistical' ? undefined : await openSurveillanceModel({ name, version, ...(opts.registry ? { registry: opts.registry } : {}) });
   try {
     const floor = process.env.EVAL_FLOOR ? Number(process.env.EVAL_FLOOR) : undefined;
     const topo = surveillanceTopology({
       source: memorySource(RawSchema, [raw], { batchSize: 1024 }), parse: { format: 'json', contract: 'order-event' }, slot, alerts: sink, deadLetters: dead,
-      threshold: { ...(floor !== undefined ? { floor } : {}), ...(process.env.EVAL_CEILING ? { ceiling: Number(process.env.EVAL_CEILING) } : {}) }, zAlert: STAT_Z,
+      threshold: { ...(floor !== undefined ? { floor } : {}), ...(process.env.EVAL_CEILING ? { ceiling: Number(process.env.EVAL_CEILING) } : {}), ...(process.env.EVAL_RARE ? { ceilingRareShare: Number(process.env.EVAL_RARE) } : {}), ...opts.threshold }, zAlert: STAT_Z,
+      ...(opts.decisions ? { decisions: opts.decisions } : {}),
     });
     const t0 = performance.now();
     await new Runtime(topo).run();

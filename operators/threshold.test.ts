@@ -143,6 +143,27 @@ test('calibrated scores: the surprise scale with no ceiling holds a 0.1% target;
   assert.ok(linear > 0.008, `linear with a 0.99 ceiling: ${(linear * 100).toFixed(2)}% — the ceiling alerts whatever the budget`);
 });
 
+test('ceilingRareShare: a ceiling that a large share of the stream reaches stops overriding the budget; a rare one still fires', () => {
+  // flow unlike the model's training data: a fifth of all scores sit at the ceiling (issue #18's benign bursts scored 0.998)
+  const r = rng(22);
+  const flooded = Array.from({ length: 30_000 }, () => (r() < 0.2 ? 0.996 + r() * 0.004 : r() * 0.5));
+  const rate = (cfg: Parameters<typeof adaptiveThreshold>[0]) => {
+    const h = new OperatorHarness(adaptiveThreshold({ targetRate: 0.002, floor: 0.95, ceiling: 0.995, halfLifeUs: 600e6, ...cfg }), { input: S }) as unknown as OperatorHarness<typeof S, never>;
+    const out = feed(h, flooded, 0);
+    return out.slice(5_000).filter((o) => o.alert).length / (out.length - 5_000);
+  };
+  const always = rate({});
+  const rare = rate({ ceilingRareShare: 0.1 });
+  assert.ok(always > 0.15, `without the share rule the ceiling alerts on ${(always * 100).toFixed(1)}%`);
+  assert.ok(rare < 0.01, `with it, ${(rare * 100).toFixed(2)}% alert (target 0.2%)`);
+  // where ceiling scores are rare (1 in 200), each one still alerts, even on a key whose own history is full of them
+  const h = new OperatorHarness(adaptiveThreshold({ targetRate: 0.002, floor: 0.95, ceiling: 0.995, ceilingRareShare: 0.1 }), { input: S }) as unknown as OperatorHarness<typeof S, never>;
+  feed(h, Array.from({ length: 20_000 }, () => r() * 0.5), 0, 'others');
+  const burst = feed(h, Array.from({ length: 100 }, () => 0.999), 20_000_000, 'one');
+  assert.is(burst.filter((o) => o.alert).length, 100);
+  assert.throws(() => adaptiveThreshold({ ceilingRareShare: 0 }), /ceilingRareShare/);
+});
+
 test('minEvidence: no alert before a key has that much history', () => {
   const h = new OperatorHarness(adaptiveThreshold({ targetRate: 0.01, floor: 0.1, minEvidence: 100 }), { input: S }) as unknown as OperatorHarness<typeof S, never>;
   const out = feed(h, Array.from({ length: 200 }, (_, i) => (i % 10 === 0 ? 0.99 : 0.2)), 0);

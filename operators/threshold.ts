@@ -13,7 +13,12 @@
  *  - a flat regime lowers the quantile, but never below `floor`, and a score at or above
  *    `ceiling` alerts whatever the regime, so real outliers are not silenced (a ceiling of 1
  *    is off: then the target rate is a promise, which a ceiling below 1 breaks whenever the
- *    scores that pass it are not rare).
+ *    scores that pass it are not rare). `ceilingRareShare` keeps that promise: the ceiling
+ *    overrides the quantile only while scores at or above it are at most that share of the
+ *    stream's decayed history, so on flow where the model scores whole
+ *    classes of benign accounts near 1 (flow unlike its training data: a market maker's
+ *    constant requotes, a retail burst) the budget decides again instead of every event
+ *    alerting.
  *
  * A record is an alert when its score exceeds the threshold in force *before* the
  * record is added (an outlier cannot raise its own bar). Analyst feedback moves a key's
@@ -63,8 +68,13 @@ export interface ThresholdConfig {
   targetRate?: number;
   /** the threshold never goes below this (default 0.5) */
   floor?: number;
-  /** a score at or above this always alerts (default 0.99) */
+  /** a score at or above this always alerts (default 0.99), unless ceilingRareShare says such scores are not rare */
   ceiling?: number;
+  /**
+   * the ceiling overrides the quantile only while scores at or above it make up at most this
+   * share of the whole stream's decayed history (default 1: always)
+   */
+  ceilingRareShare?: number;
   /** event-time half-life of the score history, µs (default 10 minutes) */
   halfLifeUs?: number;
   /** histogram bins over [0, 1] (default 200) */
@@ -156,7 +166,9 @@ export type Thresholded<S extends Schema> = S & typeof ThresholdColumns;
 interface Hist { w: Float64Array; total: number; at: number }
 
 export function adaptiveThreshold<I extends Schema>(cfg: ThresholdConfig = {}): OperatorDef<I, Thresholded<I>, NoSides> & { keyed: true } {
-  rejectUnknown('adaptiveThreshold', cfg, ['scoreField', 'timeField', 'stats', 'targetRate', 'floor', 'ceiling', 'halfLifeUs', 'bins', 'priorWeight', 'feedback', 'state', 'scale', 'minEvidence']);
+  rejectUnknown('adaptiveThreshold', cfg, ['scoreField', 'timeField', 'stats', 'targetRate', 'floor', 'ceiling', 'ceilingRareShare', 'halfLifeUs', 'bins', 'priorWeight', 'feedback', 'state', 'scale', 'minEvidence']);
+  const rareShare = cfg.ceilingRareShare ?? 1;
+  if (!(rareShare > 0 && rareShare <= 1)) throw new ConfigError(`adaptiveThreshold: ceilingRareShare must be in (0, 1], got ${rareShare}`);
   const minEvidence = cfg.minEvidence ?? 0;
   if (!(minEvidence >= 0)) throw new ConfigError(`adaptiveThreshold: minEvidence must be ≥ 0, got ${minEvidence}`);
   const scale = cfg.scale ?? 'linear';
@@ -182,6 +194,14 @@ export function adaptiveThreshold<I extends Schema>(cfg: ThresholdConfig = {}): 
       if (f < 0.999999) { for (let i = 0; i < h.w.length; i++) h.w[i] *= f; h.total *= f; }
     }
     h.at = t;
+  };
+  // the first bin holding scores at or above the ceiling (its share of a history is the sum from here up)
+  const ceilBin = Math.min(c.bins - 1, Math.max(0, Math.floor(toPos(c.ceiling) * c.bins)));
+  const shareAtCeiling = (h: Hist): number => {
+    if (!(h.total > 0)) return 0;
+    let w = 0;
+    for (let i = ceilBin; i < h.w.length; i++) w += h.w[i];
+    return w / h.total;
   };
   /** smallest score s with P(score > s) ≤ rate, by histogram bin upper edges */
   const quantile = (h: Hist, rate: number): number => {
@@ -218,12 +238,16 @@ export function adaptiveThreshold<I extends Schema>(cfg: ThresholdConfig = {}): 
             const qKey = h.total > 0 ? quantile(h, c.targetRate) : 0;
             const qAll = global.total > 0 ? quantile(global, c.targetRate) : c.floor;
             const w = h.total / (h.total + c.priorWeight);
-            const th = Math.min(c.ceiling, Math.max(c.floor, w * qKey + (1 - w) * qAll + (cfg.feedback?.offset(ks[i]) ?? 0)));
+            // the ceiling caps the threshold (and a score at it alerts) only while such scores are
+            // rare in the stream's history; otherwise the quantile decides alone. Not the key's own
+            // history: a manipulator's key is mostly its episode, rare only stream-wide
+            const ceilingHolds = c.ceiling < 1 && (rareShare >= 1 || shareAtCeiling(global) <= rareShare);
+            const th = Math.min(ceilingHolds ? c.ceiling : 1, Math.max(c.floor, w * qKey + (1 - w) * qAll + (cfg.feedback?.offset(ks[i]) ?? 0)));
             const s = score[i];
             thr[i] = th;
             cfg.stats?.current.set(ks[i], th);
             // a ceiling of 1 is off: nothing alerts past the threshold's back
-            alert[i] = h.total >= minEvidence && (s > th || (c.ceiling < 1 && s >= c.ceiling)) ? 1 : 0;
+            alert[i] = h.total >= minEvidence && (s > th || (ceilingHolds && s >= c.ceiling)) ? 1 : 0;
             if (Number.isFinite(s)) {
               const b = Math.min(c.bins - 1, Math.max(0, Math.floor(toPos(s) * c.bins)));
               // a late record counts as already decayed from its own time to the history's

@@ -113,20 +113,9 @@ export class OrderSequenceEncoder implements Encoder<SeqInput> {
     if (type === 'EXEC' && price > 0) sym.lastPrice = price;
     sym.lastTs = ts; k.lastTs = ts;
 
-    // append to the key's ring, then write it out oldest first, zero-padded in front
-    const L = this.length, W = EVENT_WIDTH;
-    k.ring.set(e, (k.n % L) * W);
-    k.n++;
+    k.n = pushAndWrite(k.ring, k.n, e, this.length, dst[0], at);
     // for an incremental model: the key and its event count (k.n restarts when the key expires)
     this.#lastKey = key; this.#lastSeq = k.n;
-    const out = dst[0];
-    const base = at * L * W;
-    const have = Math.min(k.n, L);
-    out.fill(0, base, base + (L - have) * W);
-    for (let j = 0; j < have; j++) {
-      const slot = (k.n - have + j) % L;
-      out.set(k.ring.subarray(slot * W, slot * W + W), base + (L - have + j) * W);
-    }
   }
 
   lastKey(): string { return this.#lastKey; }
@@ -162,6 +151,25 @@ export class OrderSequenceEncoder implements Encoder<SeqInput> {
 
   /** keys held (participant×symbol histories and symbol books) and dropped by the bounds */
   stateStats(): StateStats { return addStats(this.#keys.stats(), this.#symbols.stats()); }
+}
+
+/**
+ * Appends event `e` to a key's ring of `length` events (`n` seen so far), then writes the
+ * window into `out` at row `at`, oldest first, zero-padded in front. Returns the new count.
+ * Shared by the sequence encoders: the layout the models were trained on.
+ */
+export function pushAndWrite(ring: Float32Array, n: number, e: Float32Array, length: number, out: Float32Array, at: number): number {
+  const W = e.length, L = length;
+  ring.set(e, (n % L) * W);
+  n++;
+  const base = at * L * W;
+  const have = Math.min(n, L);
+  out.fill(0, base, base + (L - have) * W);
+  for (let j = 0; j < have; j++) {
+    const slot = (n - have + j) % L;
+    out.set(ring.subarray(slot * W, slot * W + W), base + (L - have + j) * W);
+  }
+  return n;
 }
 
 function clip(x: number, m: number): number { return x > m ? m : x < -m ? -m : x; }

@@ -43,18 +43,24 @@ def main():
     ap.add_argument("--version", type=int, required=True)
     ap.add_argument("--epochs", type=int, default=4)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--name", default=None, help="register under this name (default by --arch; e.g. surveillance-detector-relative)")
     a = ap.parse_args()
     torch.manual_seed(a.seed)
     torch.set_num_threads(2)
     Xtr, ytr, mtr = load(a.train)
     Xva, yva, mva = load(a.val)
     classes = mtr["classes"]
+    # the dump names its encoder's features (the relative encoder of issue #18 has 22); older dumps are the first encoder's 16
+    features = mtr.get("features") or FEATURES
+    width = len(features)
+    if mva.get("features", FEATURES) != features:
+        sys.exit(f"train: validation dump has other features than the training dump ({mva.get('encoder')} vs {mtr.get('encoder')})")
     if a.arch == "incremental":
-        model = IncrementalSequenceModel(classes=len(classes), score_mode="anomaly")
+        model = IncrementalSequenceModel(width=width, classes=len(classes), score_mode="anomaly")
     elif a.arch == "transformer":
-        model = SequenceTransformer(classes=len(classes), score_mode="anomaly")
+        model = SequenceTransformer(width=width, classes=len(classes), score_mode="anomaly")
     else:
-        model = SequenceLSTM(classes=len(classes))
+        model = SequenceLSTM(width=width, classes=len(classes))
     counts = torch.bincount(ytr, minlength=len(classes)).float()
     weight = (counts.sum() / counts.clamp(min=1)).sqrt()
     weight = weight / weight.mean()
@@ -85,15 +91,15 @@ def main():
         print(f"epoch {epoch + 1}: loss {loss.item():.4f} val event TPR@0.5 {tpr:.4f} FPR@0.5 {fpr:.4f} class accuracy {acc:.4f} ({time.time() - t0:.0f}s)", flush=True)
     # the incremental form is registered under its own name until it matches the detector on every
     # held-out set (through the engine, GOOG F1 0.857-0.871 against 0.878), so the flagship's default is unchanged
-    name = {"incremental": "surveillance-detector-incremental", "transformer": "surveillance-detector", "lstm": "surveillance-lstm"}[a.arch]
+    name = a.name or {"incremental": "surveillance-detector-incremental", "transformer": "surveillance-detector", "lstm": "surveillance-lstm"}[a.arch]
     # SLUICE_MODELS_OUT: a registry root to write to instead of models/ (scripts/train-all.sh --out)
     out = os.path.join(os.environ.get("SLUICE_MODELS_OUT") or os.path.join(os.path.dirname(__file__), ".."), name, str(a.version))
     desc = {"incremental": "Incremental attention model (per-event MLP embedding to 64, keys/values cached per event, 2 hops of 4-head attention from the newest event with age-only ALiBi biases; prefill.onnx and step.onnx from the same weights, step exact against the full re-encode)",
             "transformer": "Transformer encoder (2 layers, d_model 64, 4 heads, ff 128)", "lstm": "LSTM baseline (2 layers, hidden 64)"}[a.arch] + \
         " over a participant x symbol's last 32 order events; score = 1 - P(normal), class = manipulation pattern."
-    m = export(model, out, name, a.version, 32, 16, FEATURES, classes, {
-        "data": f"order flow with labelled episodes (apps/surveillance/sim/market.ts; background generated or LOBSTER AMZN 2012-06-21 via apps/surveillance/sim/lobster.ts): {json.dumps(mtr.get('sources') or [{k: mtr.get(k) for k in ('seeds', 'perSeed', 'every', 'background')}])}; {len(ytr)} sequences (all episode and member events, 1 in `every` other events); per class {mtr['counts']}",
-        "command": f"python models/surveillance-detector/train.py --arch {a.arch} --version {a.version} --epochs {a.epochs} --seed {a.seed} --train {a.train}",
+    m = export(model, out, name, a.version, 32, width, features, classes, {
+        "data": f"order flow with labelled episodes (generator family {json.dumps(sorted({s.get('family') or 'market' for s in (mtr.get('sources') or [mtr])}))}: apps/surveillance/sim/market.ts, its background generated or LOBSTER AMZN 2012-06-21 via apps/surveillance/sim/lobster.ts; apps/surveillance/sim/auction-sim.ts), encoder {mtr.get('encoder', 'order')}: {json.dumps(mtr.get('sources') or [{k: mtr.get(k) for k in ('seeds', 'family', 'perSeed', 'every', 'background')}])}; {len(ytr)} sequences (all episode and member events, 1 in `every` other events); per class {mtr['counts']}",
+        "command": f"python models/surveillance-detector/train.py --arch {a.arch} --version {a.version} --epochs {a.epochs} --seed {a.seed} --train {a.train}" + (f" --name {a.name}" if a.name else ""),
         "seeds": {"torch": a.seed, "train": mtr["seeds"], "validation": mva["seeds"], "evaluation": "1001+ (npm run eval:surveillance)"},
         "metrics": {"val_event_tpr_at_0.5": round(tpr, 4), "val_event_fpr_at_0.5": round(fpr, 4), "val_class_accuracy": round(acc, 4), "epochs": a.epochs},
         "parameters": count_params(model),

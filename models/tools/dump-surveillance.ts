@@ -8,11 +8,19 @@
  * they are the hard negatives).
  *
  *   node dist/models/tools/dump-surveillance.js <out-dir> <seed,seed,...> [events-per-seed] [normal-every] [lobster-message-file]
+ *
+ * SIM_FAMILY=auction takes the flow from the second generator family (apps/surveillance/sim/
+ * auction-sim.ts; events-per-seed is then ignored: one 11-minute session per seed, and its
+ * manipulator accounts' benign trading is kept whole as the hard negatives), so a detector
+ * can be trained on either family and judged on the other (bench/eval-generalization.ts).
+ * SIM_ENCODER=relative encodes with RelativeOrderEncoder (features against the book and the
+ * participant's own baseline) instead of the first OrderSequenceEncoder.
  */
 import { Patterns, simulate, type Episode } from '../../apps/surveillance/sim/market.js';
 import { basename } from 'node:path';
 import { lobsterBackground } from '../../apps/surveillance/sim/lobster.js';
 import { SequenceSet } from './sequences.js';
+import { simulateAuction } from '../../apps/surveillance/sim/auction-sim.js';
 
 /** pattern index + 1 of the episode this event belongs to, 0 if none */
 export function labeller(episodes: Episode[]): (e: { participant: string; symbol: string; ts: number }) => number {
@@ -34,8 +42,15 @@ if (isMain) {
   const seeds = seedsArg.split(',').map(Number);
   const perSeed = Number(perSeedArg ?? 200_000);
   const every = Number(everyArg ?? 25);
-  const set = new SequenceSet();
+  const set = new SequenceSet(process.env.SIM_ENCODER === 'relative' ? 'relative' : 'order');
+  const family = process.env.SIM_FAMILY === 'auction' ? 'auction' : 'market';
   for (const seed of seeds) {
+    if (family === 'auction') {
+      const sim = simulateAuction({ seed });
+      const label = labeller(sim.episodes);
+      set.add(sim.events, (e, i) => { const y = label(e); return y === 0 && sim.archetypes[e.participant] !== 'manipulator' && i % every !== 0 ? null : y; });
+      continue;
+    }
     // with a LOBSTER file: episodes injected into that real flow (participants assigned per seed)
     const sim = lobsterFile ? simulate({ seed, background: lobsterBackground(lobsterFile, { seed }) }) : simulate({ seed, events: perSeed });
     const label = labeller(sim.episodes);
@@ -43,6 +58,6 @@ if (isMain) {
     set.add(sim.events, (e, i) => { const y = label(e); return y === 0 && !e.participant.startsWith('MBR') && i % every !== 0 ? null : y; });
   }
   const counts = Array.from({ length: Patterns.length + 1 }, (_, k) => set.ys.filter((y) => y === k).length);
-  set.write(outDir, { seeds, perSeed: lobsterFile ? 'LOBSTER' : perSeed, every, classes: ['normal', ...Patterns], counts, ...(lobsterFile ? { background: basename(lobsterFile) } : {}) });
+  set.write(outDir, { seeds, family, perSeed: family === 'auction' ? 'auction session' : lobsterFile ? 'LOBSTER' : perSeed, every, classes: ['normal', ...Patterns], counts, ...(lobsterFile ? { background: basename(lobsterFile) } : {}) });
   console.log(`wrote ${set.ys.length} sequences to ${outDir}; per class ${counts.join(' ')}`);
 }

@@ -28,7 +28,9 @@ def load_sequences(d):
         meta = dict(parts[0][2])
         meta["n"] = sum(p[2]["n"] for p in parts)
         meta["seeds"] = [s for p in parts for s in p[2]["seeds"]]
-        meta["sources"] = [{k: p[2].get(k) for k in ("seeds", "perSeed", "every", "background", "counts")} for p in parts]
+        meta["sources"] = [{k: p[2].get(k) for k in ("seeds", "family", "perSeed", "every", "background", "counts")} for p in parts]
+        if any(p[2].get("features") != parts[0][2].get("features") for p in parts):
+            raise ValueError(f"load_sequences: {d} mixes dumps of different encoders")
         if "counts" in meta:
             meta["counts"] = [sum(c) for c in zip(*(p[2]["counts"] for p in parts))]
         return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts]), meta

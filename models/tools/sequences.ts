@@ -17,15 +17,24 @@ import { fromWire } from '../../src/inference/arrow-batch.js';
 import { batchOf } from '../../src/batch.js';
 import { OrderSchema } from '../../src/contracts.js';
 import { orderRow, type OrderEvent } from '../../apps/demo/orderflow.js';
-import { OrderSequenceEncoder } from '../../apps/surveillance/order-sequence.js';
+import { OrderSequenceEncoder, SequenceFeatures } from '../../apps/surveillance/order-sequence.js';
+import { RelativeFeatures, RelativeOrderEncoder } from '../../apps/surveillance/relative-sequence.js';
+
+/** which of the engine's encoders makes the sequences: the first (absolute) one, or the relative one of issue #18 */
+export type EncoderKind = 'order' | 'relative';
 
 export class SequenceSet {
   readonly xs: Float32Array[] = [];
   readonly ys: number[] = [];
+  readonly features: readonly string[];
+
+  constructor(readonly encoder: EncoderKind = 'order') {
+    this.features = encoder === 'relative' ? RelativeFeatures : SequenceFeatures;
+  }
 
   /** encode every event in order; keep those for which `label` returns a class (null: skip) */
   add(events: OrderEvent[], label: (e: OrderEvent, i: number) => number | null): void {
-    const enc = new OrderSequenceEncoder();
+    const enc = this.encoder === 'relative' ? new RelativeOrderEncoder() : new OrderSequenceEncoder();
     const batch = batchOf(OrderSchema, events.map(orderRow));
     const row = [new Float32Array(enc.widths[0])];
     for (let i = 0; i < batch.length; i++) {
@@ -43,10 +52,10 @@ export class SequenceSet {
     this.xs.forEach((x, i) => X.set(x, i * x.length));
     const n = this.ys.length;
     const rb = fromWire({ length: n, columns: [
-      { name: 'events', type: 'float32', listSize: 32 * 16, values: X },
+      { name: 'events', type: 'float32', listSize: 32 * this.features.length, values: X },
       { name: 'label', type: 'int32', values: Int32Array.from(this.ys) },
     ] });
-    const description = JSON.stringify({ n, length: 32, width: 16, ...meta });
+    const description = JSON.stringify({ n, length: 32, width: this.features.length, encoder: this.encoder, features: this.features, ...meta });
     const { RecordBatch, RecordBatchFileWriter, Schema, Table } = loadArrow();
     const schema = new Schema(rb.schema.fields, new Map([['sluice.meta', description]]));
     const table = new Table([new RecordBatch(schema, rb.data)]);
