@@ -23,7 +23,7 @@ import { openSurveillanceModel, surveillanceTopology, SurveillanceThresholds } f
 import type { Schema } from '../src/batch.js';
 import type { SinkDef } from '../src/io.js';
 import type { ThresholdConfig } from '../operators/threshold.js';
-import type { ModelRegistry } from '../src/inference/registry.js';
+import { ModelRegistry } from '../src/inference/registry.js';
 
 const SEEDS = (process.env.EVAL_SEEDS ?? '1001,1002,1003').split(',').map(Number);
 const EVENTS = Number(process.env.EVAL_EVENTS ?? 200_000);
@@ -99,7 +99,9 @@ export async function runScorer(kind: string, events: OrderEvent[], opts: { deci
   const override = process.env[`EVAL_MODEL_${kind.toUpperCase()}`];
   const [name, version] = (override ?? ScorerModels[kind] ?? '').split('@');
   if (kind !== 'statistical' && !name) throw new Error(`eval: no model for scorer '${kind}'`);
-  const slot = kind === 'statistical' ? undefined : await openSurveillanceModel({ name, version, ...(opts.registry ? { registry: opts.registry } : {}) });
+  // EVAL_REGISTRY: a registry root to load from instead of models/ (a candidate trained into a scratch folder)
+  const registry = opts.registry ?? (process.env.EVAL_REGISTRY ? new ModelRegistry(process.env.EVAL_REGISTRY) : undefined);
+  const slot = kind === 'statistical' ? undefined : await openSurveillanceModel({ name, version, ...(registry ? { registry } : {}) });
   try {
     const floor = process.env.EVAL_FLOOR ? Number(process.env.EVAL_FLOOR) : undefined;
     const topo = surveillanceTopology({
