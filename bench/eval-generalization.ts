@@ -40,7 +40,7 @@ const LOBSTER_FILES = ['AMZN_2012-06-21_34200000_57600000_message_5.csv', 'GOOG_
 
 type Family = 'market' | 'auction';
 const generate = (family: Family, seed: number): Simulation & { archetypes?: Record<string, string> } =>
-  family === 'market' ? simulate({ seed, events: 200_000 }) : simulateAuction({ seed });
+  family === 'market' ? simulate({ seed, events: 200_000, hardNegativesPerKind: 12 }) : simulateAuction({ seed });
 
 /** the naive floor: alert a participant × symbol minute when its Nth cancel arrives */
 export function naiveCancelRule(events: OrderEvent[], n: number): Alert[] {

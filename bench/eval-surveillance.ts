@@ -106,7 +106,8 @@ export async function runScorer(kind: string, events: OrderEvent[], opts: { deci
     const floor = process.env.EVAL_FLOOR ? Number(process.env.EVAL_FLOOR) : undefined;
     const topo = surveillanceTopology({
       source: memorySource(RawSchema, [raw], { batchSize: 1024 }), parse: { format: 'json', contract: 'order-event' }, slot, alerts: sink, deadLetters: dead,
-      threshold: { ...(floor !== undefined ? { floor } : {}), ...(process.env.EVAL_CEILING ? { ceiling: Number(process.env.EVAL_CEILING) } : {}), ...(process.env.EVAL_RARE ? { ceilingRareShare: Number(process.env.EVAL_RARE) } : {}), ...opts.threshold }, zAlert: STAT_Z,
+      threshold: { ...(floor !== undefined ? { floor } : {}), ...(process.env.EVAL_CEILING ? { ceiling: Number(process.env.EVAL_CEILING) } : {}), ...(process.env.EVAL_RARE ? { ceilingRareShare: Number(process.env.EVAL_RARE) } : {}),
+        ...(process.env.EVAL_TARGET ? { targetRate: Number(process.env.EVAL_TARGET) } : {}), ...(process.env.EVAL_SCALE ? { scale: process.env.EVAL_SCALE as 'linear' | 'surprise' } : {}), ...opts.threshold }, zAlert: STAT_Z,
       ...(opts.decisions ? { decisions: opts.decisions } : {}),
     });
     const t0 = performance.now();

@@ -32,6 +32,14 @@ test('simulator: every pattern is present, and each episode is in the stream as 
   }
 });
 
+test('simulator: hard negatives are opt-in, unlabelled, and leave the episodes as they were', () => {
+  const hard = simulate({ seed: 3, events: 40_000, episodesPerPattern: 3, benignPerKind: 4, hardNegativesPerKind: 2 });
+  assert.equal(hard.episodes, sim.episodes);
+  assert.ok(hard.events.length > sim.events.length + 7 * 2 * 4, `${hard.events.length - sim.events.length} benign events added`);
+  const members = (x: typeof sim) => x.events.filter((e) => e.participant.startsWith('MBR') && (e.orderType === 'MARKET' || e.orderType === 'IOC')).length;
+  assert.ok(members(hard) > members(sim) + 10, 'more marketable member orders that belong to no episode');
+});
+
 test('simulator: members also trade benignly, outside any episode', () => {
   const inEpisode = (e: { participant: string; symbol: string; ts: number }) => sim.episodes.some((x) => x.participant === e.participant && x.symbol === e.symbol && e.ts >= x.start && e.ts <= x.end);
   const memberEvents = sim.events.filter((e) => e.participant.startsWith('MBR'));

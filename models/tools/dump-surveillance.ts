@@ -14,7 +14,8 @@
  * manipulator accounts' benign trading is kept whole as the hard negatives), so a detector
  * can be trained on either family and judged on the other (bench/eval-generalization.ts).
  * SIM_ENCODER=relative encodes with RelativeOrderEncoder (features against the book and the
- * participant's own baseline) instead of the first OrderSequenceEncoder.
+ * participant's own baseline) instead of the first OrderSequenceEncoder. SIM_HARD=N adds N of each
+ * of issue #18's hard negatives to the first family's flow (simulate's hardNegativesPerKind).
  */
 import { Patterns, simulate, type Episode } from '../../apps/surveillance/sim/market.js';
 import { basename } from 'node:path';
@@ -52,12 +53,13 @@ if (isMain) {
       continue;
     }
     // with a LOBSTER file: episodes injected into that real flow (participants assigned per seed)
-    const sim = lobsterFile ? simulate({ seed, background: lobsterBackground(lobsterFile, { seed }) }) : simulate({ seed, events: perSeed });
+    const hardNegativesPerKind = Number(process.env.SIM_HARD ?? 0);
+    const sim = lobsterFile ? simulate({ seed, hardNegativesPerKind, background: lobsterBackground(lobsterFile, { seed }) }) : simulate({ seed, hardNegativesPerKind, events: perSeed });
     const label = labeller(sim.episodes);
     // every episode event and every member event (the hard negatives); other events thinned
     set.add(sim.events, (e, i) => { const y = label(e); return y === 0 && !e.participant.startsWith('MBR') && i % every !== 0 ? null : y; });
   }
   const counts = Array.from({ length: Patterns.length + 1 }, (_, k) => set.ys.filter((y) => y === k).length);
-  set.write(outDir, { seeds, family, perSeed: family === 'auction' ? 'auction session' : lobsterFile ? 'LOBSTER' : perSeed, every, classes: ['normal', ...Patterns], counts, ...(lobsterFile ? { background: basename(lobsterFile) } : {}) });
+  set.write(outDir, { seeds, family, hardNegativesPerKind: Number(process.env.SIM_HARD ?? 0), perSeed: family === 'auction' ? 'auction session' : lobsterFile ? 'LOBSTER' : perSeed, every, classes: ['normal', ...Patterns], counts, ...(lobsterFile ? { background: basename(lobsterFile) } : {}) });
   console.log(`wrote ${set.ys.length} sequences to ${outDir}; per class ${counts.join(' ')}`);
 }

@@ -42,6 +42,15 @@ export interface SimulationOptions {
   episodesPerPattern?: number;
   /** benign look-alike sequences per kind (default 12) */
   benignPerKind?: number;
+  /**
+   * hard negatives per kind (default 0, so the held-out sets of earlier reports reproduce):
+   * the benign activity issue #18 lists, scripted by member accounts — retail-style bursts of
+   * small marketable orders (sometimes flipped), arbitrage IOC sweeps after a price jump and
+   * their unwind, quoting that cancels nearly everything, parents sliced into children that
+   * are re-pegged, full-size dark IOC probes routed on to the lit book, large orders pulled as
+   * the price comes at them, and bursts of ordinary activity in a busy regime
+   */
+  hardNegativesPerKind?: number;
   /** member accounts that carry both benign activity and episodes (default 12) */
   members?: number;
   /** real background flow to inject into (see apps/surveillance/sim/lobster.ts) instead of generated flow */
@@ -51,7 +60,7 @@ export interface SimulationOptions {
 export interface Simulation { events: OrderEvent[]; episodes: Episode[]; startUs: number; endUs: number }
 
 export function simulate(opts: SimulationOptions): Simulation {
-  const r = rng(opts.seed * 7919 + 13);
+  let r = rng(opts.seed * 7919 + 13);
   const background = opts.background ? opts.background.map((e) => ({ ...e })) : [...generateOrderFlow({ seed: opts.seed, events: opts.events ?? 200_000, ratePerSec: opts.ratePerSec ?? 300, symbols: opts.symbols })];
   const symbols = [...new Set(background.map((e) => e.symbol))].sort();
   const startUs = background[0].ts;
@@ -256,8 +265,100 @@ export function simulate(opts: SimulationOptions): Simulation {
     },
   ];
 
+  // issue #18's hard negatives (opt-in): benign trading that looks like a pattern on its surface
+  const hard: ((p: string, s: string, t: number) => void)[] = [
+    (p, s, t) => { // retail-style burst: small marketable orders one way that move nothing; sometimes flipped later
+      const a = actor(p, s, out), mid = prices(s, t), side = r() < 0.5 ? 'B' : 'S';
+      let tt = t;
+      for (let i = int(4, 14); i > 0; i--) {
+        const q = int(1, 30) * 10;
+        const id = a.order(tt, side, undefined, q, { orderType: r() < 0.6 ? 'MARKET' : 'IOC' });
+        a.exec(tt + between(20, 800), id, side, mid + (side === 'B' ? tick : -tick) * int(0, 1), q, other(p));
+        tt += between(5e4, 8e5);
+      }
+      if (r() < 0.35) {
+        const q = int(1, 30) * 10, back = opp(side), id = a.order(tt + between(3e6, 4e7), back, undefined, q, { orderType: 'MARKET' });
+        a.exec(tt + between(3e6, 4e7) + 500, id, back, mid, q, other(p));
+      }
+    },
+    (p, s, t) => { // arbitrage: IOC sweep right after the price jumps, unwound passively a minute later
+      const a = actor(p, s, out), side = r() < 0.5 ? 'B' : 'S', dir = side === 'B' ? 1 : -1;
+      const jumped = prices(s, t) * (1 + dir * between(0.002, 0.008));
+      let tt = t, held = 0;
+      for (let i = int(2, 6); i > 0; i--) {
+        const q = 100 * int(1, 8);
+        const id = a.order(tt, side, px(jumped + dir * tick * int(0, 2)), q, { orderType: 'IOC' });
+        a.exec(tt + between(10, 300), id, side, px(jumped), q, other(p));
+        held += q; tt += between(20, 3e3);
+      }
+      const tu = tt + between(2e7, 1.2e8), id = a.order(tu, opp(side), px(jumped), held);
+      a.exec(tu + between(1e5, 2e7), id, opp(side), px(jumped), held, other(p));
+    },
+    (p, s, t) => { // market making that cancels nearly every quote (> 95%)
+      const a = actor(p, s, out), mid = prices(s, t);
+      let tt = t;
+      for (let i = int(40, 150); i > 0; i--) {
+        const side = r() < 0.5 ? 'B' : 'S', q = 100 * int(1, 5);
+        const id = a.order(tt, side, px(side === 'B' ? mid - tick * int(1, 2) : mid + tick * int(1, 2)), q);
+        if (r() < 0.03) a.exec(tt + between(1e4, 5e5), id, side, mid, q, other(p)); else a.cancel(tt + between(2e4, 6e5), id, side, q);
+        tt += between(1e5, 8e5);
+      }
+    },
+    (p, s, t) => { // a parent sliced into children at the touch; stale children re-pegged
+      const a = actor(p, s, out), side = r() < 0.5 ? 'B' : 'S';
+      let tt = t;
+      for (let i = int(8, 20); i > 0; i--) {
+        const mid = prices(s, tt), q = 100 * int(1, 9);
+        const id = a.order(tt, side, px(side === 'B' ? mid - tick : mid + tick), q);
+        if (r() < 0.5) {
+          const tc = tt + between(5e6, 3e7);
+          a.cancel(tc, id, side, q);
+          const id2 = a.order(tc + between(1e3, 5e4), side, px(prices(s, tc)), q);
+          a.exec(tc + between(1e5, 5e6), id2, side, prices(s, tc), q, other(p));
+        } else a.exec(tt + between(1e5, 2e7), id, side, mid, q, other(p));
+        tt += between(3e6, 2.5e7);
+      }
+    },
+    (p, s, t) => { // a router's full-size dark IOC probes, the rest sent to the lit book
+      const a = actor(p, s, out), side = r() < 0.5 ? 'B' : 'S';
+      let tt = t;
+      for (let i = int(2, 6); i > 0; i--) {
+        const mid = prices(s, tt), q = 100 * int(5, 20);
+        const id = a.order(tt, side, undefined, q, { venue: 'XDARK', orderType: 'IOC', displayQty: 0 });
+        const got = r() < 0.4 ? 100 * int(1, q / 100) : 0;
+        if (got) a.exec(tt + between(50, 500), id, side, mid, got, other(p), 'XDARK');
+        if (got < q) a.cancel(tt + between(100, 1e3), id, side, q - got, 'XDARK');
+        if (got < q) { const lit = a.order(tt + between(1e3, 5e3), side, px(side === 'B' ? mid + tick : mid - tick), q - got, { orderType: 'IOC' }); a.exec(tt + between(5e3, 1e4), lit, side, mid, q - got, other(p)); }
+        tt += between(5e6, 6e7);
+      }
+    },
+    (p, s, t) => { // a large order a few ticks away, pulled within a minute as the price comes at it
+      const a = actor(p, s, out), mid = prices(s, t), side = r() < 0.5 ? 'B' : 'S';
+      const q = 100 * int(30, 150);
+      const id = a.order(t, side, px(side === 'B' ? mid - tick * int(3, 10) : mid + tick * int(3, 10)), q);
+      a.cancel(t + between(1e6, 6e7), id, side, q);
+    },
+    (p, s, t) => { // a busy regime: a burst of ordinary orders, cancels and fills
+      const a = actor(p, s, out), mid = prices(s, t);
+      let tt = t;
+      for (let i = int(50, 200); i > 0; i--) {
+        const side = r() < 0.5 ? 'B' : 'S', q = 100 * int(1, 4), u = r();
+        const id = a.order(tt, side, u < 0.2 ? undefined : px(side === 'B' ? mid - tick * int(0, 3) : mid + tick * int(0, 3)), q, u < 0.2 ? { orderType: 'MARKET' } : {});
+        if (u < 0.2 || r() < 0.4) a.exec(tt + between(50, 5e5), id, side, mid, q, other(p)); else a.cancel(tt + between(5e4, 5e6), id, side, q);
+        tt += between(5e4, 6e5);
+      }
+    },
+  ];
+
   const span0 = startUs + (endUs - startUs) * 0.02, span1 = endUs - (endUs - startUs) * 0.08;
   for (let k = 0; k < (opts.benignPerKind ?? 12); k++) for (const b of benign) b(pick(members), pick(symbols), between(span0, span1));
+  // drawn from a generator of their own, so the default (none) leaves every earlier set as it was
+  if (opts.hardNegativesPerKind) {
+    const r0 = r;
+    r = rng(opts.seed * 15485863 + 29);
+    for (let k = 0; k < opts.hardNegativesPerKind; k++) for (const h of hard) h(pick(members), pick(symbols), between(span0, span1));
+    r = r0;
+  }
   for (const pattern of Patterns) {
     for (let k = 0; k < (opts.episodesPerPattern ?? 6); k++) {
       const p = pick(members), s = pick(symbols);
