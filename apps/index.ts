@@ -20,7 +20,7 @@ import { PushSchema, pushLine } from './personalization/rank.js';
 import { rng } from './demo/orderflow.js';
 import { seriesCsv, SeriesOutSchema, timeseriesTopology } from './timeseries/topology.js';
 import { AlertSchema, alertJson } from './surveillance/alerts.js';
-import { openSurveillanceModel, registerSurveillanceMetrics, SurveillanceStateBounds, SurveillanceStats, surveillanceTopology } from './surveillance/topology.js';
+import { alertBudgetThresholds, openSurveillanceModel, registerSurveillanceMetrics, SurveillanceStateBounds, SurveillanceStats, surveillanceTopology } from './surveillance/topology.js';
 import type { KafkaRunOptions, PreparedRun, RunOptions } from './run-options.js';
 import { cachedInput, fileOutputs, kafkaIo } from './io.js';
 
@@ -75,6 +75,8 @@ function demo(o: RunOptions): PreparedRun {
 
 async function surveillance(o: RunOptions): Promise<PreparedRun> {
   if (o.format !== 'json') throw new ConfigError('surveillance reads order events as JSON lines (--format json)');
+  // checked before any worker thread starts
+  const budget = o.alertRate !== undefined ? { threshold: alertBudgetThresholds(o.alertRate) } : {};
   let paths = o.input;
   let episodesNote = '';
   if (paths.length === 0 && !o.kafka) {
@@ -96,7 +98,7 @@ async function surveillance(o: RunOptions): Promise<PreparedRun> {
     const k = o.kafka;
     const io = kafkaIo(k, AlertSchema, { key: (b, i) => b.columns.symbol[i], serialize: alertJson });
     const topology = surveillanceTopology({
-      source: io.source, parse: parseCfg, slot, stats, state, alerts: io.output, deadLetters: io.deadLetters,
+      source: io.source, parse: parseCfg, slot, stats, state, alerts: io.output, deadLetters: io.deadLetters, ...budget,
       // every instance reads every verdict
       ...(k.feedbackTopic ? { feedback: io.sharedSource(k.feedbackTopic, 'feedback') } : {}),
     });
@@ -104,10 +106,10 @@ async function surveillance(o: RunOptions): Promise<PreparedRun> {
   }
   const pace = o.speed === 'max' ? undefined : { speedup: o.speed, timeOf: timeOfJsonTs };
   const { out, dead, describeOut } = fileOutputs(o, AlertSchema, alertJson);
-  const topology = surveillanceTopology({ source: linesSource({ paths, maxLineBytes: parseCfg.maxLineBytes, ...(pace ? { pace } : {}) }), parse: parseCfg, slot, stats, state, alerts: out, deadLetters: dead, ...(o.feedback ? { feedback: linesSource({ paths: [o.feedback] }) } : {}) });
+  const topology = surveillanceTopology({ source: linesSource({ paths, maxLineBytes: parseCfg.maxLineBytes, ...(pace ? { pace } : {}) }), parse: parseCfg, slot, stats, state, alerts: out, deadLetters: dead, ...budget, ...(o.feedback ? { feedback: linesSource({ paths: [o.feedback] }) } : {}) });
   return {
     topology, drainOnStop: true, close: () => slot.close(), registerMetrics: metrics(topology.name),
-    describe: () => ({ input: paths.join(', '), ...(episodesNote ? { 'ground truth': episodesNote } : {}), model: `${slot.version} on ${slot.live.workers} worker thread(s)`, 'alerts out': describeOut(), 'dead letters': o.deadLetters }),
+    describe: () => ({ input: paths.join(', '), ...(episodesNote ? { 'ground truth': episodesNote } : {}), model: `${slot.version} on ${slot.live.workers} worker thread(s)`, ...(o.alertRate !== undefined ? { 'alert budget': `${o.alertRate} of scored events` } : {}), 'alerts out': describeOut(), 'dead letters': o.deadLetters }),
   };
 }
 
@@ -218,7 +220,7 @@ function validLines(path: string, contract: 'item-catalogue' | 'user-profile', c
 }
 
 /** the options a topology takes beyond input, output and Kafka: the CLI refuses the others for it */
-export type TopologyOption = 'feedback' | 'catalogue' | 'profiles' | 'shed' | 'state' | 'epoch';
+export type TopologyOption = 'feedback' | 'catalogue' | 'profiles' | 'shed' | 'state' | 'epoch' | 'budget';
 
 export interface TopologyEntry {
   summary: string;
@@ -232,7 +234,7 @@ export const topologies: Record<string, TopologyEntry> = {
   demo: { summary: 'order flow → parse → normalize → featurize → sliding windows per participant×symbol (files or Kafka; no model)', outputExt: 'jsonl', options: [], prepare: demo },
   timeseries: { summary: 'CSV timestamp,value rows → per-series detector (calibrated novelty) → adaptive threshold → the same rows with anomaly_score,label', outputExt: 'csv', options: ['epoch'], prepare: timeseries },
   personalization: { summary: 'behaviour events → user encoder on worker threads → retrieval over the catalogue → ranked pushes with reasons (MovieLens 100K when present)', outputExt: 'jsonl', options: ['feedback', 'catalogue', 'profiles', 'shed', 'state'], prepare: personalization },
-  surveillance: { summary: 'order flow → transformer detector on worker threads → adaptive thresholds → alerts (simulated flow with labelled episodes by default)', outputExt: 'jsonl', options: ['feedback', 'state'], prepare: surveillance },
+  surveillance: { summary: 'order flow → transformer detector on worker threads → adaptive thresholds → alerts (simulated flow with labelled episodes by default)', outputExt: 'jsonl', options: ['feedback', 'state', 'budget'], prepare: surveillance },
 };
 
 /** the topologies that take an option, for messages */

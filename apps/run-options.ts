@@ -34,6 +34,8 @@ export interface RunOptions {
   date?: string;
   /** surveillance: file of analyst verdicts; personalization: behaviour on pushes */
   feedback?: string;
+  /** surveillance: hold this share of scored events as the alert budget instead of the tuned floor */
+  alertRate?: number;
   /** personalization: item catalogue and user profiles (JSON lines) */
   catalogue?: string;
   profiles?: string;

@@ -49,6 +49,9 @@ Options:
                       personalization: behaviour on pushed items (impressions, clicks)
   --catalogue FILE    personalization: item catalogue, JSON lines (item-catalogue contract)
   --profiles FILE     personalization: user profiles, JSON lines (user-profile contract)
+  --alert-rate R      surveillance: an alert budget, R of the scored events (at most 0.01),
+                      instead of the floor tuned on validation flow: predictable rates on
+                      clean flow, fewer true alerts kept where manipulation is dense
   --shed-after-ms N   personalization: load shedding (off by default): drop events more
                       than N ms behind the clock before the model; counted in
                       sluice_dropped_records_total{reason="shed"} and the summary
@@ -143,6 +146,7 @@ export async function main(argv: string[]): Promise<number> {
         profiles: { type: 'string' },
         'profiles-topic': { type: 'string' },
         'shed-after-ms': { type: 'string' },
+        'alert-rate': { type: 'string' },
         'epoch-unit': { type: 'string' },
         'state-ttl-hours': { type: 'string' },
         'state-max-keys': { type: 'string' },
@@ -223,6 +227,7 @@ export async function main(argv: string[]): Promise<number> {
       ...(v.catalogue ? { catalogue: v.catalogue } : {}),
       ...(v.profiles ? { profiles: v.profiles } : {}),
       ...(v['shed-after-ms'] !== undefined ? { shedAfterMs: positiveInt('shed-after-ms', v['shed-after-ms'], 0) } : {}),
+      ...(v['alert-rate'] !== undefined ? { alertRate: Number(v['alert-rate']) } : {}),
       ...(v['epoch-unit'] !== undefined ? { epochUnit: epochUnit(v['epoch-unit']) } : {}),
       ...(v['state-ttl-hours'] !== undefined || v['state-max-keys'] !== undefined ? { state: stateBounds(v['state-ttl-hours'], v['state-max-keys']) } : {}),
     };
@@ -230,6 +235,7 @@ export async function main(argv: string[]): Promise<number> {
     const given: [TopologyOption, boolean, string][] = [
       ['state', v['state-ttl-hours'] !== undefined || v['state-max-keys'] !== undefined, '--state-ttl-hours and --state-max-keys'],
       ['shed', v['shed-after-ms'] !== undefined, '--shed-after-ms'],
+      ['budget', v['alert-rate'] !== undefined, '--alert-rate'],
       ['epoch', v['epoch-unit'] !== undefined, '--epoch-unit'],
       ['feedback', Boolean(v.feedback || v['feedback-topic']), '--feedback and --feedback-topic'],
       ['catalogue', Boolean(v.catalogue || v['catalogue-topic']), '--catalogue and --catalogue-topic'],

@@ -164,6 +164,14 @@ test('ceilingRareShare: a ceiling that a large share of the stream reaches stops
   assert.throws(() => adaptiveThreshold({ ceilingRareShare: 0 }), /ceilingRareShare/);
 });
 
+test('coldFloor: a low floor applies only once the stream has 1 / targetRate scores', () => {
+  const h = new OperatorHarness(adaptiveThreshold({ targetRate: 0.01, floor: 0.3, coldFloor: 0.9 }), { input: S }) as unknown as OperatorHarness<typeof S, never>;
+  const out = feed(h, Array.from({ length: 400 }, (_, i) => (i % 200 === 0 ? 0.6 : 0.1)), 0); // a spike at 0 (cold) and at 200 (warm)
+  assert.is(out.slice(0, 100).filter((o) => o.alert).length, 0, 'a 0.6 among the first 100 scores stays under the cold floor');
+  assert.ok(out.slice(100).some((o) => o.alert === 1), 'later the 0.3 floor and the quantile decide');
+  assert.throws(() => adaptiveThreshold({ floor: 0.5, coldFloor: 0.4 }), /coldFloor/);
+});
+
 test('minEvidence: no alert before a key has that much history', () => {
   const h = new OperatorHarness(adaptiveThreshold({ targetRate: 0.01, floor: 0.1, minEvidence: 100 }), { input: S }) as unknown as OperatorHarness<typeof S, never>;
   const out = feed(h, Array.from({ length: 200 }, (_, i) => (i % 10 === 0 ? 0.99 : 0.2)), 0);

@@ -93,6 +93,12 @@ export interface ThresholdConfig {
    */
   scale?: 'linear' | 'surprise';
   /**
+   * the floor while the stream's history holds fewer than 1 / targetRate scores (default: the
+   * floor): a quantile of fewer scores than that is a guess, and a low floor under a guess
+   * alerts on the first events a job sees
+   */
+  coldFloor?: number;
+  /**
    * a key alerts only once its own history holds this much weight (records, decayed; default
    * 0): a (1 − rate) quantile from fewer than about 1/rate scores is a guess, and a guess
    * that is low alerts far above the rate while the history fills
@@ -166,7 +172,7 @@ export type Thresholded<S extends Schema> = S & typeof ThresholdColumns;
 interface Hist { w: Float64Array; total: number; at: number }
 
 export function adaptiveThreshold<I extends Schema>(cfg: ThresholdConfig = {}): OperatorDef<I, Thresholded<I>, NoSides> & { keyed: true } {
-  rejectUnknown('adaptiveThreshold', cfg, ['scoreField', 'timeField', 'stats', 'targetRate', 'floor', 'ceiling', 'ceilingRareShare', 'halfLifeUs', 'bins', 'priorWeight', 'feedback', 'state', 'scale', 'minEvidence']);
+  rejectUnknown('adaptiveThreshold', cfg, ['scoreField', 'timeField', 'stats', 'targetRate', 'floor', 'ceiling', 'ceilingRareShare', 'halfLifeUs', 'bins', 'priorWeight', 'feedback', 'state', 'scale', 'minEvidence', 'coldFloor']);
   const rareShare = cfg.ceilingRareShare ?? 1;
   if (!(rareShare > 0 && rareShare <= 1)) throw new ConfigError(`adaptiveThreshold: ceilingRareShare must be in (0, 1], got ${rareShare}`);
   const minEvidence = cfg.minEvidence ?? 0;
@@ -182,6 +188,8 @@ export function adaptiveThreshold<I extends Schema>(cfg: ThresholdConfig = {}): 
   };
   if (!(c.targetRate > 0 && c.targetRate < 1)) throw new ConfigError(`adaptiveThreshold: targetRate must be in (0, 1), got ${c.targetRate}`);
   if (!(c.floor >= 0 && c.floor <= c.ceiling && c.ceiling <= 1)) throw new ConfigError(`adaptiveThreshold: need 0 ≤ floor ≤ ceiling ≤ 1, got floor ${c.floor}, ceiling ${c.ceiling}`);
+  const coldFloor = cfg.coldFloor ?? c.floor;
+  if (!(coldFloor >= c.floor && coldFloor <= 1)) throw new ConfigError(`adaptiveThreshold: need floor ≤ coldFloor ≤ 1, got coldFloor ${coldFloor}`);
   if (!(c.halfLifeUs > 0)) throw new ConfigError(`adaptiveThreshold: halfLifeUs must be > 0, got ${c.halfLifeUs}`);
   if (!Number.isInteger(c.bins) || c.bins < 10) throw new ConfigError(`adaptiveThreshold: bins must be an integer ≥ 10, got ${c.bins}`);
   const bounds = checkBounds('adaptiveThreshold', cfg.state);
@@ -242,7 +250,8 @@ export function adaptiveThreshold<I extends Schema>(cfg: ThresholdConfig = {}): 
             // rare in the stream's history; otherwise the quantile decides alone. Not the key's own
             // history: a manipulator's key is mostly its episode, rare only stream-wide
             const ceilingHolds = c.ceiling < 1 && (rareShare >= 1 || shareAtCeiling(global) <= rareShare);
-            const th = Math.min(ceilingHolds ? c.ceiling : 1, Math.max(c.floor, w * qKey + (1 - w) * qAll + (cfg.feedback?.offset(ks[i]) ?? 0)));
+            const floor = global.total * c.targetRate < 1 ? coldFloor : c.floor;
+            const th = Math.min(ceilingHolds ? c.ceiling : 1, Math.max(floor, w * qKey + (1 - w) * qAll + (cfg.feedback?.offset(ks[i]) ?? 0)));
             const s = score[i];
             thr[i] = th;
             cfg.stats?.current.set(ks[i], th);

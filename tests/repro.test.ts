@@ -161,6 +161,19 @@ test('operator mistakes: one typed line and a non-zero exit, at once', async () 
   assert.is(h.code, 3, h.stderr);
 });
 
+test('--alert-rate: surveillance runs on an alert budget; a rate out of range or another topology is refused at once', async () => {
+  write('ok2.jsonl', jsonl([order(0, MON_0930)]));
+  const bad = await sluice(['run', 'surveillance', '--input', join(dir, 'ok2.jsonl'), '--output', 'none', '--alert-rate', '0.5']);
+  assert.is(bad.code, 2, bad.stderr);
+  assert.match(bad.stderr, /--alert-rate must be a share of scored events in \(0, 0\.01\]/);
+  const other = await sluice(['run', 'demo', '--input', join(dir, 'ok2.jsonl'), '--output', 'none', '--alert-rate', '0.001']);
+  assert.is(other.code, 2, other.stderr);
+  assert.match(other.stderr, /--alert-rate applies to the surveillance topology/);
+  const run = await sluice(['run', 'surveillance', '--input', join(dir, 'ok2.jsonl'), '--output', 'none', '--alert-rate', '0.001']);
+  assert.is(run.code, 0, run.stderr);
+  assert.match(run.stdout + run.stderr, /alert budget\s+0\.001 of scored events/);
+});
+
 test.after(() => rmSync(dir, { recursive: true, force: true }));
 
 test.run();
