@@ -127,7 +127,7 @@ async function main() {
   process.stdout.write(`naive rule: N = ${naive.n} cancels per participant-symbol-minute (F1 ${naive.f1.toFixed(3)} on ${TRAIN_FAMILY} validation seed 50)\n`);
   const models = SCORERS.filter((s) => s !== 'naive' && s !== 'statistical').map((s) => `${s} = ${process.env[`EVAL_MODEL_${s.toUpperCase()}`] ?? ScorerModels[s]}`).join(', ');
   lines.push('# Surveillance on flow the detector never saw (issue #18)', '',
-    `Run ${new Date().toISOString()} by \`npm run eval:generalization\`. Models: ${models}; trained on the **${TRAIN_FAMILY}** generator family. Thresholds: ${JSON.stringify(SurveillanceThresholds)}${process.env.EVAL_RARE ? `, with ceilingRareShare ${process.env.EVAL_RARE} for this run (EVAL_RARE${process.env.EVAL_RARE === '1' ? ': the ceiling overrides the budget always, as before issue #18' : ''})` : ''}. Naive floor: alert a participant × symbol minute at its ${naive.n}th cancel (N chosen by F1 ${naive.f1.toFixed(3)} on the ${TRAIN_FAMILY} family's validation seed 50). Statistical baseline: rolling z-scores at 16 deviations. Scored as \`../shared/contracts/README.md\` defines.`, '');
+    `Run ${new Date().toISOString()} by \`npm run eval:generalization\`. Models: ${models}; trained on the **${TRAIN_FAMILY}** generator family. Thresholds: ${JSON.stringify(SurveillanceThresholds)}${process.env.EVAL_BUDGET ? `, in budget mode for this run (EVAL_BUDGET=${process.env.EVAL_BUDGET}: as \`--alert-rate ${process.env.EVAL_BUDGET}\`)` : ''}${process.env.EVAL_RARE ? `, with ceilingRareShare ${process.env.EVAL_RARE} for this run (EVAL_RARE${process.env.EVAL_RARE === '1' ? ': the ceiling overrides the budget always, as before issue #18' : ''})` : ''}. Naive floor: alert a participant × symbol minute at its ${naive.n}th cancel (N chosen by F1 ${naive.f1.toFixed(3)} on the ${TRAIN_FAMILY} family's validation seed 50). Statistical baseline: rolling z-scores at 16 deviations. Scored as \`../shared/contracts/README.md\` defines.`, '');
 
   // --- the family the detector was not trained on ---
   const runs: Record<string, { seed: number; events: OrderEvent[]; episodes: Episode[]; alerts: Alert[] }[]> = {};
@@ -182,14 +182,14 @@ async function main() {
         const dc = s === 'naive' ? undefined : decisionCounter();
         const r = await alertsOf(s, events, naive.n, dc);
         const alerted = new Set(r.alerts.map((a) => `${a.participant}|${a.symbol}|${Math.floor(a.ts / BUCKET)}`).filter((u) => units.has(u)));
-        const keyRates = dc ? [...dc.perKey.values()].filter(([n]) => n >= 2 / SurveillanceThresholds.targetRate!).map(([n, a]) => a / n).sort((x, y) => x - y) : undefined;
+        const keyRates = dc ? [...dc.perKey.values()].filter(([n]) => n >= 1 / SurveillanceThresholds.targetRate!).map(([n, a]) => a / n).sort((x, y) => x - y) : undefined;
         (clean[name] ??= {})[s] = { share: alerted.size / units.size, units: units.size, alerted: alerted.size, alerts: r.alerts.length, ...(dc ? { rate: dc.alerted / Math.max(1, dc.events), keyRates } : {}) };
         process.stdout.write(`clean ${name} ${s}: ${r.alerts.length} alerts, ${alerted.size}/${units.size} participant-minutes (${pct(alerted.size / units.size)})${dc ? `, achieved rate ${(dc.alerted / dc.events).toExponential(2)}` : ''}\n`);
       }
     }
     const target = SurveillanceThresholds.targetRate!;
     lines.push('', '## Clean real flow: LOBSTER AMZN and GOOG 2012-06-21, nothing injected (every alert presumed false)', '',
-      `Participants assigned by apps/surveillance/sim/lobster.ts (seed ${SEEDS[0]}). Target alert rate per scored event: ${target} (the threshold's \`targetRate\`); per key: keys with at least ${2 / target} events.`, '',
+      `Participants assigned by apps/surveillance/sim/lobster.ts (seed ${SEEDS[0]}). Target alert rate per scored event: ${target} (the threshold's \`targetRate\`); per key: keys with at least ${1 / target} events.`, '',
       '| set | scorer | participant-minutes | alerted | share alerted | alerts | achieved rate (stream) | × target | per-key rate p50 / p90 / max |', '|---|---|---:|---:|---:|---:|---:|---:|---|');
     for (const [set, byScorer] of Object.entries(clean)) {
       for (const s of SCORERS) {

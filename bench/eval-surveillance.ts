@@ -19,7 +19,7 @@ import { Patterns, simulate, type Episode } from '../apps/surveillance/sim/marke
 import type { OrderEvent } from '../apps/demo/orderflow.js';
 import type { DeadLetterSchema } from '../src/operator.js';
 import type { AlertSchema } from '../apps/surveillance/alerts.js';
-import { openSurveillanceModel, surveillanceTopology, SurveillanceThresholds } from '../apps/surveillance/topology.js';
+import { alertBudgetThresholds, openSurveillanceModel, surveillanceTopology, SurveillanceThresholds } from '../apps/surveillance/topology.js';
 import type { Schema } from '../src/batch.js';
 import type { SinkDef } from '../src/io.js';
 import type { ThresholdConfig } from '../operators/threshold.js';
@@ -106,7 +106,8 @@ export async function runScorer(kind: string, events: OrderEvent[], opts: { deci
     const floor = process.env.EVAL_FLOOR ? Number(process.env.EVAL_FLOOR) : undefined;
     const topo = surveillanceTopology({
       source: memorySource(RawSchema, [raw], { batchSize: 1024 }), parse: { format: 'json', contract: 'order-event' }, slot, alerts: sink, deadLetters: dead,
-      threshold: { ...(floor !== undefined ? { floor } : {}), ...(process.env.EVAL_CEILING ? { ceiling: Number(process.env.EVAL_CEILING) } : {}), ...(process.env.EVAL_RARE ? { ceilingRareShare: Number(process.env.EVAL_RARE) } : {}),
+      // EVAL_BUDGET=R: exactly what `sluice run surveillance --alert-rate R` runs
+      threshold: { ...(process.env.EVAL_BUDGET ? alertBudgetThresholds(Number(process.env.EVAL_BUDGET)) : {}), ...(floor !== undefined ? { floor } : {}), ...(process.env.EVAL_CEILING ? { ceiling: Number(process.env.EVAL_CEILING) } : {}), ...(process.env.EVAL_RARE ? { ceilingRareShare: Number(process.env.EVAL_RARE) } : {}),
         ...(process.env.EVAL_TARGET ? { targetRate: Number(process.env.EVAL_TARGET) } : {}), ...(process.env.EVAL_SCALE ? { scale: process.env.EVAL_SCALE as 'linear' | 'surprise' } : {}), ...opts.threshold }, zAlert: STAT_Z,
       ...(opts.decisions ? { decisions: opts.decisions } : {}),
     });

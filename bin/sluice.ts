@@ -49,9 +49,8 @@ Options:
                       personalization: behaviour on pushed items (impressions, clicks)
   --catalogue FILE    personalization: item catalogue, JSON lines (item-catalogue contract)
   --profiles FILE     personalization: user profiles, JSON lines (user-profile contract)
-  --alert-rate R      surveillance: an alert budget, R of the scored events (at most 0.01),
-                      instead of the floor tuned on validation flow: predictable rates on
-                      clean flow, fewer true alerts kept where manipulation is dense
+  --alert-rate R      surveillance: the alert budget, a share of the scored events (default
+                      0.0001, at most 0.01); scores at the ceiling alert beyond it while rare
   --shed-after-ms N   personalization: load shedding (off by default): drop events more
                       than N ms behind the clock before the model; counted in
                       sluice_dropped_records_total{reason="shed"} and the summary

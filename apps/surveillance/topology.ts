@@ -86,34 +86,30 @@ export function registerSurveillanceMetrics(r: Registry, stats: SurveillanceStat
 }
 
 /**
- * Thresholds chosen on validation seed 50 — simulated flow and AMZN flow with injected
- * episodes — never on evaluation seeds or GOOG: with surveillance-detector@3, floors
- * 0.8 / 0.9 / 0.95 (ceiling 0.995) gave F1 0.945 / 0.945 / 0.956 on the simulated seed and
- * 0.880 / 0.898 / 0.898 on AMZN; ceiling 0.9999 cut recall to 0.73–0.74.
+ * The detector's thresholds: an alert budget (issue #18). Each key's threshold is the
+ * (1 − targetRate) quantile of its own and the stream's scores on the surprise scale (bins fine
+ * enough for a 1e-4 tail), with a 2-hour memory (a 1e-4 quantile needs several times 10,000
+ * scores, and a 10-minute memory of a slow symbol, ~6 events/s on LOBSTER AMZN, holds ~5,500),
+ * over a floor of 0.5 that applies once the stream has 1 / targetRate scores (0.95 before: the
+ * first events a job sees do not alert on a guess). A score at the 0.995 ceiling alerts whatever
+ * the budget only while at most a tenth of the stream's recent scores reach it: on flow like
+ * the detector's training data about 2% do (its episodes); on the second generator family 24%
+ * did, nearly all benign, and the ceiling alerted on them regardless.
  *
- * The ceiling holds only while at most a tenth of the stream's recent scores reach it
- * (issue #18). On flow like its training data about 2% of the detector's scores are ≥ 0.995
- * (its episodes); on the second generator family, 24% were, nearly all benign, and the ceiling
- * alerted on them whatever the budget. A tenth is 50 times the target rate: past it, scores at
- * the ceiling are no longer outliers, and the per-key quantile decides alone.
+ * Before this, the floor (0.95, chosen on validation seed 50) decided on clean flow and the
+ * detector alerted at 0.003–0.06× its target there. Measured on seed 1001 of each set
+ * (bench/RESULTS-generalization-experiments.md): held-out simulator F1 0.967 either way, GOOG
+ * with injected episodes 0.848 → 0.857, the auction family 0.083 → 0.110, clean GOOG and AMZN at
+ * 0.81× and 0.32× the rate with 0.06% and 0.11% of participant-minutes alerted.
  */
-export const SurveillanceThresholds: ThresholdConfig = { targetRate: 0.002, floor: 0.95, ceiling: 0.995, ceilingRareShare: 0.1, halfLifeUs: 600e6, priorWeight: 200 };
+export const SurveillanceThresholds: ThresholdConfig = {
+  targetRate: 1e-4, floor: 0.5, coldFloor: 0.95, ceiling: 0.995, ceilingRareShare: 0.1, scale: 'surprise', halfLifeUs: 7200e6, priorWeight: 200,
+};
 
-/**
- * An alert budget instead of the tuned floor (`sluice run surveillance --alert-rate R`, issue
- * #18): each key's threshold is the (1 − R) quantile of its own and the stream's scores on the
- * surprise scale (bins fine enough for a 1e-4 tail), over a floor of 0.5 (the tuned 0.95 until
- * the stream has 1 / R scores of history), so on clean flow about
- * R of the scored events alert and the rate is predictable. The ceiling rule stays. Measured
- * with surveillance-detector@3 at R = 1e-4 (bench/RESULTS-generalization-experiments.md): clean
- * GOOG 1.35× and AMZN 0.45× the rate, 0.17–0.20% of participant-minutes alerted; the price is
- * precision where manipulation is present (held-out simulator seed F1 0.967 → 0.917), which is
- * why the tuned floor stays the default.
- */
+/** the same design at another budget (`sluice run surveillance --alert-rate R`): R of the scored events */
 export function alertBudgetThresholds(rate: number): ThresholdConfig {
   if (!(rate > 0 && rate <= 0.01)) throw new ConfigError(`--alert-rate must be a share of scored events in (0, 0.01], got ${rate}`);
-  // until the stream has 1 / R scores, the tuned floor: the first events a job sees do not alert on a guess
-  return { ...SurveillanceThresholds, targetRate: rate, floor: 0.5, coldFloor: SurveillanceThresholds.floor, scale: 'surprise' };
+  return { ...SurveillanceThresholds, targetRate: rate };
 }
 
 export async function openSurveillanceModel(opts: { name?: string; version?: string; pool?: PoolOptions; registry?: ModelRegistry } = {}): Promise<ModelSlot> {
