@@ -37,10 +37,12 @@ export function kafkaChangelog(o: KafkaChangelogOptions): PartitionStateStore {
   if (!Number.isInteger(maxRecord) || maxRecord < 1024) throw new ConfigError(`kafkaChangelog: options.maxRecordBytes must be an integer >= 1024, got ${String(o.maxRecordBytes)}`);
   const records = new ChangelogRecords(maxRecord);
   // the store always talks through kafkajs: it needs assign-free whole-topic reads, which both clients offer this way
-  const { kafka } = createTransport({ ...o, transport: 'kafkajs' });
+  const transport = createTransport({ ...o, transport: 'kafkajs' });
+  const { kafka } = transport;
   let producer: Producer | null = null;
   let ready: Promise<void> | null = null;
   const ensure = () => (ready ??= (async () => {
+    await transport.preflight();
     const admin = kafka.admin();
     await admin.connect();
     if (!(await admin.listTopics()).includes(o.topic)) {

@@ -57,6 +57,7 @@ export class KafkaTransactions {
     this.#connecting ??= (async () => {
       this.#transport = createTransport(this.o);
       this.#producer = this.#transport.producer({ transactionalId: this.o.transactionalId, transactionTimeoutMs: this.o.transactionTimeoutMs ?? 30_000 });
+      await this.#transport.preflight();
       await this.#producer.connect(); // initTransactions: fences and aborts a previous incarnation
     })();
     await this.#connecting;

@@ -96,6 +96,7 @@ export function kafkaSink<S extends Schema>(schema: S, o: KafkaSinkOptions<S>): 
       const settings = { acks: o.acks ?? -1, gzip: o.compression === 'gzip' } as const;
       const producer: Producer = t.producer(settings);
       const sendOptions = t.sendOptions(settings);
+      await t.preflight();
       await producer.connect();
       // Writes accepted while a send is in flight are coalesced into the next send: one
       // sender, sends in order, so per-partition order holds and each acks=all round trip

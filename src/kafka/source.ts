@@ -95,6 +95,7 @@ export function kafkaSource(o: KafkaSourceOptions): SourceDef<RawSchema> & { tra
         onAssignment: (assigned, joined) => { if (joined) stats.assignments++; reader?.assign(assigned); },
       });
       reader = new KafkaReader(c.consumer, cap, ctx.name, o.groupId, o.exactlyOnce ?? null, c.runOptions, c.backpressure, stats, ctx.partitionsAssigned, ctx.partitionsRevoked);
+      await t.preflight();
       await c.consumer.connect();
       await c.subscribe(o.topics);
       await reader.start();
