@@ -29,18 +29,41 @@ import { Patterns, simulate, type Episode, type Simulation } from '../apps/surve
 import { simulateAuction } from '../apps/surveillance/sim/auction-sim.js';
 import { lobsterBackground } from '../apps/surveillance/sim/lobster.js';
 import { SurveillanceThresholds } from '../apps/surveillance/topology.js';
+import { evidenceRule } from './evidence-rule.js';
 import { median, runScorer, scoreAlerts, ScorerModels, type Alert, type Quality } from './eval-surveillance.js';
 
 const SEEDS = (process.env.EVAL_SEEDS ?? '1001,1002,1003').split(',').map(Number);
 const BUCKET = 60e6;
 const TRAIN_FAMILY = process.env.EVAL_TRAIN_FAMILY === 'auction' ? 'auction' : 'market';
-const SCORERS = (process.env.EVAL_SCORERS ?? 'transformer,lstm,statistical,naive').split(',');
+const SCORERS = (process.env.EVAL_SCORERS ?? 'transformer,transformer-ungated,lstm,statistical,naive,evidence').split(',');
+const RULES = new Set(['naive', 'evidence']);
 const LOBSTER_DIR = process.env.EVAL_LOBSTER_DIR ?? new URL('../../../shared/data/lobster/', import.meta.url).pathname;
 const LOBSTER_FILES = ['AMZN_2012-06-21_34200000_57600000_message_5.csv', 'GOOG_2012-06-21_34200000_57600000_message_10.csv'];
 
 type Family = 'market' | 'auction';
-const generate = (family: Family, seed: number): Simulation & { archetypes?: Record<string, string> } =>
-  family === 'market' ? simulate({ seed, events: 200_000, hardNegativesPerKind: 12 }) : simulateAuction({ seed });
+const generate = (family: Family, seed: number): Simulation & { archetypes?: Record<string, string> } => {
+  const sim = family === 'market' ? simulate({ seed, events: 200_000, hardNegativesPerKind: 12 }) : simulateAuction({ seed });
+  return process.env.EVAL_RESTING_ONLY === '1' ? { ...sim, events: restingSideOnly(sim.events) } : sim;
+};
+
+/**
+ * EVAL_RESTING_ONLY=1: the flow as a feed that reports each trade only on the resting order's
+ * side (the contract's EXEC is "(part of) this resting order was executed"): of two EXECs
+ * sharing an execId, the one whose order entered later (the aggressor's) is dropped.
+ */
+export function restingSideOnly(events: OrderEvent[]): OrderEvent[] {
+  const entered = new Map<string, number>();
+  for (const e of events) if (e.type === 'NEW' && !entered.has(e.orderId)) entered.set(e.orderId, e.ts);
+  const pairs = new Map<string, OrderEvent[]>();
+  for (const e of events) if (e.type === 'EXEC' && e.execId) (pairs.get(e.execId) ?? pairs.set(e.execId, []).get(e.execId)!).push(e);
+  const drop = new Set<OrderEvent>();
+  for (const legs of pairs.values()) {
+    if (legs.length !== 2) continue;
+    const [a, b] = legs, ta = entered.get(a.orderId) ?? -Infinity, tb = entered.get(b.orderId) ?? -Infinity;
+    drop.add(ta > tb ? a : b);
+  }
+  return events.filter((e) => !drop.has(e));
+}
 
 /** the naive floor: alert a participant × symbol minute when its Nth cancel arrives */
 export function naiveCancelRule(events: OrderEvent[], n: number): Alert[] {
@@ -92,6 +115,7 @@ function decisionCounter(): SinkDef<Schema> & { events: number; alerted: number;
 /** one detector or floor on one set of events */
 async function alertsOf(scorer: string, events: OrderEvent[], naiveN: number, decisions?: ReturnType<typeof decisionCounter>): Promise<{ alerts: Alert[]; wallMs: number; dead: number }> {
   if (scorer === 'naive') { const t0 = performance.now(); return { alerts: naiveCancelRule(events, naiveN), wallMs: performance.now() - t0, dead: 0 }; }
+  if (scorer === 'evidence') { const t0 = performance.now(); return { alerts: evidenceRule(events), wallMs: performance.now() - t0, dead: 0 }; }
   return runScorer(scorer, events, decisions ? { decisions } : {});
 }
 
@@ -125,9 +149,9 @@ async function main() {
   const naive = chooseNaiveN();
   const testFamily: Family = TRAIN_FAMILY === 'market' ? 'auction' : 'market';
   process.stdout.write(`naive rule: N = ${naive.n} cancels per participant-symbol-minute (F1 ${naive.f1.toFixed(3)} on ${TRAIN_FAMILY} validation seed 50)\n`);
-  const models = SCORERS.filter((s) => s !== 'naive' && s !== 'statistical').map((s) => `${s} = ${process.env[`EVAL_MODEL_${s.toUpperCase()}`] ?? ScorerModels[s]}`).join(', ');
+  const models = SCORERS.filter((s) => !RULES.has(s) && s !== 'statistical' && !s.endsWith('-ungated')).map((s) => `${s} = ${process.env[`EVAL_MODEL_${s.toUpperCase()}`] ?? ScorerModels[s]}`).join(', ');
   lines.push('# Surveillance on flow the detector never saw (issue #18)', '',
-    `Run ${new Date().toISOString()} by \`npm run eval:generalization\`. Models: ${models}; trained on the **${TRAIN_FAMILY}** generator family. Thresholds: ${JSON.stringify(SurveillanceThresholds)}${process.env.EVAL_BUDGET ? `, in budget mode for this run (EVAL_BUDGET=${process.env.EVAL_BUDGET}: as \`--alert-rate ${process.env.EVAL_BUDGET}\`)` : ''}${process.env.EVAL_RARE ? `, with ceilingRareShare ${process.env.EVAL_RARE} for this run (EVAL_RARE${process.env.EVAL_RARE === '1' ? ': the ceiling overrides the budget always, as before issue #18' : ''})` : ''}. Naive floor: alert a participant × symbol minute at its ${naive.n}th cancel (N chosen by F1 ${naive.f1.toFixed(3)} on the ${TRAIN_FAMILY} family's validation seed 50). Statistical baseline: rolling z-scores at 16 deviations. Scored as \`../shared/contracts/README.md\` defines.`, '');
+    `Run ${new Date().toISOString()} by \`npm run eval:generalization\`. Models: ${models}; trained on the **${TRAIN_FAMILY}** generator family. Thresholds: ${JSON.stringify(SurveillanceThresholds)}${process.env.EVAL_BUDGET ? `, in budget mode for this run (EVAL_BUDGET=${process.env.EVAL_BUDGET}: as \`--alert-rate ${process.env.EVAL_BUDGET}\`)` : ''}${process.env.EVAL_RARE ? `, with ceilingRareShare ${process.env.EVAL_RARE} for this run (EVAL_RARE${process.env.EVAL_RARE === '1' ? ': the ceiling overrides the budget always, as before issue #18' : ''})` : ''}. Naive floor: alert a participant × symbol minute at its ${naive.n}th cancel (N chosen by F1 ${naive.f1.toFixed(3)} on the ${TRAIN_FAMILY} family's validation seed 50). Statistical baseline: rolling z-scores at 16 deviations. Detector alerts wait up to 10 s for a pattern's evidence in the participant's own flow (apps/surveillance/evidence.ts, designed on the market family's validation seed 50); \`transformer-ungated\` is the same detector sending every thresholded alert, and \`evidence\` alerts on the evidence alone, without a model. Scored as \`../shared/contracts/README.md\` defines.`, '');
 
   // --- the family the detector was not trained on ---
   const runs: Record<string, { seed: number; events: OrderEvent[]; episodes: Episode[]; alerts: Alert[] }[]> = {};
@@ -156,7 +180,7 @@ async function main() {
   const Q: Record<string, ReturnType<typeof pooled>> = {};
   for (const s of SCORERS) Q[s] = pooled(runs[s]);
   const ev0 = runs[SCORERS[0]][0].events.length;
-  lines.push(`## The ${testFamily} family (seeds ${SEEDS.join(', ')}; never trained or tuned on)`, '',
+  lines.push(`## The ${testFamily} family (seeds ${SEEDS.join(', ')}; never trained or tuned on)${process.env.EVAL_RESTING_ONLY === '1' ? ', trades reported on the resting side only (EVAL_RESTING_ONLY)' : ''}`, '',
     `About ${ev0.toLocaleString('en-US')} events per seed${testFamily === 'auction' ? ' (11 minutes, 6 symbols, a matching engine)' : ''}, 6 episodes per pattern per seed. Units pooled over the seeds. Dead letters over all runs: ${dead} (a generated event the engine rejects would leave the evaluation).`, '',
     '| scorer | units | positive units | alerts | accuracy | FPR | precision | recall | F1 | episode recall | median delay ms |', '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const s of SCORERS) { const x = Q[s]; lines.push(`| ${s} | ${x.units} | ${x.positives} | ${x.alerts} | ${pct(x.accuracy)} | ${pct(x.fpr)} | ${x.precision.toFixed(3)} | ${x.recall.toFixed(3)} | ${x.f1.toFixed(3)} | ${pct(x.episodeRecall)} | ${Number.isFinite(x.medianDelayMs) ? x.medianDelayMs.toFixed(0) : '—'} |`); }
@@ -179,7 +203,7 @@ async function main() {
       const events = lobsterBackground(path, { seed: SEEDS[0] });
       const units = new Set(events.map((e) => `${e.participant}|${e.symbol}|${Math.floor(e.ts / BUCKET)}`));
       for (const s of SCORERS) {
-        const dc = s === 'naive' ? undefined : decisionCounter();
+        const dc = RULES.has(s) ? undefined : decisionCounter();
         const r = await alertsOf(s, events, naive.n, dc);
         const alerted = new Set(r.alerts.map((a) => `${a.participant}|${a.symbol}|${Math.floor(a.ts / BUCKET)}`).filter((u) => units.has(u)));
         const keyRates = dc ? [...dc.perKey.values()].filter(([n]) => n >= 1 / SurveillanceThresholds.targetRate!).map(([n, a]) => a / n).sort((x, y) => x - y) : undefined;
@@ -211,9 +235,9 @@ async function main() {
       lines.push(`  - clean ${set}: ${pct(c.share)} of participant-minutes alerted (≤ 0.8%: ${c.share <= 0.008 ? 'met' : 'NOT met'})${c.rate !== undefined && s !== 'statistical' ? `; achieved rate ${(c.rate / SurveillanceThresholds.targetRate!).toFixed(2)}× target (within 2×: ${c.rate <= 2 * SurveillanceThresholds.targetRate! && c.rate >= SurveillanceThresholds.targetRate! / 2 ? 'met' : 'NOT met'})` : ''}.`);
     }
   }
-  const best = SCORERS.filter((s) => s !== 'transformer');
+  const best = SCORERS.filter((s) => s !== 'transformer' && !s.endsWith('-ungated'));
   if (Q.transformer) lines.push(`- Detector F1 ${Q.transformer.f1.toFixed(3)} against ${best.map((s) => `${s} ${Q[s].f1.toFixed(3)}`).join(', ')}: ${best.every((s) => Q.transformer.f1 > Q[s].f1) ? 'beats every baseline' : 'does NOT beat every baseline'}.`);
-  lines.push('', `Throughput through the topology (events/s, median over seeds): ${SCORERS.filter((s) => s !== 'naive').map((s) => `${s} ${Math.round(median(speed[s])).toLocaleString('en-US')}`).join(', ')}.`, '');
+  lines.push('', `Throughput through the topology (events/s, median over seeds): ${SCORERS.filter((s) => !RULES.has(s)).map((s) => `${s} ${Math.round(median(speed[s])).toLocaleString('en-US')}`).join(', ')}.`, '');
   if (process.env.EVAL_NO_REPORT) return;
   const file = process.env.EVAL_REPORT ?? 'RESULTS-generalization.md';
   writeFileSync(new URL(`../../bench/${file}`, import.meta.url), lines.join('\n'));

@@ -10,18 +10,19 @@
 # is written by bench/eval-generalization.ts to bench/RESULTS-cross-family-<encoder>-<trained on>.md,
 # beside the statistical baseline and the naive cancel rule on the same held-out seeds.
 #
-#   bash scripts/cross-family.sh [--encoder order|relative] [--epochs N] [--seeds 1001,1002,1003]
+#   bash scripts/cross-family.sh [--encoder order|relative] [--train market|auction|both] [--epochs N] [--seeds 1001,1002,1003]
 #
 # Needs the training venv (bash scripts/train-all.sh makes it; or SLUICE_TRAIN_PYTHON). About
 # 30 minutes on 2 cores: dumps ~6, two trainings ~6-9 each, two evaluations ~4 each.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ENCODER=relative; EPOCHS=4; SEEDS=1001,1002,1003
+ENCODER=relative; EPOCHS=4; SEEDS=1001,1002,1003; TRAIN="market auction"
 while [ $# -gt 0 ]; do
   case "$1" in
     --encoder) ENCODER="$2"; shift 2 ;;
     --epochs) EPOCHS="$2"; shift 2 ;;
     --seeds) SEEDS="$2"; shift 2 ;;
+    --train) case "$2" in both) TRAIN="market auction" ;; market|auction) TRAIN="$2" ;; *) echo "cross-family: --train is market, auction or both" >&2; exit 2 ;; esac; shift 2 ;;
     *) echo "cross-family: unknown argument '$1' (see the header of $0)" >&2; exit 2 ;;
   esac
 done
@@ -38,21 +39,25 @@ npm run build --silent
 export SIM_ENCODER=$ENCODER
 dump() { node dist/models/tools/dump-surveillance.js "$@" | tail -1; }
 
-stamp "dumping both families with the $ENCODER encoder"
-SIM_HARD=12 dump "$WORK/market-train" 1,2,3,4,5,6 200000 10
-SIM_HARD=12 dump "$WORK/market-amzn" 7,8,9 0 10 "$AMZN"
-SIM_HARD=12 dump "$WORK/market-val" 50 200000 25
-SIM_FAMILY=auction dump "$WORK/auction-train" 1,2,3,4,5,6 0 10
-SIM_FAMILY=auction dump "$WORK/auction-val" 50 0 25
+stamp "dumping the training families ($TRAIN) with the $ENCODER encoder"
+if [[ " $TRAIN " == *" market "* ]]; then
+  SIM_HARD=12 dump "$WORK/market-train" 1,2,3,4,5,6 200000 10
+  SIM_HARD=12 dump "$WORK/market-amzn" 7,8,9 0 10 "$AMZN"
+  SIM_HARD=12 dump "$WORK/market-val" 50 200000 25
+fi
+if [[ " $TRAIN " == *" auction "* ]]; then
+  SIM_FAMILY=auction dump "$WORK/auction-train" 1,2,3,4,5,6 0 10
+  SIM_FAMILY=auction dump "$WORK/auction-val" 50 0 25
+fi
 
-for family in market auction; do
+for family in $TRAIN; do
   train="$WORK/$family-train"; [ "$family" = market ] && train="$train,$WORK/market-amzn"
   stamp "training on the $family family"
   SLUICE_MODELS_OUT="$WORK/registry-$family" "$PY" -u models/surveillance-detector/train.py --arch transformer \
     --name cross-family --version 1 --epochs "$EPOCHS" --seed 1 --train "$train" --val "$WORK/$family-val" | tail -1
   stamp "judging it on the other family and clean LOBSTER"
   EVAL_REGISTRY="$WORK/registry-$family" EVAL_MODEL_TRANSFORMER=cross-family@1 EVAL_TRAIN_FAMILY=$family \
-    EVAL_SCORERS=transformer,statistical,naive EVAL_SEEDS=$SEEDS EVAL_REPORT="RESULTS-cross-family-$ENCODER-$family.md" \
+    EVAL_SCORERS=transformer,transformer-ungated,statistical,naive,evidence EVAL_SEEDS=$SEEDS EVAL_REPORT="RESULTS-cross-family-$ENCODER-$family.md" \
     node dist/bench/eval-generalization.js | grep -E '^(auction|market) seed|^wrote'
 done
 stamp "done"

@@ -72,6 +72,8 @@ export const boards: Board[] = [
       { title: 'Alerts per minute', type: 'stat', width: 8, expr: [`sum(rate(sluice_alerts_total{${T}}[5m])) * 60`], unit: 'short' },
       { title: 'Event → alert decision p99', type: 'stat', width: 8, expr: [`max(${q(0.99, 'sluice_ingest_to_output_seconds', 'sink')})`], unit: 's' },
       { title: 'Alerts per minute, by pattern', expr: [`sum by (pattern) (rate(sluice_alerts_total{${T}}[5m])) * 60`], unit: 'short', legend: ['{{pattern}}'] },
+      // thresholded alerts whose pattern's evidence never came (apps/surveillance/evidence.ts): many means the detector fires on flow it does not know
+      { title: 'Alerts let go without evidence per minute, by named pattern', expr: [`sum by (pattern) (rate(sluice_alerts_unconfirmed_total{${T}}[5m])) * 60`], unit: 'short', legend: ['{{pattern}}'] },
       { title: 'Adaptive thresholds in force (over participant × symbol keys)', expr: [`max by (stat) (sluice_threshold{${T}})`], unit: 'none', legend: ['{{stat}}'] },
       { title: 'Keys with a threshold', type: 'stat', expr: [`sum(sluice_threshold_keys{${T}})`], unit: 'short' },
       { title: 'Event → alert decision latency p50 / p99', expr: [q(0.5, 'sluice_ingest_to_output_seconds', 'sink'), q(0.99, 'sluice_ingest_to_output_seconds', 'sink')], unit: 's', legend: ['p50 {{sink}}', 'p99 {{sink}}'] },

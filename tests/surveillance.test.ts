@@ -13,6 +13,7 @@ import { collectSink } from '../src/sinks.js';
 import { memorySource } from '../src/sources.js';
 import { simulate } from '../apps/surveillance/sim/market.js';
 import { alertJson, type AlertSchema } from '../apps/surveillance/alerts.js';
+import { EvidenceMeasures } from '../apps/surveillance/evidence.js';
 import { openSurveillanceModel, surveillanceTopology } from '../apps/surveillance/topology.js';
 import { scoreAlerts } from '../bench/eval-surveillance.js';
 
@@ -40,6 +41,8 @@ test('surveillance: contract-valid alerts that find the labelled episodes', asyn
     assert.ok(valid(a), JSON.stringify(valid.errors));
     assert.ok(a.windowStart <= a.ts && a.ts === a.windowEnd, 'the window ends at the alerting event');
     assert.ok(a.features.length >= 5 && a.modelVersion.startsWith('surveillance-detector@'));
+    // the detector's alerts waited for their pattern's evidence: it is their first feature
+    assert.ok(Object.values(EvidenceMeasures).includes((a.features[0] as { name: string }).name), `first feature ${JSON.stringify(a.features[0])}`);
   }
   assert.ok(n > 0, 'some alerts');
   const q = scoreAlerts(sim.events, sim.episodes, alerts.rows());

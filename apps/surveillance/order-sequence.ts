@@ -31,7 +31,7 @@ export const SequenceFeatures = [
 ] as const;
 export const EVENT_WIDTH = SequenceFeatures.length;
 
-type SeqInput = Pick<OrderSchema, 'ts' | 'venue' | 'symbol' | 'orderId' | 'participant' | 'side' | 'type' | 'orderType' | 'price' | 'qty' | 'displayQty' | 'counterparty'>;
+type SeqInput = Pick<OrderSchema, 'ts' | 'venue' | 'symbol' | 'orderId' | 'participant' | 'side' | 'type' | 'orderType' | 'price' | 'qty' | 'displayQty' | 'counterparty' | 'execId'>;
 
 interface KeyState { ring: Float32Array; n: number; lastTs: number; meanQty: number }
 interface SymbolState { lastPrice: number; lastTs: number; orders: Map<string, number> }

@@ -46,7 +46,7 @@ export const RelativeFeatures = [
 ] as const;
 export const RELATIVE_WIDTH = RelativeFeatures.length;
 
-type SeqInput = Pick<OrderSchema, 'ts' | 'venue' | 'symbol' | 'orderId' | 'participant' | 'side' | 'type' | 'orderType' | 'price' | 'qty' | 'displayQty' | 'counterparty'>;
+type SeqInput = Pick<OrderSchema, 'ts' | 'venue' | 'symbol' | 'orderId' | 'participant' | 'side' | 'type' | 'orderType' | 'price' | 'qty' | 'displayQty' | 'counterparty' | 'execId'>;
 
 /** a resting order as the feed showed it: side (0 buy, 1 sell), price key, size left, entry time, owner key, whether it is displayed */
 interface Ord { side: 0 | 1; px: number; qty: number; ts: number; key: string; shown: boolean }

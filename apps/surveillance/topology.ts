@@ -49,6 +49,11 @@ export interface SurveillanceOptions {
   stats?: SurveillanceStats;
   /** bounds on each keyed stage's state per partition (default SurveillanceStateBounds) */
   state?: StateBounds;
+  /**
+   * the detector's alerts wait for their pattern's evidence (apps/surveillance/evidence.ts;
+   * default on, up to 10 s of the key's event time); false sends every thresholded alert
+   */
+  evidence?: boolean | { holdUs?: number };
 }
 
 /**
@@ -62,6 +67,8 @@ export const SurveillanceStateBounds: StateBounds = { ttlUs: 8 * 86_400e6, maxKe
 /** What the surveillance topology reports to metrics. */
 export class SurveillanceStats {
   readonly alertsByPattern = new Map<string, number>();
+  /** alerts let go because their pattern's evidence did not come within the hold */
+  readonly unconfirmedByPattern = new Map<string, number>();
   readonly thresholds = new ThresholdStats();
 }
 
@@ -70,6 +77,10 @@ export function registerSurveillanceMetrics(r: Registry, stats: SurveillanceStat
   new Counter({
     name: 'sluice_alerts_total', help: 'Alerts emitted, by manipulation pattern.', labelNames: ['topology', 'pattern'], registers: [r],
     collect() { this.reset(); for (const [pattern, n] of stats.alertsByPattern) this.inc({ topology, pattern }, n); },
+  });
+  new Counter({
+    name: 'sluice_alerts_unconfirmed_total', help: 'Thresholded alerts let go because the named pattern\'s evidence did not appear in the participant\'s flow within the hold.', labelNames: ['topology', 'pattern'], registers: [r],
+    collect() { this.reset(); for (const [pattern, n] of stats.unconfirmedByPattern) this.inc({ topology, pattern }, n); },
   });
   new Gauge({
     name: 'sluice_threshold', help: 'Adaptive alert thresholds in force, over keys (participant × symbol): min, p50, p90, max.', labelNames: ['topology', 'stat'], registers: [r],
@@ -143,7 +154,8 @@ export function surveillanceTopology(o: SurveillanceOptions): Topology {
   const decided = scored
     .keyBy('rekey', (c, i) => `${c.participant[i]}|${c.symbol[i]}`)
     .via('threshold', adaptiveThreshold({ ...SurveillanceThresholds, state, ...o.threshold, ...(verdicts ? { feedback: verdicts } : {}), ...(o.stats ? { stats: o.stats.thresholds } : {}) }));
-  decided.via('alerts', alerts({ state, ...(o.stats ? { counts: o.stats.alertsByPattern } : {}) })).to('alerts-out', o.alerts);
+  const evidence = o.evidence === false ? undefined : o.evidence === true || o.evidence === undefined ? {} : o.evidence;
+  decided.via('alerts', alerts({ state, ...(evidence ? { evidence } : {}), ...(o.stats ? { counts: o.stats.alertsByPattern, unconfirmed: o.stats.unconfirmedByPattern } : {}) })).to('alerts-out', o.alerts);
   if (o.decisions) decided.to('decisions', o.decisions as never);
   const dead = parsed.side('dead').union('model-dead-letters', scored.side('dead'));
   if (o.feedback && verdicts) {

@@ -1,0 +1,206 @@
+/**
+ * Pattern evidence (issue #18): what each manipulation pattern *is*, checked on the key's own
+ * recent orders, so that an alert names a pattern only where that pattern's defining act is in
+ * the flow. A detector trained on one market learns that market's look of manipulation; on
+ * another market's flow the look comes back on legitimate accounts (retail bursts of
+ * marketable orders named momentum ignition, by the thousand). The definitions below do not
+ * depend on any market's levels, only on the order lifecycle the contract carries:
+ *
+ * - spoofing, layering: an order *cancelled (or replaced away) around a fill of this key on
+ *   the other side*, the cancelled size at least the filled size (the orders were bait for
+ *   the trade; SEC/CFTC's definition: bids or offers with intent to cancel before execution).
+ * - wash_trade: a *trade with itself*, or a matched round trip: bought from and sold to one
+ *   counterparty, the same size at the same price, within the window (no change of beneficial
+ *   ownership and no market risk; MAR Annex I 1(a)).
+ * - quote_stuffing: *a flood*: at least 20 order messages within one second, at least 40% of
+ *   them cancels or replaces.
+ * - momentum_ignition: *a run of at least 3 marketable orders on one side within 10 s whose
+ *   fills moved the price its way, and then a fill of this key on the other side* (the exit
+ *   the run was for).
+ * - pinging: *at least 3 immediate-or-cancel or hidden orders, at most half of them filled*
+ *   (probing for hidden liquidity, not trading it).
+ * - marking_the_close: *at least 2 marketable orders on one side whose fills moved the price
+ *   its way* (the engine does not know the venue's closing time, so this is the weakest check).
+ *
+ * Marketable: MARKET or IOC, or an order filled within 1 ms of entry. Everything is counted
+ * over the key's last 64 events and at most `windowUs` of event time (default 30 s).
+ */
+import type { Batch } from '../../src/batch.js';
+import { entriesOf, keyedEntries, KeyedStore, type KeyedEntries, type StateBounds, type StateStats } from '../../src/state.js';
+
+export const EvidencePatterns = ['spoofing', 'layering', 'wash_trade', 'quote_stuffing', 'momentum_ignition', 'pinging', 'marking_the_close'] as const;
+export type EvidencePattern = (typeof EvidencePatterns)[number];
+
+export type EvidenceInput = { ts: 'f64'; participant: 'str'; side: 'str'; execId: 'str'; type: 'str'; orderType: 'str'; orderId: 'str'; price: 'f64'; qty: 'f64'; displayQty: 'f64'; counterparty: 'str' };
+
+const NEW = 1, CANCEL = 2, REPLACE = 3, EXEC = 4;
+const MARKETABLE = 1, HIDDEN_OR_IOC = 2, SELF = 4, MIRRORED = 8;
+const SIZE = 64;
+
+interface Ring { ts: Float64Array; kind: Uint8Array; side: Int8Array; flags: Uint8Array; qty: Float64Array; px: Float64Array; order: string[]; cp: string[]; exec: string[]; n: number }
+
+/** per pattern: whether its defining act is in the key's recent flow */
+export type Evidence = Record<EvidencePattern, boolean>;
+
+/** what each pattern's evidence measures (an alert's first feature: its explanation) */
+export const EvidenceMeasures: Record<EvidencePattern, string> = {
+  spoofing: 'sizePulledAroundOppositeFill', layering: 'sizePulledAroundOppositeFill', wash_trade: 'selfOrMatchedTrades',
+  quote_stuffing: 'messagesInLastSecond', momentum_ignition: 'marketableOrdersInRun', pinging: 'unfilledProbes', marking_the_close: 'marketableOrdersInRun',
+};
+
+export class KeyedEvidence {
+  readonly #rings: KeyedStore<Ring>;
+  readonly #out = Object.fromEntries(EvidencePatterns.map((p) => [p, false])) as Evidence;
+  /** the size of each pattern's evidence at the last evidence() call (EvidenceMeasures names it) */
+  readonly measure = Object.fromEntries(EvidencePatterns.map((p) => [p, 0])) as Record<EvidencePattern, number>;
+  constructor(readonly windowUs = 30e6, bounds: StateBounds = {}) { this.#rings = new KeyedStore(bounds); }
+
+  expire(watermark: number): void { this.#rings.expire(watermark); }
+  stateStats(): StateStats { return this.#rings.stats(); }
+
+  push(key: string, b: Batch<EvidenceInput>, i: number): void {
+    const c = b.columns, at = c.ts[i];
+    const t = c.type[i], ot = c.orderType[i];
+    const kind = t === 'NEW' ? NEW : t === 'CANCEL' ? CANCEL : t === 'REPLACE' ? REPLACE : t === 'EXEC' ? EXEC : 0;
+    const w = this.#ring(key, at);
+    if (!kind) return;
+    const cp = c.counterparty[i], execId = c.execId[i] ?? '', side = c.side[i] === 'S' ? -1 : 1;
+    let flags = (ot === 'MARKET' || ot === 'IOC' ? MARKETABLE : 0) | (ot === 'IOC' || ot === 'MIDPOINT' || (kind === NEW && c.displayQty[i] === 0) ? HIDDEN_OR_IOC : 0)
+      | (cp !== '' && cp === c.participant[i] ? SELF : 0);
+    if (kind === EXEC) {
+      // The contract's EXEC is "(part of) this resting order was executed": a feed may report a
+      // trade only on the resting order's side, so the aggressor (the counterparty) would never
+      // see its own fill, and a momentum run or one leg of a round trip would vanish from its
+      // flow. Each fill is therefore also written into the counterparty's ring, from its side;
+      // a feed that reports both sides under one execId (as both generator families do) gives
+      // the counterparty its own EXEC too, which then takes the mirrored slot's place.
+      if (cp !== '' && cp !== c.participant[i]) {
+        const dot = key.indexOf('|');
+        const other = this.#ring(`${cp}${dot >= 0 ? key.slice(dot) : ''}`, at);
+        if (!(execId && this.#slotOf(other, execId, at) >= 0)) this.#write(other, at, EXEC, -side, MIRRORED, c.qty[i], c.price[i], '', c.participant[i], execId);
+      }
+      const mirrored = execId ? this.#slotOf(w, execId, at) : -1;
+      // a fill within 1 ms of its order's entry: the order was marketable (a limit priced through the touch)
+      for (let k = 1; k <= Math.min(w.n, SIZE); k++) {
+        const j = (w.n - k) % SIZE;
+        if (at - w.ts[j] > 1e3) break;
+        if (w.kind[j] === NEW && w.order[j] === c.orderId[i]) { w.flags[j] |= MARKETABLE; flags |= MARKETABLE; break; }
+      }
+      if (mirrored >= 0) { w.order[mirrored] = c.orderId[i]; w.flags[mirrored] = flags; return; }
+    }
+    this.#write(w, at, kind, side, flags, c.qty[i], c.price[i], c.orderId[i], cp, execId);
+  }
+
+  #ring(key: string, at: number): Ring {
+    return this.#rings.touch(key, at) ?? this.#rings.add(key, {
+      ts: new Float64Array(SIZE), kind: new Uint8Array(SIZE), side: new Int8Array(SIZE), flags: new Uint8Array(SIZE), qty: new Float64Array(SIZE), px: new Float64Array(SIZE),
+      order: new Array(SIZE).fill(''), cp: new Array(SIZE).fill(''), exec: new Array(SIZE).fill(''), n: 0,
+    }, at);
+  }
+
+  #write(w: Ring, at: number, kind: number, side: number, flags: number, qty: number, price: number, order: string, cp: string, exec: string): void {
+    const s = w.n % SIZE;
+    w.ts[s] = at; w.kind[s] = kind; w.side[s] = side; w.flags[s] = flags; w.qty[s] = qty; w.px[s] = Number.isFinite(price) ? price : NaN;
+    w.order[s] = order; w.cp[s] = cp; w.exec[s] = exec;
+    w.n++;
+  }
+
+  /** the slot of the fill `execId` among the ring's events of the last second, or −1 */
+  #slotOf(w: Ring, execId: string, at: number): number {
+    for (let k = 1; k <= Math.min(w.n, SIZE); k++) {
+      const j = (w.n - k) % SIZE;
+      if (at - w.ts[j] > 1e6) break;
+      if (w.kind[j] === EXEC && w.exec[j] === execId) return j;
+    }
+    return -1;
+  }
+
+  /** evidence for each pattern in `key`'s window as of its newest event (reused object: copy what you keep) */
+  evidence(key: string): Evidence {
+    const e = this.#out, m = this.measure;
+    for (const p of EvidencePatterns) { e[p] = false; m[p] = 0; }
+    const w = this.#rings.get(key);
+    if (!w || w.n === 0) return e;
+    const have = Math.min(w.n, SIZE), now = w.ts[(w.n - 1) % SIZE];
+    // newest first, within the window
+    const idx: number[] = [];
+    for (let k = 1; k <= have; k++) { const j = (w.n - k) % SIZE; if (now - w.ts[j] > this.windowUs) break; idx.push(j); }
+    let inSecond = 0, churnInSecond = 0, probes = 0, probesFilled = 0;
+    const bought = new Set<string>(), sold = new Set<string>(); // counterparty|qty|price of each fill
+    for (const j of idx) {
+      const k = w.kind[j];
+      if (now - w.ts[j] <= 1e6) { inSecond++; if (k === CANCEL || k === REPLACE) churnInSecond++; }
+      if (k === EXEC) {
+        if (w.flags[j] & SELF) m.wash_trade++;
+        else if (w.cp[j]) (w.side[j] > 0 ? bought : sold).add(`${w.cp[j]}|${w.qty[j]}|${w.px[j]}`);
+      }
+      if (k === NEW && w.flags[j] & HIDDEN_OR_IOC) {
+        probes++;
+        if (idx.some((x) => w.kind[x] === EXEC && w.order[x] === w.order[j])) probesFilled++;
+      }
+    }
+    for (const fill of bought) if (sold.has(fill)) m.wash_trade++;
+    e.wash_trade = m.wash_trade > 0;
+    e.quote_stuffing = inSecond >= 20 && churnInSecond >= 0.4 * inSecond;
+    m.quote_stuffing = inSecond;
+    e.pinging = probes >= 3 && probesFilled <= probes / 2;
+    m.pinging = probes - probesFilled;
+    m.spoofing = m.layering = this.#cancelAroundOppositeFill(w, idx);
+    e.spoofing = e.layering = m.spoofing > 0;
+    this.#marketableRuns(w, idx, e, m);
+    return e;
+  }
+
+  /** the most size cancelled or replaced on one side within [fill − 10 s, fill + 2 s] of a fill on the other, when at least the filled size (else 0) */
+  #cancelAroundOppositeFill(w: Ring, idx: number[]): number {
+    let most = 0;
+    for (const f of idx) {
+      if (w.kind[f] !== EXEC) continue;
+      let pulled = 0;
+      for (const c of idx) {
+        if ((w.kind[c] === CANCEL || w.kind[c] === REPLACE) && w.side[c] === -w.side[f] && w.ts[c] >= w.ts[f] - 10e6 && w.ts[c] <= w.ts[f] + 2e6) pulled += w.qty[c];
+      }
+      if (pulled > 0 && pulled >= w.qty[f] && pulled > most) most = pulled;
+    }
+    return most;
+  }
+
+  /**
+   * [ignition: ≥ 3 marketable orders on one side within 10 s, this key's fills on that side
+   * moving the price its way, then a fill of this key on the other side; close: ≥ 2 marketable
+   * orders on one side and fills on it that moved the price its way]
+   */
+  #marketableRuns(w: Ring, idx: number[], e: Evidence, m: Record<EvidencePattern, number>): void {
+    for (const side of [1, -1]) {
+      const runs = idx.filter((j) => w.kind[j] === NEW && w.flags[j] & MARKETABLE && w.side[j] === side); // newest first
+      if (runs.length < 2) continue;
+      const fills = idx.filter((j) => w.kind[j] === EXEC && w.side[j] === side && Number.isFinite(w.px[j])); // newest first
+      // the aggression moved the price: its newest fill beyond its oldest, in its direction
+      const moved = fills.length >= 2 && side * (w.px[fills[0]] - w.px[fills[fills.length - 1]]) > 0;
+      if (!moved) continue;
+      e.marking_the_close = true;
+      m.marking_the_close = Math.max(m.marking_the_close, runs.length);
+      for (let a = runs.length - 1; a >= 2; a--) {
+        const first = w.ts[runs[a]];
+        if (w.ts[runs[a - 2]] - first > 10e6) continue;
+        // the exit: a fill on the other side after the run began
+        if (idx.some((j) => w.side[j] === -side && w.kind[j] === EXEC && w.ts[j] > first)) {
+          e.momentum_ignition = true;
+          m.momentum_ignition = Math.max(m.momentum_ignition, runs.length);
+          break;
+        }
+      }
+    }
+  }
+
+  snapshot(): KeyedEntries<[number[], number[], number[], number[], number[], number[], string[], string[], string[], number]> {
+    return keyedEntries([...this.#rings].map(([k, w]) => [k, [Array.from(w.ts), Array.from(w.kind), Array.from(w.side), Array.from(w.flags), Array.from(w.qty), Array.from(w.px, (x) => (Number.isFinite(x) ? x : -1)), w.order, w.cp, w.exec, w.n]]));
+  }
+
+  restore(state: KeyedEntries<[number[], number[], number[], number[], number[], number[], string[], string[], string[], number]>): void {
+    this.#rings.clear();
+    for (const [k, [ts, kind, side, flags, qty, px, order, cp, exec, n]] of entriesOf(state)) {
+      this.#rings.set(k, { ts: Float64Array.from(ts), kind: Uint8Array.from(kind), side: Int8Array.from(side), flags: Uint8Array.from(flags), qty: Float64Array.from(qty), px: Float64Array.from(px, (x) => (x < 0 ? NaN : x)), order: [...order], cp: [...cp], exec: [...exec], n });
+    }
+  }
+}
