@@ -179,4 +179,16 @@ test('minEvidence: no alert before a key has that much history', () => {
   assert.ok(out.slice(100).some((o) => o.alert === 1));
 });
 
+test('rarity: an alerting score carries the share of the stream\'s history below it; other rows carry NaN', () => {
+  const r = rng(9);
+  const h = new OperatorHarness(adaptiveThreshold({ targetRate: 0.01, floor: 0, ceiling: 1, rarity: true, halfLifeUs: 1e12 }), { input: S }) as unknown as OperatorHarness<typeof S, never>;
+  const out = feed(h, Array.from({ length: 20_000 }, () => r()), 0) as (Out & { rarity: number })[];
+  const alerted = out.filter((o) => o.alert === 1);
+  assert.ok(alerted.length > 50, `${alerted.length} alerts`);
+  for (const o of alerted.slice(10)) assert.ok(Math.abs(o.rarity - o.score) < 0.011, `uniform scores: rarity ${o.rarity} ≈ score ${o.score}`);
+  assert.ok(out.filter((o) => o.alert === 0).every((o) => Number.isNaN(o.rarity)));
+  const plain = new OperatorHarness(adaptiveThreshold({ targetRate: 0.01 }), { input: S }) as unknown as OperatorHarness<typeof S, never>;
+  assert.not.ok('rarity' in feed(plain, [0.5], 0)[0], 'off by default: no column');
+});
+
 test.run();

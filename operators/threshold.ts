@@ -104,6 +104,13 @@ export interface ThresholdConfig {
    * that is low alerts far above the rate while the history fills
    */
   minEvidence?: number;
+  /**
+   * add a `rarity` column: on alerting rows, the share of the stream's decayed score history
+   * below the row's score (by histogram bin; NaN on other rows). A model's raw score means
+   * different things on different flow (issue #18: 24% of one market's events scored ≥ 0.995);
+   * its rarity in the stream it came from reads the same whatever the model or the market
+   */
+  rarity?: boolean;
 }
 
 /** decades of tail probability the 'surprise' scale spans */
@@ -168,11 +175,13 @@ export function feedbackSink(feedback: ThresholdFeedback): SinkDef<typeof Feedba
 
 export const ThresholdColumns = { threshold: 'f64', alert: 'f64' } as const satisfies Schema;
 export type Thresholded<S extends Schema> = S & typeof ThresholdColumns;
+/** added with `rarity: true` */
+export const RarityColumn = { rarity: 'f64' } as const satisfies Schema;
 
 interface Hist { w: Float64Array; total: number; at: number }
 
 export function adaptiveThreshold<I extends Schema>(cfg: ThresholdConfig = {}): OperatorDef<I, Thresholded<I>, NoSides> & { keyed: true } {
-  rejectUnknown('adaptiveThreshold', cfg, ['scoreField', 'timeField', 'stats', 'targetRate', 'floor', 'ceiling', 'ceilingRareShare', 'halfLifeUs', 'bins', 'priorWeight', 'feedback', 'state', 'scale', 'minEvidence', 'coldFloor']);
+  rejectUnknown('adaptiveThreshold', cfg, ['scoreField', 'timeField', 'stats', 'targetRate', 'floor', 'ceiling', 'ceilingRareShare', 'halfLifeUs', 'bins', 'priorWeight', 'feedback', 'state', 'scale', 'minEvidence', 'coldFloor', 'rarity']);
   const rareShare = cfg.ceilingRareShare ?? 1;
   if (!(rareShare > 0 && rareShare <= 1)) throw new ConfigError(`adaptiveThreshold: ceilingRareShare must be in (0, 1], got ${rareShare}`);
   const minEvidence = cfg.minEvidence ?? 0;
@@ -211,6 +220,14 @@ export function adaptiveThreshold<I extends Schema>(cfg: ThresholdConfig = {}): 
     for (let i = ceilBin; i < h.w.length; i++) w += h.w[i];
     return w / h.total;
   };
+  /** the share of a history below the bin of score s (1 when the history is empty: nothing was as high) */
+  const rarityOf = (h: Hist, s: number): number => {
+    if (!(h.total > 0)) return 1;
+    const b = Math.min(c.bins - 1, Math.max(0, Math.floor(toPos(s) * c.bins)));
+    let atOrAbove = 0;
+    for (let i = b; i < h.w.length; i++) atOrAbove += h.w[i];
+    return Math.max(0, 1 - atOrAbove / h.total);
+  };
   /** smallest score s with P(score > s) ≤ rate, by histogram bin upper edges */
   const quantile = (h: Hist, rate: number): number => {
     let above = 0;
@@ -223,7 +240,7 @@ export function adaptiveThreshold<I extends Schema>(cfg: ThresholdConfig = {}): 
 
   return {
     kind: 'adaptiveThreshold',
-    output: (input: Schema) => ({ ...input, ...ThresholdColumns }) as Thresholded<I>,
+    output: (input: Schema) => ({ ...input, ...ThresholdColumns, ...(cfg.rarity ? RarityColumn : {}) }) as Thresholded<I>,
     sides: {},
     keyed: true,
     create() {
@@ -235,8 +252,9 @@ export function adaptiveThreshold<I extends Schema>(cfg: ThresholdConfig = {}): 
           const score = batch.columns[c.scoreField] as unknown as Float64Array;
           const time = batch.columns[c.timeField] as unknown as Float64Array;
           if (!score || !time) throw new ConfigError(`adaptiveThreshold: input has no '${!score ? c.scoreField : c.timeField}' column`);
-          const out = new BatchBuilder({ ...batch.schema, ...ThresholdColumns } as Thresholded<I>, batch.length, batch.columns);
+          const out = new BatchBuilder({ ...batch.schema, ...ThresholdColumns, ...(cfg.rarity ? RarityColumn : {}) } as Thresholded<I>, batch.length, batch.columns);
           const thr = out.columns.threshold as Float64Array, alert = out.columns.alert as Float64Array;
+          const rarity = cfg.rarity ? (out.columns as unknown as { rarity: Float64Array }).rarity : undefined;
           const ks = batch.meta.keys!;
           keys.expire(ctx.watermark);
           for (let i = 0; i < batch.length; i++) {
@@ -257,6 +275,7 @@ export function adaptiveThreshold<I extends Schema>(cfg: ThresholdConfig = {}): 
             cfg.stats?.current.set(ks[i], th);
             // a ceiling of 1 is off: nothing alerts past the threshold's back
             alert[i] = h.total >= minEvidence && (s > th || (ceilingHolds && s >= c.ceiling)) ? 1 : 0;
+            if (rarity) rarity[i] = alert[i] === 1 && Number.isFinite(s) ? rarityOf(global, s) : NaN;
             if (Number.isFinite(s)) {
               const b = Math.min(c.bins - 1, Math.max(0, Math.floor(toPos(s) * c.bins)));
               // a late record counts as already decayed from its own time to the history's

@@ -43,6 +43,9 @@ test('surveillance: contract-valid alerts that find the labelled episodes', asyn
     assert.ok(a.features.length >= 5 && a.modelVersion.startsWith('surveillance-detector@'));
     // the detector's alerts waited for their pattern's evidence: it is their first feature
     assert.ok(Object.values(EvidenceMeasures).includes((a.features[0] as { name: string }).name), `first feature ${JSON.stringify(a.features[0])}`);
+    // then the score's rarity in the stream, comparable across models and markets
+    const rarity = (a.features as { name: string; value: number }[]).find((f) => f.name === 'streamRarity');
+    assert.ok(rarity && rarity.value >= 0 && rarity.value <= 1, `streamRarity ${JSON.stringify(rarity)}`);
   }
   assert.ok(n > 0, 'some alerts');
   const q = scoreAlerts(sim.events, sim.episodes, alerts.rows());

@@ -20,6 +20,8 @@ export const AlertSchema = {
   windowStart: 'f64', windowEnd: 'f64', modelVersion: 'str',
   // the pattern's evidence in the participant's own flow, when the alert waited for it (apps/surveillance/evidence.ts): '' otherwise
   evidence: 'str', evidenceValue: 'f64',
+  // the alerting score's rarity in the stream (operators/threshold.ts `rarity`): comparable across models and markets; NaN when not computed
+  rarity: 'f64',
   // window features (serialized into the contract's `features` array)
   events: 'f64', newOrders: 'f64', cancels: 'f64', executions: 'f64', selfTrades: 'f64', aggressive: 'f64', darkOrders: 'f64', eventsPerSec: 'f64', cancelRatio: 'f64', maxQty: 'f64',
 } as const satisfies Schema;
@@ -43,7 +45,7 @@ type In = {
 };
 
 /** an alert waiting for its pattern's evidence (what the row said when it alerted) */
-interface Held { at: number; pattern: string; score: number; threshold: number; model: string; venue: string }
+interface Held { at: number; pattern: string; score: number; threshold: number; model: string; venue: string; rarity: number }
 
 
 export interface AlertsConfig {
@@ -95,6 +97,7 @@ export function alerts(cfg: AlertsConfig = {}): OperatorDef<In, AlertSchema, NoS
       return {
         process(batch: Batch<In>, ctx) {
           const c = batch.columns, keys = batch.meta.keys!;
+          const rarity = (c as unknown as { rarity?: Float64Array }).rarity;
           let out: BatchBuilder<AlertSchema> | undefined;
           const outKeys: string[] = [];
           windows.expire(ctx.watermark); last.expire(ctx.watermark); evidence?.expire(ctx.watermark); held.expire(ctx.watermark);
@@ -107,7 +110,7 @@ export function alerts(cfg: AlertsConfig = {}): OperatorDef<In, AlertSchema, NoS
             out ??= new BatchBuilder(AlertSchema, 8);
             out.push({
               ts: c.ts[i], emittedAt: wall(), symbol: c.symbol[i], participant: c.participant[i], venue: a.venue, score: Math.min(1, Math.max(0, a.score)), threshold: a.threshold,
-              pattern: a.pattern, windowStart: w.start, windowEnd: w.end, modelVersion: a.model, evidence: evidenceName, evidenceValue,
+              pattern: a.pattern, windowStart: w.start, windowEnd: w.end, modelVersion: a.model, evidence: evidenceName, evidenceValue, rarity: a.rarity,
               events: w.events, newOrders: w.newOrders, cancels: w.cancels, executions: w.executions, selfTrades: w.selfTrades / 2, aggressive: w.aggressive, darkOrders: w.darkOrders,
               eventsPerSec: w.end > w.start ? (w.events - 1) / ((w.end - w.start) / 1e6) : w.events, cancelRatio: w.cancels / Math.max(1, w.newOrders), maxQty: w.maxQty,
             });
@@ -119,7 +122,7 @@ export function alerts(cfg: AlertsConfig = {}): OperatorDef<In, AlertSchema, NoS
             evidence?.push(key, batch, i);
             const alerting = c.alert[i] === 1;
             if (!evidence) {
-              if (alerting) send(i, { at: c.ts[i], pattern: c.label[i] && c.label[i] !== 'normal' ? c.label[i] : 'unknown', score: c.score[i], threshold: c.threshold[i], model: c.model[i], venue: c.venue[i] });
+              if (alerting) send(i, { at: c.ts[i], pattern: c.label[i] && c.label[i] !== 'normal' ? c.label[i] : 'unknown', score: c.score[i], threshold: c.threshold[i], model: c.model[i], venue: c.venue[i], rarity: rarity?.[i] ?? NaN });
               continue;
             }
             let waiting = held.get(key);
@@ -127,8 +130,8 @@ export function alerts(cfg: AlertsConfig = {}): OperatorDef<In, AlertSchema, NoS
               const pattern = c.label[i] && c.label[i] !== 'normal' ? c.label[i] : 'unknown';
               waiting ??= held.add(key, [], c.ts[i]);
               // one held alert per pattern: a later one of the same pattern keeps the first's clock
-              if (!waiting.some((h) => h.pattern === pattern)) waiting.push({ at: c.ts[i], pattern, score: c.score[i], threshold: c.threshold[i], model: c.model[i], venue: c.venue[i] });
-              else { const h = waiting.find((x) => x.pattern === pattern)!; if (c.score[i] > h.score) { h.score = c.score[i]; h.threshold = c.threshold[i]; } }
+              if (!waiting.some((h) => h.pattern === pattern)) waiting.push({ at: c.ts[i], pattern, score: c.score[i], threshold: c.threshold[i], model: c.model[i], venue: c.venue[i], rarity: rarity?.[i] ?? NaN });
+              else { const h = waiting.find((x) => x.pattern === pattern)!; if (c.score[i] > h.score) { h.score = c.score[i]; h.threshold = c.threshold[i]; h.rarity = rarity?.[i] ?? NaN; } }
             }
             if (!waiting?.length) continue;
             held.touch(key, c.ts[i]);
@@ -175,7 +178,7 @@ export function alertJson(b: Batch<AlertSchema>, i: number): string {
     ts: Math.round(c.ts[i]), emittedAt: Math.round(c.emittedAt[i]), symbol: c.symbol[i], participant: c.participant[i], venue: c.venue[i],
     score: c.score[i], threshold: c.threshold[i], pattern: c.pattern[i], windowStart: Math.round(c.windowStart[i]), windowEnd: Math.round(c.windowEnd[i]),
     // the pattern's own evidence first (when the alert waited for it), then the window's features
-    features: [...(c.evidence[i] ? [{ name: c.evidence[i], value: c.evidenceValue[i] }] : []), ...order.map((name) => ({ name, value: Number.isFinite(c[name][i]) ? Math.round(c[name][i] * 1000) / 1000 : 0 }))],
+    features: [...(c.evidence[i] ? [{ name: c.evidence[i], value: c.evidenceValue[i] }] : []), ...(Number.isFinite(c.rarity[i]) ? [{ name: 'streamRarity', value: c.rarity[i] }] : []), ...order.map((name) => ({ name, value: Number.isFinite(c[name][i]) ? Math.round(c[name][i] * 1000) / 1000 : 0 }))],
     modelVersion: c.modelVersion[i],
   });
 }

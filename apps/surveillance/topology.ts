@@ -153,7 +153,7 @@ export function surveillanceTopology(o: SurveillanceOptions): Topology {
   const verdicts = o.feedback ? new ThresholdFeedback() : undefined;
   const decided = scored
     .keyBy('rekey', (c, i) => `${c.participant[i]}|${c.symbol[i]}`)
-    .via('threshold', adaptiveThreshold({ ...SurveillanceThresholds, state, ...o.threshold, ...(verdicts ? { feedback: verdicts } : {}), ...(o.stats ? { stats: o.stats.thresholds } : {}) }));
+    .via('threshold', adaptiveThreshold({ ...SurveillanceThresholds, rarity: true, state, ...o.threshold, ...(verdicts ? { feedback: verdicts } : {}), ...(o.stats ? { stats: o.stats.thresholds } : {}) }));
   const evidence = o.evidence === false ? undefined : o.evidence === true || o.evidence === undefined ? {} : o.evidence;
   decided.via('alerts', alerts({ state, ...(evidence ? { evidence } : {}), ...(o.stats ? { counts: o.stats.alertsByPattern, unconfirmed: o.stats.unconfirmedByPattern } : {}) })).to('alerts-out', o.alerts);
   if (o.decisions) decided.to('decisions', o.decisions as never);
