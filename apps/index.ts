@@ -76,7 +76,10 @@ function demo(o: RunOptions): PreparedRun {
 async function surveillance(o: RunOptions): Promise<PreparedRun> {
   if (o.format !== 'json') throw new ConfigError('surveillance reads order events as JSON lines (--format json)');
   // checked before any worker thread starts
-  const budget = o.alertRate !== undefined ? { threshold: alertBudgetThresholds(o.alertRate) } : {};
+  const budget = {
+    ...(o.alertRate !== undefined ? { threshold: alertBudgetThresholds(o.alertRate) } : {}),
+    ...(o.evidenceHoldMs !== undefined ? { evidence: o.evidenceHoldMs === 0 ? false : { holdUs: o.evidenceHoldMs * 1000 } } : {}),
+  };
   let paths = o.input;
   let episodesNote = '';
   if (paths.length === 0 && !o.kafka) {
@@ -109,7 +112,7 @@ async function surveillance(o: RunOptions): Promise<PreparedRun> {
   const topology = surveillanceTopology({ source: linesSource({ paths, maxLineBytes: parseCfg.maxLineBytes, ...(pace ? { pace } : {}) }), parse: parseCfg, slot, stats, state, alerts: out, deadLetters: dead, ...budget, ...(o.feedback ? { feedback: linesSource({ paths: [o.feedback] }) } : {}) });
   return {
     topology, drainOnStop: true, close: () => slot.close(), registerMetrics: metrics(topology.name),
-    describe: () => ({ input: paths.join(', '), ...(episodesNote ? { 'ground truth': episodesNote } : {}), model: `${slot.version} on ${slot.live.workers} worker thread(s)`, ...(o.alertRate !== undefined ? { 'alert budget': `${o.alertRate} of scored events` } : {}), 'alerts out': describeOut(), 'dead letters': o.deadLetters }),
+    describe: () => ({ input: paths.join(', '), ...(episodesNote ? { 'ground truth': episodesNote } : {}), model: `${slot.version} on ${slot.live.workers} worker thread(s)`, ...(o.alertRate !== undefined ? { 'alert budget': `${o.alertRate} of scored events` } : {}), ...(o.evidenceHoldMs !== undefined ? { 'evidence hold': o.evidenceHoldMs === 0 ? 'off (alerts sent without evidence)' : `${o.evidenceHoldMs} ms` } : {}), 'alerts out': describeOut(), 'dead letters': o.deadLetters }),
   };
 }
 
@@ -220,7 +223,7 @@ function validLines(path: string, contract: 'item-catalogue' | 'user-profile', c
 }
 
 /** the options a topology takes beyond input, output and Kafka: the CLI refuses the others for it */
-export type TopologyOption = 'feedback' | 'catalogue' | 'profiles' | 'shed' | 'state' | 'epoch' | 'budget';
+export type TopologyOption = 'feedback' | 'catalogue' | 'profiles' | 'shed' | 'state' | 'epoch' | 'budget' | 'evidence';
 
 export interface TopologyEntry {
   summary: string;
@@ -234,7 +237,7 @@ export const topologies: Record<string, TopologyEntry> = {
   demo: { summary: 'order flow → parse → normalize → featurize → sliding windows per participant×symbol (files or Kafka; no model)', outputExt: 'jsonl', options: [], prepare: demo },
   timeseries: { summary: 'CSV timestamp,value rows → per-series detector (calibrated novelty) → adaptive threshold → the same rows with anomaly_score,label', outputExt: 'csv', options: ['epoch'], prepare: timeseries },
   personalization: { summary: 'behaviour events → user encoder on worker threads → retrieval over the catalogue → ranked pushes with reasons (MovieLens 100K when present)', outputExt: 'jsonl', options: ['feedback', 'catalogue', 'profiles', 'shed', 'state'], prepare: personalization },
-  surveillance: { summary: 'order flow → transformer detector on worker threads → adaptive thresholds → alerts (simulated flow with labelled episodes by default)', outputExt: 'jsonl', options: ['feedback', 'state', 'budget'], prepare: surveillance },
+  surveillance: { summary: 'order flow → transformer detector on worker threads → adaptive thresholds → alerts (simulated flow with labelled episodes by default)', outputExt: 'jsonl', options: ['feedback', 'state', 'budget', 'evidence'], prepare: surveillance },
 };
 
 /** the topologies that take an option, for messages */

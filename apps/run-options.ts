@@ -36,6 +36,8 @@ export interface RunOptions {
   feedback?: string;
   /** surveillance: hold this share of scored events as the alert budget instead of the tuned floor */
   alertRate?: number;
+  /** surveillance: how long an alert waits for its pattern's evidence, ms of event time (0: no gate; unset: the topology's 10 s) */
+  evidenceHoldMs?: number;
   /** personalization: item catalogue and user profiles (JSON lines) */
   catalogue?: string;
   profiles?: string;

@@ -51,6 +51,9 @@ Options:
   --profiles FILE     personalization: user profiles, JSON lines (user-profile contract)
   --alert-rate R      surveillance: the alert budget, a share of the scored events (default
                       0.0001, at most 0.01); scores at the ceiling alert beyond it while rare
+  --evidence-hold-ms N  surveillance: how long an alert waits for its pattern's evidence in
+                      the participant's flow (default 10000 ms of event time; 0 sends every
+                      thresholded alert at once, without evidence)
   --shed-after-ms N   personalization: load shedding (off by default): drop events more
                       than N ms behind the clock before the model; counted in
                       sluice_dropped_records_total{reason="shed"} and the summary
@@ -107,6 +110,13 @@ function epochUnit(v: string): 'auto' | 's' | 'ms' | 'us' {
   throw new ConfigError(`--epoch-unit must be auto, s, ms or us, got '${v}'`);
 }
 
+/** --evidence-hold-ms: whole milliseconds in [0, 60000] (0: no evidence gate) */
+function holdMs(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 60_000) throw new ConfigError(`--evidence-hold-ms must be whole milliseconds in [0, 60000] (0 sends alerts without waiting for evidence), got '${v}'`);
+  return n;
+}
+
 function positiveInt(name: string, v: string | undefined, dflt: number): number {
   if (v === undefined) return dflt;
   const n = Number(v);
@@ -146,6 +156,7 @@ export async function main(argv: string[]): Promise<number> {
         'profiles-topic': { type: 'string' },
         'shed-after-ms': { type: 'string' },
         'alert-rate': { type: 'string' },
+        'evidence-hold-ms': { type: 'string' },
         'epoch-unit': { type: 'string' },
         'state-ttl-hours': { type: 'string' },
         'state-max-keys': { type: 'string' },
@@ -227,6 +238,7 @@ export async function main(argv: string[]): Promise<number> {
       ...(v.profiles ? { profiles: v.profiles } : {}),
       ...(v['shed-after-ms'] !== undefined ? { shedAfterMs: positiveInt('shed-after-ms', v['shed-after-ms'], 0) } : {}),
       ...(v['alert-rate'] !== undefined ? { alertRate: Number(v['alert-rate']) } : {}),
+      ...(v['evidence-hold-ms'] !== undefined ? { evidenceHoldMs: holdMs(v['evidence-hold-ms']) } : {}),
       ...(v['epoch-unit'] !== undefined ? { epochUnit: epochUnit(v['epoch-unit']) } : {}),
       ...(v['state-ttl-hours'] !== undefined || v['state-max-keys'] !== undefined ? { state: stateBounds(v['state-ttl-hours'], v['state-max-keys']) } : {}),
     };
@@ -235,6 +247,7 @@ export async function main(argv: string[]): Promise<number> {
       ['state', v['state-ttl-hours'] !== undefined || v['state-max-keys'] !== undefined, '--state-ttl-hours and --state-max-keys'],
       ['shed', v['shed-after-ms'] !== undefined, '--shed-after-ms'],
       ['budget', v['alert-rate'] !== undefined, '--alert-rate'],
+      ['evidence', v['evidence-hold-ms'] !== undefined, '--evidence-hold-ms'],
       ['epoch', v['epoch-unit'] !== undefined, '--epoch-unit'],
       ['feedback', Boolean(v.feedback || v['feedback-topic']), '--feedback and --feedback-topic'],
       ['catalogue', Boolean(v.catalogue || v['catalogue-topic']), '--catalogue and --catalogue-topic'],

@@ -174,6 +174,19 @@ test('--alert-rate: surveillance runs on an alert budget; a rate out of range or
   assert.match(run.stdout + run.stderr, /alert budget\s+0\.001 of scored events/);
 });
 
+test('--evidence-hold-ms: 0 sends alerts without waiting for evidence; out of range or another topology is refused at once', async () => {
+  write('ok3.jsonl', jsonl([order(0, MON_0930)]));
+  const bad = await sluice(['run', 'surveillance', '--input', join(dir, 'ok3.jsonl'), '--output', 'none', '--evidence-hold-ms', '70000']);
+  assert.is(bad.code, 2, bad.stderr);
+  assert.match(bad.stderr, /--evidence-hold-ms must be whole milliseconds in \[0, 60000\]/);
+  const other = await sluice(['run', 'demo', '--input', join(dir, 'ok3.jsonl'), '--output', 'none', '--evidence-hold-ms', '100']);
+  assert.is(other.code, 2, other.stderr);
+  assert.match(other.stderr, /--evidence-hold-ms applies to the surveillance topology/);
+  const run = await sluice(['run', 'surveillance', '--input', join(dir, 'ok3.jsonl'), '--output', 'none', '--evidence-hold-ms', '0']);
+  assert.is(run.code, 0, run.stderr);
+  assert.match(run.stdout + run.stderr, /evidence hold\s+off/);
+});
+
 test.after(() => rmSync(dir, { recursive: true, force: true }));
 
 test.run();

@@ -23,7 +23,12 @@
  *   its way* (the engine does not know the venue's closing time, so this is the weakest check).
  *
  * Marketable: MARKET or IOC, or an order filled within 1 ms of entry. Everything is counted
- * over the key's last 64 events and at most `windowUs` of event time (default 30 s).
+ * over the key's last 64 events and at most `windowUs` of event time (default 30 s). A fill is
+ * written into both parties' flows (the counterparty's from its side), once per execId, so a
+ * feed that reports trades only on the resting order still shows an aggressor its own fills.
+ *
+ * Evidence is necessary, not sufficient: alone it alerts on half of all benign
+ * participant-minutes (bench/evidence-rule.ts). It is a gate behind the detector, never a detector.
  */
 import type { Batch } from '../../src/batch.js';
 import { entriesOf, keyedEntries, KeyedStore, type KeyedEntries, type StateBounds, type StateStats } from '../../src/state.js';
