@@ -42,7 +42,7 @@ test('wash trade: with itself, or one counterparty both ways; not two different 
   ]).includes('wash_trade'));
 });
 
-test('spoofing and layering: size pulled around a fill on the other side; not without the fill, not smaller than it', () => {
+test('spoofing and layering: resting size pulled just after a fill on the other side, 3x the traded size; not without the fill, not a requote of about the traded size, not an order entered after the fill', () => {
   const bait: Ev[] = [
     { ts: ms(0), side: 'B', type: 'NEW', orderId: 'big', price: 9.9, qty: 500 },
     { ts: ms(800), side: 'S', type: 'EXEC', orderId: 'sell', price: 10, qty: 100, counterparty: 'P9' },
@@ -51,7 +51,17 @@ test('spoofing and layering: size pulled around a fill on the other side; not wi
   assert.ok(found(bait).includes('spoofing') && found(bait).includes('layering'));
   assert.not.ok(found(bait.filter((e) => e.type !== 'EXEC')).includes('spoofing'), 'a cancel alone is not spoofing');
   assert.not.ok(found([bait[0], bait[1], { ...bait[2], qty: 50 }]).includes('spoofing'), 'pulling less than was filled');
+  assert.not.ok(found([{ ...bait[0], qty: 200 }, bait[1], { ...bait[2], qty: 200 }]).includes('spoofing'), 'a market maker\'s requote: 2x the traded size');
+  assert.not.ok(found([bait[1], { ...bait[0], ts: ms(850) }, bait[2]]).includes('spoofing'), 'entered after the fill: it was not resting when the trade happened');
+  const partlyFilled: Ev = { ts: ms(100), side: 'B', type: 'EXEC', orderId: 'big', price: 9.9, qty: 50, counterparty: 'P9' };
+  assert.not.ok(found([bait[0], partlyFilled, bait[1], bait[2]]).includes('spoofing'), 'the order traded: live liquidity, not bait');
+  const away: Ev = { ts: ms(900), side: 'B', type: 'REPLACE', orderId: 'big', price: 9.5, qty: 500 };
+  assert.ok(found([bait[0], bait[1], away]).includes('spoofing'), 'replaced away from the touch: pulled');
+  assert.not.ok(found([bait[0], bait[1], { ...away, price: 9.95 }]).includes('spoofing'), 'replaced toward the touch, same size: not pulled');
+  const quote: Ev = { ts: ms(10), side: 'S', type: 'NEW', orderId: 'ask', price: 10.1, qty: 400 };
+  assert.not.ok(found([bait[0], quote, bait[1], bait[2]]).includes('spoofing'), 'quoting both sides (500 bid, 400 ask): a market maker, not one-sided pressure');
   assert.not.ok(found([bait[0], { ...bait[1], ts: ms(20_000) }, bait[2]]).includes('spoofing'), 'a fill 19 s after the cancel');
+  assert.not.ok(found([bait[0], { ...bait[1], ts: ms(-6_000) }, bait[2]]).includes('spoofing'), 'a cancel 7 s after the fill');
 });
 
 test('quote stuffing: a flood of churn within a second; not the same messages spread over three', () => {

@@ -6,9 +6,12 @@
  * marketable orders named momentum ignition, by the thousand). The definitions below do not
  * depend on any market's levels, only on the order lifecycle the contract carries:
  *
- * - spoofing, layering: an order *cancelled (or replaced away) around a fill of this key on
- *   the other side*, the cancelled size at least the filled size (the orders were bait for
- *   the trade; SEC/CFTC's definition: bids or offers with intent to cancel before execution).
+ * - spoofing, layering: *size pulled just after a fill of this key on the other side*, of
+ *   orders resting when it filled that never traded, at least 3× the size traded, from a key
+ *   that rested at least 3× as much on the bait side as on the side it traded (the orders were
+ *   bait for the trade: one-sided, large against it and not meant to execute; SEC/CFTC's
+ *   definition: bids or offers with intent to cancel before execution). A market maker quotes
+ *   both sides and requotes after a fill, often pulling an order that partly filled.
  * - wash_trade: a *trade with itself*, or a matched round trip: bought from and sold to one
  *   counterparty, the same size at the same price, within the window (no change of beneficial
  *   ownership and no market risk; MAR Annex I 1(a)).
@@ -49,7 +52,7 @@ export type Evidence = Record<EvidencePattern, boolean>;
 
 /** what each pattern's evidence measures (an alert's first feature: its explanation) */
 export const EvidenceMeasures: Record<EvidencePattern, string> = {
-  spoofing: 'sizePulledAroundOppositeFill', layering: 'sizePulledAroundOppositeFill', wash_trade: 'selfOrMatchedTrades',
+  spoofing: 'sizePulledAfterOppositeFill', layering: 'sizePulledAfterOppositeFill', wash_trade: 'selfOrMatchedTrades',
   quote_stuffing: 'messagesInLastSecond', momentum_ignition: 'marketableOrdersInRun', pinging: 'unfilledProbes', marking_the_close: 'marketableOrdersInRun',
 };
 
@@ -150,24 +153,77 @@ export class KeyedEvidence {
     m.quote_stuffing = inSecond;
     e.pinging = probes >= 3 && probesFilled <= probes / 2;
     m.pinging = probes - probesFilled;
-    m.spoofing = m.layering = this.#cancelAroundOppositeFill(w, idx);
+    m.spoofing = m.layering = this.#pulledAfterOppositeFill(w, idx);
     e.spoofing = e.layering = m.spoofing > 0;
     this.#marketableRuns(w, idx, e, m);
     return e;
   }
 
-  /** the most size cancelled or replaced on one side within [fill − 10 s, fill + 2 s] of a fill on the other, when at least the filled size (else 0) */
-  #cancelAroundOppositeFill(w: Ring, idx: number[]): number {
+  /**
+   * The most size pulled after a fill on the other side, when it is at least 3× the size
+   * traded: for each fill, the key's fills on that side within 1 s of it (the genuine trade,
+   * partial fills summed) against the size it cancelled or replaced on the other side within
+   * 5 s after it, of orders that were resting when it filled (entered before it, or older
+   * than the window). A market maker requoting after a fill pulls about what it traded; bait
+   * is a multiple of it. 0 when there is none.
+   */
+  #pulledAfterOppositeFill(w: Ring, idx: number[]): number {
     let most = 0;
     for (const f of idx) {
       if (w.kind[f] !== EXEC) continue;
-      let pulled = 0;
-      for (const c of idx) {
-        if ((w.kind[c] === CANCEL || w.kind[c] === REPLACE) && w.side[c] === -w.side[f] && w.ts[c] >= w.ts[f] - 10e6 && w.ts[c] <= w.ts[f] + 2e6) pulled += w.qty[c];
+      const tf = w.ts[f], side = w.side[f];
+      let traded = 0, pulled = 0;
+      for (const j of idx) {
+        const k = w.kind[j], tj = w.ts[j];
+        if (k === EXEC && w.side[j] === side && Math.abs(tj - tf) <= 1e6) traded += w.qty[j];
+        else if ((k === CANCEL || k === REPLACE) && w.side[j] === -side && tj > tf && tj - tf <= 5e6) pulled += this.#baitPulled(w, idx, j, tf);
       }
-      if (pulled > 0 && pulled >= w.qty[f] && pulled > most) most = pulled;
+      // one-sided pressure: just before the fill the key rested at least 3× as much on the bait
+      // side as on the side it traded (a market maker quotes both)
+      if (traded > 0 && pulled >= 3 * traded && pulled > most && this.#restingBefore(w, idx, tf, -side) >= 3 * this.#restingBefore(w, idx, tf, side)) most = pulled;
     }
     return most;
+  }
+
+  /** the key's resting size on `side` just before time t, from the orders whose entry the window holds */
+  #restingBefore(w: Ring, idx: number[], t: number, side: number): number {
+    const open = new Map<string, number>();
+    for (let n = idx.length - 1; n >= 0; n--) { // oldest first
+      const x = idx[n];
+      if (w.ts[x] >= t) break;
+      if (w.side[x] !== side || (w.flags[x] & MIRRORED) !== 0) continue;
+      const id = w.order[x], k = w.kind[x];
+      if (k === NEW || (k === REPLACE && open.has(id))) open.set(id, w.qty[x]);
+      else if (k === CANCEL) open.delete(id);
+      else if (k === EXEC && open.has(id)) open.set(id, Math.max(0, open.get(id)! - w.qty[x]));
+    }
+    let total = 0;
+    for (const q of open.values()) total += q;
+    return total;
+  }
+
+  /**
+   * The size that cancel or replace j took away from an order that was resting at time tf and
+   * never traded (bait is not meant to execute; an order that partly filled was live
+   * liquidity): a cancel takes its size; a replace takes the order's size when it moved the
+   * price away from the touch, else what it cut from the size. Idx is newest first.
+   */
+  #baitPulled(w: Ring, idx: number[], j: number, tf: number): number {
+    const id = w.order[j];
+    let before = -1, traded = false;
+    for (const x of idx) {
+      if (w.ts[x] > w.ts[j] || x === j || w.order[x] !== id) continue;
+      if (w.kind[x] === EXEC && (w.flags[x] & MIRRORED) === 0) traded = true;
+      if (before < 0 && (w.kind[x] === NEW || w.kind[x] === REPLACE)) before = x; // its last entry or change before j
+    }
+    if (traded) return 0;
+    let entered = before;
+    for (const x of idx) if (w.order[x] === id && w.kind[x] === NEW) entered = x;
+    if (entered >= 0 && w.ts[entered] >= tf) return 0; // entered after the fill: not resting when it traded
+    if (w.kind[j] === CANCEL) return w.qty[j];
+    if (before < 0) return 0; // a replace of an order the window does not know: nothing to compare with
+    const away = w.side[j] * (w.px[j] - w.px[before]) < 0;
+    return away ? w.qty[before] : Math.max(0, w.qty[before] - w.qty[j]);
   }
 
   /**
