@@ -131,8 +131,8 @@ export class KeyedStore<V> implements Iterable<[string, V]> {
   expired = 0;
   evicted = 0;
 
-  /** @param onDrop told of each key the bounds drop (e.g. to forget it in a per-key metric) */
-  constructor(bounds: StateBounds = {}, readonly onDrop?: (key: string) => void) {
+  /** @param onDrop told of each key the bounds drop, with its value (e.g. to forget it in a per-key metric, or count what it held) */
+  constructor(bounds: StateBounds = {}, readonly onDrop?: (key: string, value: V) => void) {
     this.#ttl = bounds.ttlUs ?? Infinity;
     this.#max = bounds.maxKeys ?? Infinity;
   }
@@ -220,7 +220,7 @@ export class KeyedStore<V> implements Iterable<[string, V]> {
     if (Number.isNaN(e.t)) this.#untimed--;
     this.#unlink(e);
     this.#m.delete(e.key);
-    this.onDrop?.(e.key);
+    this.onDrop?.(e.key, e.v);
   }
 
   #dropOldest(): void {

@@ -177,6 +177,23 @@ test('alerts: a held alert is sent when its evidence comes, stamped with that ev
   assert.equal([...unconfirmed], [['spoofing', 1]]);
 });
 
+test('alerts: held alerts of a key that went quiet are let go and counted by the watermark, by the state bound and at end of input', () => {
+  const unconfirmed = new Map<string, number>();
+  const h = new OperatorHarness(alerts({ evidence: {}, unconfirmed, state: { maxKeys: 2 } }), { input: A } as never) as unknown as OperatorHarness<typeof A, never>;
+  const spoofAlert = (ts: number, p: string) => ({ ...row({ ts, side: 'B', type: 'NEW', orderId: p, price: 10, qty: 100 }, 1, 'spoofing'), participant: p });
+  h.push([spoofAlert(ms(0), 'P1')] as never, { keys: ['P1|X'] });
+  h.watermark(ms(5_000));
+  assert.equal([...unconfirmed], [], 'within the hold: still waiting');
+  h.watermark(ms(10_500));
+  assert.equal([...unconfirmed], [['spoofing', 1]], 'the hold passed with no event of the key');
+  // two keys held, a third evicts the oldest: its alert is counted, not lost
+  h.push([spoofAlert(ms(11_000), 'P2'), spoofAlert(ms(11_001), 'P3'), spoofAlert(ms(11_002), 'P4')] as never, { keys: ['P2|X', 'P3|X', 'P4|X'] });
+  assert.equal([...unconfirmed], [['spoofing', 2]], 'the key bound dropped P2 with its held alert');
+  h.close();
+  assert.equal([...unconfirmed], [['spoofing', 4]], 'end of input: the rest let go and counted');
+  assert.is(h.outputs.flatMap((b) => b.rows()).length, 0);
+});
+
 test('alerts: an alert whose named pattern has no evidence but another has is sent under the other\'s name', () => {
   const h = new OperatorHarness(alerts({ evidence: {} }), { input: A } as never) as unknown as OperatorHarness<typeof A, never>;
   h.push([row({ ts: ms(0), side: 'B', type: 'EXEC', orderId: 'a', price: 10, qty: 100, counterparty: 'P1' }, 1, 'momentum_ignition')] as never, { keys: ['P1|X'] });

@@ -93,7 +93,12 @@ export function alerts(cfg: AlertsConfig = {}): OperatorDef<In, AlertSchema, NoS
       const windows = new KeyedEventWindows(L, bounds);
       const last = new KeyedStore<{ at: number; pattern: string }>(bounds);
       const evidence = cfg.evidence ? new KeyedEvidence(cfg.evidence.windowUs ?? 30e6, bounds) : undefined;
-      const held = new KeyedStore<Held[]>(bounds);
+      // a held alert leaves by its evidence or is let go and counted: when its key's later event,
+      // or the watermark, passes the hold; when the state bounds drop its key; at end of input.
+      // None vanishes uncounted
+      const letGo = (a: Held) => cfg.unconfirmed?.set(a.pattern, (cfg.unconfirmed.get(a.pattern) ?? 0) + 1);
+      const held = new KeyedStore<Held[]>(bounds, (_key, waiting) => { for (const a of waiting) letGo(a); });
+      let swept = -Infinity;
       return {
         process(batch: Batch<In>, ctx) {
           const c = batch.columns, keys = batch.meta.keys!;
@@ -145,10 +150,24 @@ export function alerts(cfg: AlertsConfig = {}): OperatorDef<In, AlertSchema, NoS
               // least specific, and retail bursts on a matching engine show it too
               const found = ev[a.pattern as EvidencePattern] ? a.pattern : EvidencePatterns.find((p) => ev[p] && p !== 'marking_the_close');
               if (found) { waiting.splice(h, 1); a.pattern = found; send(i, a, EvidenceMeasures[found as EvidencePattern], evidence.measure[found as EvidencePattern]); }
-              else if (c.ts[i] - a.at > holdUs) { waiting.splice(h, 1); cfg.unconfirmed?.set(a.pattern, (cfg.unconfirmed.get(a.pattern) ?? 0) + 1); }
+              else if (c.ts[i] - a.at > holdUs) { waiting.splice(h, 1); letGo(a); }
             }
           }
           if (out) ctx.emit(out.finish({ ...batch.meta, keys: outKeys, headers: undefined, timestamps: undefined }));
+        },
+        // a key that went quiet: its held alerts are let go once event time passes their hold (no
+        // later event of the key could confirm them in time). Swept at most once a second of event time
+        onWatermark(wm) {
+          if (!evidence || held.size === 0 || (wm - swept < 1e6 && wm !== Infinity)) return;
+          swept = wm;
+          for (const [key, waiting] of held) {
+            for (let h = waiting.length - 1; h >= 0; h--) if (wm - waiting[h].at > holdUs) { letGo(waiting[h]); waiting.splice(h, 1); }
+            if (waiting.length === 0) held.delete(key);
+          }
+        },
+        close() {
+          for (const [, waiting] of held) for (const a of waiting) letGo(a);
+          held.clear();
         },
         // the windows, the evidence, the held alerts and the cooldown move with the key's
         // partition: a restart neither loses a window's history nor repeats an alert the
