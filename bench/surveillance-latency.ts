@@ -9,7 +9,8 @@
  *   LAT_MODELS=a,b:full,c npm run bench:surveillance
  *       several detectors in one run, interleaved per rate (`:full` = an incremental model's
  *       full graph on ordinary workers, no cached state; `:inline` = its keyed state and step
- *       graph on the event loop's thread; `statistical` = the model-free path); writes
+ *       graph on the event loop's thread; `:depthN` = cached state on workers that may hold N
+ *       batches at once, PoolOptions.keyedDepth; `statistical` = the model-free path); writes
  *       bench/RESULTS-surveillance-incremental.md instead (issue #17)
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -55,10 +56,11 @@ async function main() {
   const runs = models ? plans.flatMap((p) => models.map((m) => ({ ...p, m }))) : plans.map((p) => ({ ...p, m: undefined }));
   for (const { rate, file, speedup, m } of runs) {
     const [name, mode] = m?.split(':') ?? [];
-    const pool = mode === 'inline' ? { placement: 'inline' as const } : { ...(process.env.LAT_WORKERS ? { workers: Number(process.env.LAT_WORKERS) } : {}), ...(mode === 'full' ? { incremental: false } : {}) };
+    const depth = mode?.startsWith('depth') ? Number(mode.slice(5)) : undefined;
+    const pool = mode === 'inline' ? { placement: 'inline' as const } : { ...(process.env.LAT_WORKERS ? { workers: Number(process.env.LAT_WORKERS) } : {}), ...(mode === 'full' ? { incremental: false } : {}), ...(depth ? { keyedDepth: depth } : {}) };
     const slot = process.env.LAT_SCORER === 'statistical' || name === 'statistical' ? undefined : await openSurveillanceModel({ ...(name ? { name } : {}), pool });
     if (slot) model = `${slot.version} on ${slot.live.workers} worker thread(s)`;
-    const how = slot ? `${slot.version}${slot.live.placement === 'inline' ? ' (cached state, step graph, inline on the event loop)' : slot.live.keyed ? ' (cached state, step graph, worker)' : ''}` : 'statistical scorer (no model)';
+    const how = slot ? `${slot.version}${slot.live.placement === 'inline' ? ' (cached state, step graph, inline on the event loop)' : slot.live.keyed ? ` (cached state, step graph, worker${slot.live.depth > 1 ? `, ${slot.live.depth} batches queued per worker` : ''})` : ''}` : 'statistical scorer (no model)';
     const decisions = countSink(), alerts = countSink<AlertSchema>(), dead = countSink<DeadLetterSchema>();
     try {
       const topo = surveillanceTopology({

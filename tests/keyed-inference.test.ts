@@ -127,6 +127,63 @@ test('two key-affine workers: rows split by key and put back in order; a batch l
 });
 
 
+test('tasks submitted back to back (depth 1 and 2) keep each key\'s order: exact outputs, no task reordered, most rows stepped', async () => {
+  for (const keyedDepth of [1, 2]) {
+    const pool = await InferencePool.open(ref, { workers: 1, warmup: [1, 8], keyedSlots: 64, keyedDepth });
+    try {
+      assert.is(pool.idle, keyedDepth, 'the batcher may send depth batches at once');
+      const plain = await ort.InferenceSession.create(ref.path);
+      const streams = Array.from({ length: 6 }, (_, k) => new KeyStream(rng(70 + k)));
+      const rnd = rng(7);
+      const jobs: { keys: string[]; seqs: number[]; windows: Float32Array; expect: Float32Array }[] = [];
+      for (let b = 0; b < 40; b++) {
+        const n = 1 + Math.floor(rnd() * 5), keys: string[] = [], seqs: number[] = [];
+        const windows = new Float32Array(n * L * W);
+        for (let i = 0; i < n; i++) { const k = Math.floor(rnd() * streams.length); windows.set(streams[k].next(), i * L * W); keys.push(`k${k}`); seqs.push(streams[k].events.length); }
+        const expect = (await plain.run({ events: new ort.Tensor('float32', windows.slice(), [n, L, W]) })).score.data as Float32Array;
+        jobs.push({ keys, seqs, windows, expect });
+      }
+      // all 40 at once: piscina queues them; before stricterFIFO it ran the 2nd, 4th … late
+      const got = await Promise.all(jobs.map((j) => pool.runKeyed(j.keys, j.seqs, j.windows)));
+      let worst = 0, stepped = 0, prefilled = 0;
+      got.forEach((r, b) => { stepped += r.stepped; prefilled += r.prefilled; const s = r.outputs.score.data as Float32Array; for (let i = 0; i < s.length; i++) worst = Math.max(worst, Math.abs(s[i] - jobs[b].expect[i])); });
+      assert.ok(worst <= 1e-4, `depth ${keyedDepth}: outputs differ by ${worst}`);
+      assert.is(pool.reorderedTasks, 0, 'the worker saw its tasks in submission order');
+      assert.ok(stepped > 3 * prefilled, `depth ${keyedDepth}: ${stepped} stepped, ${prefilled} prefilled`);
+    } finally { await pool.close(); }
+  }
+  try { await InferencePool.open(ref, { keyedDepth: 0 }); assert.unreachable(); } catch (e) { assert.is((e as { code: string }).code, 'SLUICE_ERR_CONFIG'); }
+});
+
+test('a keyed task that reaches its worker out of order is prefilled whole and leaves its slots to be rebuilt: every output exact', async () => {
+  const { KeyedModel } = await import('../src/inference/keyed-state.js');
+  const model = await KeyedModel.open({ path: ref.path, inputs: ref.manifest.inputs, outputs: ref.manifest.outputs.filter((o) => o.shape.length <= 2), incremental: inc, slots: 4, provider: 'cpu', intraOpThreads: 1 });
+  const plain = await ort.InferenceSession.create(ref.path);
+  const streams = [new KeyStream(rng(31)), new KeyStream(rng(32))];
+  // four tasks of keys a (slot 0) and b (slot 1), numbered as the main thread sent them
+  const tasks = Array.from({ length: 4 }, (_, t) => {
+    const windows = new Float32Array(2 * L * W);
+    streams.forEach((s, k) => windows.set(s.next(), k * L * W));
+    return { op: 'keyed' as const, seq: t + 1, slots: Int32Array.of(0, 1), cold: Uint8Array.of(t === 0 ? 1 : 0, t === 0 ? 1 : 0), windows };
+  });
+  const expect = await Promise.all(tasks.map(async (t) => (await plain.run({ events: new ort.Tensor('float32', t.windows.slice(), [2, L, W]) })).score.data as Float32Array));
+  // they arrive 1, 3, 2, 4: 3 and 2 cannot trust the slots; 4 comes after the highest seen, but its slots were left invalid
+  const got = [];
+  for (const i of [0, 2, 1, 3]) got[i] = await model.run(tasks[i]);
+  assert.equal(got.map((r) => [r.reordered ?? false, r.prefilled, r.stepped]), [[false, 2, 0], [true, 2, 0], [true, 2, 0], [false, 2, 0]]);
+  let worst = 0;
+  got.forEach((r, t) => { const s = r.outputs.score.data as Float32Array; for (let i = 0; i < 2; i++) worst = Math.max(worst, Math.abs(s[i] - expect[t][i])); });
+  assert.ok(worst <= 1e-4, `outputs differ by ${worst}`);
+  // and the stream goes on stepping from task 4's state
+  const windows = new Float32Array(2 * L * W);
+  streams.forEach((s, k) => windows.set(s.next(), k * L * W));
+  const e5 = (await plain.run({ events: new ort.Tensor('float32', windows.slice(), [2, L, W]) })).score.data as Float32Array;
+  const r5 = await model.run({ op: 'keyed', seq: 5, slots: Int32Array.of(0, 1), cold: Uint8Array.of(0, 0), windows });
+  assert.is(r5.stepped, 2);
+  const s5 = r5.outputs.score.data as Float32Array;
+  assert.ok(Math.abs(s5[0] - e5[0]) <= 1e-4 && Math.abs(s5[1] - e5[1]) <= 1e-4);
+});
+
 test('a key-affine worker that dies mid-task: the task rejects, its keys start cold on the replacement thread, and later scores are exact', async () => {
   process.env.SLUICE_TEST_THREAD_EXIT_AT = '6'; // the thread ends itself when its 6th task arrives (worker.ts says why not terminate())
   let pool: InferencePool;

@@ -35,10 +35,13 @@ export interface KeyedModelConfig {
   intraOpThreads: number;
 }
 
-/** rows of one task: slot per row, cold (1: prefill) per row, and every row's window [n, length × width] */
-export interface KeyedTask { op: 'keyed'; slots: Int32Array; cold: Uint8Array; windows: Float32Array }
-/** a keyed task's outputs and how many rows were prefilled (cold) and stepped */
-export interface KeyedResult extends InferResult { prefilled: number; stepped: number }
+/**
+ * rows of one task: slot per row, cold (1: prefill) per row, and every row's window
+ * [n, length × width]; `seq` numbers the tasks sent to this worker (1, 2, …)
+ */
+export interface KeyedTask { op: 'keyed'; slots: Int32Array; cold: Uint8Array; windows: Float32Array; seq?: number }
+/** a keyed task's outputs, how many rows were prefilled (cold) and stepped, and whether it came out of order */
+export interface KeyedResult extends InferResult { prefilled: number; stepped: number; reordered?: boolean }
 
 function sessionOptions(providers: string[], intraOpThreads: number): ort.InferenceSession.SessionOptions {
   // the same choices as worker.ts (measured there): full graph optimisation, one inter-op
@@ -77,8 +80,19 @@ export class KeyedModel {
     this.#run = parts.run; this.#stateless = parts.stateless; this.#warm = parts.warm;
   }
 
-  /** score a task's rows, stepping the slots held and prefilling the rest; outputs in row order */
-  run(task: KeyedTask): Promise<KeyedResult> { return this.#run(task); }
+  #tail: Promise<unknown> = Promise.resolve();
+  /**
+   * score a task's rows, stepping the slots held and prefilling the rest; outputs in row
+   * order. Tasks run one after another in the order given (the slab and the scratch buffers
+   * are shared, and a run awaits between its graphs): a worker takes one task at a time
+   * anyway, an inline lane may be handed several
+   */
+  run(task: KeyedTask): Promise<KeyedResult> {
+    const go = () => this.#run(task);
+    const mine = this.#tail.then(go, go);
+    this.#tail = mine.catch(() => undefined);
+    return mine;
+  }
   /** whole windows [n, length × width] through the prefill graph alone (a retry, a shadow): no state touched */
   stateless(windows: Float32Array, n: number): Promise<Record<string, WireTensor>> { return this.#stateless(windows, n); }
   /** run both graphs at each batch size (first runs pay for allocations); the step graph's best µs per size */
@@ -111,6 +125,9 @@ export class KeyedModel {
     // which wave a row runs in: its slot's count of earlier rows in this task (stamped per task)
     const seen = new Int32Array(cfg.slots), stamp = new Int32Array(cfg.slots);
     let taskNo = 0;
+    // the number of the last task run (-1: none yet, e.g. a thread that replaced a dead one,
+    // whose slab is all invalid anyway)
+    let lastSeq = -1;
 
     /** these rows' windows through the prefill graph, outputs scattered to their rows; the result holds the state rows */
     const runPrefill = async (windows: Float32Array, rows: number[], outs: Float32Array[]): Promise<ort.InferenceSession.OnnxValueMapType> => {
@@ -131,6 +148,10 @@ export class KeyedModel {
     async function run(task: KeyedTask): Promise<KeyedResult> {
       const { slots, cold, windows } = task;
       const n = slots.length;
+      // the main thread routed this task's rows as if every earlier task had run: one that
+      // comes out of order cannot trust any slot it touches, and leaves them for a rebuild
+      const reordered = task.seq !== undefined && lastSeq >= 0 && task.seq !== lastSeq + 1;
+      if (task.seq !== undefined) lastSeq = Math.max(lastSeq, task.seq);
       const outs = perRow.map((w) => new Float32Array(n * w));
       taskNo++;
       let waves = 0;
@@ -147,7 +168,7 @@ export class KeyedModel {
           const toPrefill: number[] = [], toStep: number[] = [];
           for (let i = 0; i < n; i++) {
             if (wave[i] !== w) continue;
-            if (cold[i] === 1 || valid[slots[i]] === 0) toPrefill.push(i); else toStep.push(i);
+            if (reordered || cold[i] === 1 || valid[slots[i]] === 0) toPrefill.push(i); else toStep.push(i);
           }
           if (toPrefill.length > 0) {
             // prefill embeds the whole window; the slot keeps its newest M rows (position 0 is dropped)
@@ -191,9 +212,10 @@ export class KeyedModel {
         for (let i = 0; i < n; i++) valid[slots[i]] = 0; // rebuilt from their windows next time
         throw e;
       }
+      if (reordered) for (let i = 0; i < n; i++) valid[slots[i]] = 0;
       const outputs: Record<string, WireTensor> = {};
       cfg.outputs.forEach((o, j) => { outputs[o.name] = { data: outs[j], dims: [n, ...o.shape.slice(1)] }; });
-      return { outputs, computeUs: 0, prefilled, stepped };
+      return { outputs, computeUs: 0, prefilled, stepped, ...(reordered ? { reordered } : {}) };
     }
 
     const stateless = async (windows: Float32Array, n: number): Promise<Record<string, WireTensor>> => {

@@ -57,6 +57,13 @@ export interface PoolOptions {
   placement?: 'workers' | 'inline';
   /** keys whose state each key-affine worker holds (default 4,096; each (length − 1) × stateWidth floats, 15.9 KB for the detector) */
   keyedSlots?: number;
+  /**
+   * keyed tasks one key-affine worker may hold at once (default 2): with 1 the worker idles
+   * through every round trip (the result's message home, the next batch's message out); with
+   * 2 the next batch waits in the worker's queue while one runs. Measured in paired runs on
+   * 2 vCPUs, depth 2 had the lower p99 in 5 of 7 (bench/RESULTS-surveillance-incremental.md)
+   */
+  keyedDepth?: number;
 }
 
 /** Told of every batch a pool runs (the metrics module listens). */
@@ -100,17 +107,20 @@ export class InferencePool {
   /** running tasks per piscina (key-affine pools have one piscina per worker) */
   readonly #laneRunning: number[];
   /**
-   * per key-affine worker, the last keyed task submitted: the next waits for it. Piscina does
-   * not keep the order of tasks submitted back to back (measured: with a task in flight, the
-   * 2nd, 4th, 6th … of a burst ran after the ones behind them), and a key's steps must run
-   * in its event order.
+   * per key-affine worker, the number of the last keyed task submitted. A key's steps must
+   * run in its event order: the pools keep FIFO order (stricterFIFO below), and the worker
+   * checks the numbers anyway. A task that arrives out of order is prefilled whole and its
+   * slots are rebuilt from their windows next time (keyed-state.ts), so an ordering slip
+   * costs recomputation, never a wrong score
    */
-  readonly #laneTail: Promise<unknown>[];
+  readonly #laneSeq: number[];
+  /** keyed tasks the workers saw out of their submission order (tests; should stay 0) */
+  reorderedTasks = 0;
 
   private constructor(readonly model: ModelRef, readonly plan: ThreadPlan, private readonly lanes: Lane[], readonly provider: 'cpu' | 'cuda', readonly warmupUs: Record<number, number>, readonly router?: KeyRouter) {
     this.id = `${model.name}@${model.version}`;
     this.#laneRunning = lanes.map(() => 0);
-    this.#laneTail = lanes.map(() => Promise.resolve());
+    this.#laneSeq = lanes.map(() => 0);
   }
 
   /** key-affine workers holding an incremental model's keyed state (runKeyed) */
@@ -134,8 +144,14 @@ export class InferencePool {
       maxQueue: opts.maxQueue ?? 100_000,
       concurrentTasksPerWorker: 1,
       recordTiming: false,
+      // piscina's default (false) puts a task it could not hand to a busy worker back at the
+      // queue's TAIL: measured, with one task in flight the 2nd, 4th, 6th … of a burst ran
+      // after the ones behind them, which scrambled keyed steps. true puts it back in front
+      stricterFIFO: true,
     });
     const slots = opts.keyedSlots ?? 4096;
+    const depth = opts.keyedDepth ?? 2;
+    if (!Number.isInteger(depth) || depth < 1 || depth > 8) throw new ConfigError(`inference pool: keyedDepth must be an integer in [1, 8], got ${String(opts.keyedDepth)}`);
     const inline = opts.placement === 'inline';
     if (inline && !inc) throw new ConfigError(`inference pool: placement 'inline' needs an incremental model (${model.name}@${model.version} has none, or incremental is off)`);
     if (inline && opts.workers !== undefined && opts.workers !== 1) throw new ConfigError(`inference pool: placement 'inline' runs on the calling thread; workers must be 1 or absent, got ${opts.workers}`);
@@ -170,6 +186,7 @@ export class InferencePool {
     for (const b of warmup) warmupUs[b] = Math.max(...infos.map((i) => i.warmupUs[b] ?? 0));
     const pool = new InferencePool(model, plan, lanes, infos.every((i) => i.provider === 'cuda') ? 'cuda' : 'cpu', warmupUs, router);
     if (inline) (pool as { placement: string }).placement = 'inline';
+    else if (inc) (pool as { depth: number }).depth = depth;
     openPools.add(pool);
     return pool;
   }
@@ -177,8 +194,10 @@ export class InferencePool {
   get workers(): number { return this.plan.workers; }
   /** tasks submitted and not yet settled */
   get running(): number { return this.#running; }
-  /** workers with nothing to do */
-  get idle(): number { return Math.max(0, this.plan.workers - this.#running); }
+  /** tasks each worker may hold at once (PoolOptions.keyedDepth; 1 for all but key-affine workers) */
+  readonly depth: number = 1;
+  /** batches the workers could take now (workers × depth − tasks running) */
+  get idle(): number { return Math.max(0, this.plan.workers * this.depth - this.#running); }
   get closed(): boolean { return this.#closed; }
 
   /** values per row (product of the non-batch axes) for each input, from the manifest */
@@ -316,10 +335,8 @@ export class InferencePool {
       results = await Promise.all(tasks.map(({ lane, task }) => {
         // the windows are transferred; slots and cold flags (a few bytes a row) are copied, so
         // a failed task's slots can still be forgotten here
-        const go = (): Promise<KeyedResult | InferFailure> => this.#onLane((p) => p.run(task, { transferList: [task.windows.buffer as ArrayBuffer] }) as Promise<KeyedResult | InferFailure>, lane);
-        const mine = this.#laneTail[lane].then(go, go);
-        this.#laneTail[lane] = mine.catch(() => undefined);
-        return mine;
+        task.seq = ++this.#laneSeq[lane];
+        return this.#onLane((p) => p.run(task, { transferList: [task.windows.buffer as ArrayBuffer] }) as Promise<KeyedResult | InferFailure>, lane);
       }));
     } catch (e) {
       for (const t of tasks) router.forget(t.lane, t.task.slots); // a thread died: its slots are gone with it
@@ -336,7 +353,7 @@ export class InferencePool {
     }
     const ok = results as KeyedResult[];
     let computeUs = 0, prefilled = 0, stepped = 0;
-    for (const r of ok) { computeUs = Math.max(computeUs, r.computeUs); prefilled += r.prefilled; stepped += r.stepped; }
+    for (const r of ok) { computeUs = Math.max(computeUs, r.computeUs); prefilled += r.prefilled; stepped += r.stepped; if (r.reordered) this.reorderedTasks++; }
     let outputs: Record<string, WireTensor>;
     if (ok.length === 1 && tasks[0].rows.length === n) outputs = ok[0].outputs;
     else {
