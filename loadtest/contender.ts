@@ -39,7 +39,8 @@ import { AlertSchema } from '../apps/surveillance/alerts.js';
 import { OrderSequenceEncoder } from '../apps/surveillance/order-sequence.js';
 import { openSurveillanceModel, surveillanceTopology } from '../apps/surveillance/topology.js';
 
-export type ContenderKind = 'sluice-passthrough' | 'raw-passthrough' | 'sluice-surveillance' | 'naive-surveillance';
+/** 'streams-surveillance' is the Java contender (loadtest/streams/, run by run.ts with java, not by this file) */
+export type ContenderKind = 'sluice-passthrough' | 'raw-passthrough' | 'sluice-surveillance' | 'naive-surveillance' | 'streams-surveillance';
 export interface ContenderSummary { processed: number; inEngine: { p50: number; p99: number; p999: number; max: number; count: number } | null }
 
 const [kind, transport, brokerList, input, output, groupId, summaryFile] = process.argv.slice(2) as [ContenderKind, TransportName, string, string, string, string, string];
@@ -134,11 +135,11 @@ async function naiveSurveillance(): Promise<() => Promise<ContenderSummary>> {
   };
 }
 
-const starters: Record<ContenderKind, () => Promise<() => Promise<ContenderSummary>>> = {
+const starters: Record<Exclude<ContenderKind, 'streams-surveillance'>, () => Promise<() => Promise<ContenderSummary>>> = {
   'sluice-passthrough': sluicePassthrough, 'raw-passthrough': rawPassthrough, 'sluice-surveillance': sluiceSurveillance, 'naive-surveillance': naiveSurveillance,
 };
-if (!starters[kind]) { process.stderr.write(`contender: unknown kind '${kind}'\n`); process.exit(2); }
-const stop = await starters[kind]();
+if (!(kind in starters)) { process.stderr.write(`contender: unknown kind '${kind}'\n`); process.exit(2); }
+const stop = await starters[kind as keyof typeof starters]();
 process.stdout.write('ready\n');
 process.once('SIGTERM', () => {
   stop().then((s) => { writeFileSync(summaryFile, JSON.stringify(s)); process.exit(0); }, (e) => { process.stderr.write(`contender: ${(e as Error).stack}\n`); process.exit(1); });

@@ -13,13 +13,16 @@
  *    stepping stops there.
  *  - Contenders: the Kafka floor (Sluice pass-through, and the raw client doing the same
  *    by hand), the surveillance topology, and a naive hand-written surveillance service
- *    (see loadtest/contender.ts), on each installed transport.
+ *    (see loadtest/contender.ts), on each installed transport; and the JVM incumbent: a
+ *    Kafka Streams 4.x application scoring the same model per event with ONNX Runtime for
+ *    Java (loadtest/streams/, built by scripts/build-streams-contender.sh; checked first to
+ *    score what Sluice scores, loadtest/streams-parity.ts).
  *
  *   npm run loadtest                  full run → loadtest/results/<time>/ and loadtest/RESULTS.md
  *   npm run loadtest -- --short       a few seconds per contender (what CI runs)
  *   options: --seconds N  --only sluice-surveillance,naive-surveillance  --out DIR
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync, copyFileSync, existsSync } from 'node:fs';
 import { cpus, loadavg, totalmem, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,6 +34,7 @@ import type { TransportName } from '../src/kafka/config.js';
 import { orderFlowLines } from '../apps/demo/orderflow.js';
 import { createTopics, testBrokers, topicName } from '../tests/kafka/broker.js';
 import type { ContenderKind, ContenderSummary } from './contender.js';
+import { ModelRegistry } from '../src/inference/registry.js';
 import { lineChart } from './svg.js';
 
 export interface StepResult {
@@ -55,8 +59,9 @@ interface Plan { contender: ContenderKind; transport: TransportName; rates: numb
 const LABEL: Record<ContenderKind, string> = {
   'sluice-passthrough': 'Sluice pass-through (floor)', 'raw-passthrough': 'raw client pass-through',
   'sluice-surveillance': 'Sluice surveillance', 'naive-surveillance': 'naive surveillance service',
+  'streams-surveillance': 'Kafka Streams 4.4 surveillance (Java, ONNX Runtime)',
 };
-const label = (c: ContenderKind, t: TransportName) => `${LABEL[c]}, ${c === 'naive-surveillance' ? 'kafkajs' : t}`;
+const label = (c: ContenderKind, t: TransportName) => c === 'streams-surveillance' ? `${LABEL[c]}, Java client` : `${LABEL[c]}, ${c === 'naive-surveillance' ? 'kafkajs' : t}`;
 const nowUs = () => (performance.timeOrigin + performance.now()) * 1000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const WARM_BASE = 1_000_000_000;
@@ -72,6 +77,8 @@ function plans(short: boolean, only: string[] | null, transports: TransportName[
     out.push({ contender: 'sluice-surveillance', transport, rates: short ? [500] : [500, 1000, 2000, 4000, 7000, 10000] });
   }
   out.push({ contender: 'naive-surveillance', transport: 'kafkajs', rates: short ? [200] : [100, 200, 400, 800, 1600] });
+  // the Java client is its own transport: one plan, listed under kafkajs so --short keeps it
+  out.push({ contender: 'streams-surveillance', transport: 'kafkajs', rates: short ? [200] : [100, 200, 400, 800, 1600, 3200, 6400, 10000] });
   return out.filter((p) => !only || only.includes(p.contender)).filter((p) => !short || p.transport === 'kafkajs').map((p) => (rates ? { ...p, rates } : p));
 }
 
@@ -109,7 +116,9 @@ async function step(brokers: string[], plan: Plan, rate: number, seconds: number
     },
   });
   const summaryFile = join(dir, `${tag}.summary.json`);
-  const child: ChildProcess = liveChild = spawn(process.execPath, [new URL('./contender.js', import.meta.url).pathname, plan.contender, plan.transport, brokers.join(','), input, output, topicName('lt-group'), summaryFile], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child: ChildProcess = liveChild = plan.contender === 'streams-surveillance'
+    ? spawn('java', ['-cp', streamsClasspath(), 'sluice.loadtest.StreamsContender', plan.contender, brokers.join(','), input, output, topicName('lt-group'), summaryFile, new ModelRegistry().load('surveillance-detector').path], { stdio: ['ignore', 'pipe', 'inherit'] })
+    : spawn(process.execPath, [new URL('./contender.js', import.meta.url).pathname, plan.contender, plan.transport, brokers.join(','), input, output, topicName('lt-group'), summaryFile], { stdio: ['ignore', 'pipe', 'inherit'] });
   await new Promise<void>((resolve, reject) => {
     child.stdout!.on('data', (d: Buffer) => { if (d.toString().includes('ready')) resolve(); });
     child.once('exit', (code) => reject(new Error(`contender ${tag} exited with ${code} before it was ready`)));
@@ -179,6 +188,23 @@ async function step(brokers: string[], plan: Plan, rate: number, seconds: number
   return r;
 }
 
+let builtClasspath: string | undefined;
+/** the Kafka Streams contender's classpath: built once per run (Maven Central jars) and checked to score what Sluice scores */
+function streamsClasspath(): string {
+  if (builtClasspath) return builtClasspath;
+  const script = new URL('../../scripts/build-streams-contender.sh', import.meta.url).pathname;
+  const file = execFileSync('bash', [script], { stdio: ['ignore', 'pipe', 'inherit'] }).toString().trim().split('\n').pop()!;
+  builtClasspath = readFileSync(file, 'utf8').trim();
+  return builtClasspath;
+}
+async function checkStreamsParity(): Promise<void> {
+  streamsClasspath();
+  const { streamsParity } = await import('./streams-parity.js');
+  const r = await streamsParity(new URL('../../loadtest/streams/target/classpath', import.meta.url).pathname);
+  process.stdout.write(`  Kafka Streams contender: ${r.events} events scored as Sluice scores them (largest difference ${r.worst.toExponential(1)})\n`);
+  if (!(r.worst <= 1e-4)) throw new Error(`the Kafka Streams contender's scores differ from Sluice's by ${r.worst}: the comparison would be meaningless`);
+}
+
 const n0 = (v: number) => Math.round(v).toLocaleString('en-US');
 const ms = (v: number | undefined) => (v === undefined || !Number.isFinite(v) ? '–' : v < 10 ? v.toFixed(2) : v.toFixed(1));
 
@@ -206,6 +232,17 @@ export function verdicts(rows: StepResult[]): string[] {
       out.push(`- Sluice surveillance on ${t} vs the naive service: at the naive service's best end-to-end p99 (${ms(bestP99)} ms, where it carries ${n0(naiveAt)}/s) Sluice sustains ${n0(atBound)}/s = **${(atBound / naiveAt).toFixed(1)}×** (target ≥ 5×); highest sustained rates regardless of latency: ${n0(sluiceMax)}/s vs ${n0(naiveMax)}/s = ${(sluiceMax / naiveMax).toFixed(1)}×.`);
     }
   }
+  const streams = rows.filter((r) => r.contender === 'streams-surveillance');
+  if (streams.length) {
+    const streamsMax = sustained('streams-surveillance').reduce((m, r) => Math.max(m, r.achieved), 0);
+    for (const t of [...new Set(rows.filter((r) => r.contender === 'sluice-surveillance').map((r) => r.transport))]) {
+      const mine = rows.filter((r) => r.contender === 'sluice-surveillance' && r.transport === t);
+      const sluiceMax = sustained('sluice-surveillance', t).reduce((m, r) => Math.max(m, r.achieved), 0);
+      const common = mine.filter((r) => !r.saturated).map((r) => [r, streams.find((x) => x.rate === r.rate && !x.saturated)] as const).filter((p): p is readonly [StepResult, StepResult] => !!p[1]);
+      const ahead = common.filter(([a, b]) => a.e2e.p99 <= b.e2e.p99).length;
+      out.push(`- Sluice surveillance on ${t} vs Kafka Streams (Java, the same model per event): highest sustained ${n0(sluiceMax)}/s vs ${n0(streamsMax)}/s = **${streamsMax ? (sluiceMax / streamsMax).toFixed(1) : '∞'}×**; end-to-end p50 / p99 ms at the rates both sustain: ${common.map(([a, b]) => `${n0(a.rate)}/s ${ms(a.e2e.p50)} / ${ms(a.e2e.p99)} vs ${ms(b.e2e.p50)} / ${ms(b.e2e.p99)}`).join('; ') || 'none'} (Sluice's p99 lower at ${ahead} of ${common.length}).`);
+    }
+  }
   return out;
 }
 
@@ -230,7 +267,7 @@ export function report(rows: StepResult[], meta: { when: string; machine: string
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
     ...rows.map((r) => `| ${label(r.contender, r.transport)} | ${n0(r.rate)} | ${n0(r.achieved)} | ${n0(r.received)}/${n0(r.sent)} | ${ms(r.e2e.p50)} | ${ms(r.e2e.p99)} | ${ms(r.e2e.p999)} | ${ms(r.e2e.max)} | ${ms(r.inEngine?.p50)} | ${ms(r.inEngine?.p99)} | ${Math.round(r.peakRssMiB)} | ${ms(r.generatorLagMs)} | ${r.backlogAtEnd === undefined ? '–' : n0(r.backlogAtEnd)} | ${r.drainPerSec ? n0(r.drainPerSec) : '–'} | ${r.saturated ? 'saturated' : ''} |`),
     '', '## Plots', '', ...Object.keys(svgs).map((f) => `![${f}](${meta.short ? '' : 'RESULTS-'}${f})`), '',
-    '"In engine" is what the contender measures itself: for Sluice the runtime\'s ingest → sink histogram (record read from Kafka → handed to the producer), for the naive service message handed over → its send acknowledged. The raw client measures nothing.', '',
+    '"In engine" is what the contender measures itself: for Sluice the runtime\'s ingest → sink histogram (record read from Kafka → handed to the producer), for the naive service message handed over → its send acknowledged, for Kafka Streams process() → output forwarded to its producer (the record\'s wait in the consumer\'s buffer is not in it). The raw client measures nothing.', '',
   ].join('\n');
   return { md, svgs };
 }
@@ -267,7 +304,9 @@ async function main() {
   const failures: string[] = [];
   const rates = values.rates ? values.rates.split(',').map(Number) : null;
   if (rates && !rates.every((r) => r > 0)) throw new Error(`--rates must list positive rates, got ${values.rates}`);
-  for (const plan of plans(short, values.only ? values.only.split(',') : null, transports, rates)) {
+  const planned = plans(short, values.only ? values.only.split(',') : null, transports, rates);
+  if (planned.some((p) => p.contender === 'streams-surveillance')) await checkStreamsParity();
+  for (const plan of planned) {
     for (const rate of plan.rates) {
       let r: StepResult;
       try { r = await step(brokers, plan, rate, seconds, templates, dir); } catch (e) {

@@ -13,16 +13,18 @@ import type { StepResult } from '../loadtest/run.js';
 import { report, verdicts } from '../loadtest/run.js';
 import { testBrokers } from './kafka/broker.js';
 
-test('npm run loadtest -- --short: floor, Sluice surveillance and the naive peer each get every input out, paired by seq; report and plots written', async () => {
+test('npm run loadtest -- --short: floor, Sluice surveillance, the naive peer and the Kafka Streams peer each get every input out, paired by seq; report and plots written', async () => {
   const brokers = await testBrokers();
   const out = mkdtempSync(join(tmpdir(), 'sluice-lt-'));
-  const child = spawn(process.execPath, [new URL('../loadtest/run.js', import.meta.url).pathname, '--short', '--seconds', '2', '--out', out, '--only', 'sluice-passthrough,sluice-surveillance,naive-surveillance'], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, KAFKA_BROKERS: brokers.join(',') } });
+  const child = spawn(process.execPath, [new URL('../loadtest/run.js', import.meta.url).pathname, '--short', '--seconds', '2', '--out', out, '--only', 'sluice-passthrough,sluice-surveillance,naive-surveillance,streams-surveillance'], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, KAFKA_BROKERS: brokers.join(',') } });
   let log = '';
   child.stdout.on('data', (d) => { log += d; });
   const code = await new Promise((r) => child.once('exit', r));
   assert.equal(code, 0, log);
   const rows = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as StepResult[];
-  assert.equal(rows.map((r) => r.contender).sort(), ['naive-surveillance', 'sluice-passthrough', 'sluice-surveillance']);
+  assert.equal(rows.map((r) => r.contender).sort(), ['naive-surveillance', 'sluice-passthrough', 'sluice-surveillance', 'streams-surveillance']);
+  // the Java contender was built and scored the parity file as Sluice does before it ran
+  assert.match(log, /Kafka Streams contender: \d+ events scored as Sluice scores them/);
   for (const r of rows) {
     assert.equal(r.received, r.sent, `${r.contender}: every input has its output`);
     assert.ok(r.e2e.p50 > 0 && r.e2e.p50 <= r.e2e.p99 && r.e2e.p99 <= r.e2e.max, `${r.contender}: percentiles ordered`);
@@ -32,6 +34,7 @@ test('npm run loadtest -- --short: floor, Sluice surveillance and the naive peer
   const md = readFileSync(join(out, 'report.md'), 'utf8');
   assert.match(md, /## Targets/);
   assert.match(md, /vs the naive service|naive service sustained none/);
+  assert.match(md, /vs Kafka Streams \(Java, the same model per event\)/);
   for (const f of ['latency-p99.svg', 'latency-p50.svg', 'throughput.svg']) assert.match(readFileSync(join(out, f), 'utf8'), /<polyline [^>]*points="[\d.,\s]+"/);
   process.stdout.write(`\n  load test short form: ${rows.map((r) => `${r.contender} ${r.received}/${r.sent} p99 ${r.e2e.p99.toFixed(1)} ms`).join('; ')}\n`);
 });
