@@ -24,8 +24,7 @@ import { writeFileSync } from 'node:fs';
 import { build as hdr } from 'hdr-histogram-js';
 import ort from 'onnxruntime-node';
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
-import { BatchBuilder } from '../src/batch.js';
-import { OrderSchema } from '../src/contracts.js';
+import { encodeOne } from './encode-one.js';
 import { RawSchema } from '../src/io.js';
 import { DeadLetterSchema } from '../src/operator.js';
 import { Runtime, type RunSummary } from '../src/runtime.js';
@@ -116,12 +115,7 @@ async function naiveSurveillance(): Promise<() => Promise<ContenderSummary>> {
     eachMessage: async ({ message }) => {
       const t0 = performance.now();
       const o = JSON.parse(message.value!.toString()) as Record<string, unknown>;
-      const b = new BatchBuilder(OrderSchema, 1);
-      const c = b.columns as unknown as Record<string, unknown[] | Float64Array>;
-      for (const [f, type] of Object.entries(OrderSchema)) (c[f] as unknown[])[0] = type === 'str' ? String(o[f] ?? '') : Number(o[f] ?? NaN);
-      b.length = 1;
-      const buf = new Float32Array(width);
-      encoder.encode(b.finish({ partition: 0, ingestTime: 0 }) as never, 0, [buf], 0);
+      const buf = encodeOne(encoder, o);
       const r = await session.run({ events: new ort.Tensor('float32', buf, [1, encoder.length, width / encoder.length]) });
       const score = (r.score.data as Float32Array)[0];
       await producer.send({ topic: output, messages: [{ key: String(o.symbol), value: `{"seq":${o.seq},"score":${score},"alert":${score > 0.95 ? 1 : 0}}` }] });

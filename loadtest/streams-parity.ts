@@ -12,8 +12,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import ort from 'onnxruntime-node';
-import { BatchBuilder } from '../src/batch.js';
-import { OrderSchema } from '../src/contracts.js';
+import { encodeOne } from './encode-one.js';
 import { ModelRegistry } from '../src/inference/registry.js';
 import { orderFlowLines } from '../apps/demo/orderflow.js';
 import { simulate } from '../apps/surveillance/sim/market.js';
@@ -31,13 +30,7 @@ export async function streamsParity(classpathFile: string, events = 4000): Promi
   const width = encoder.widths[0];
   const expected: number[] = [];
   for (const line of lines) {
-    const o = JSON.parse(line) as Record<string, unknown>;
-    const b = new BatchBuilder(OrderSchema, 1);
-    const c = b.columns as unknown as Record<string, unknown[] | Float64Array>;
-    for (const [f, type] of Object.entries(OrderSchema)) (c[f] as unknown[])[0] = type === 'str' ? String(o[f] ?? '') : Number(o[f] ?? NaN);
-    b.length = 1;
-    const buf = new Float32Array(width);
-    encoder.encode(b.finish({ partition: 0, ingestTime: 0 }) as never, 0, [buf], 0);
+    const buf = encodeOne(encoder, JSON.parse(line) as Record<string, unknown>);
     const r = await session.run({ events: new ort.Tensor('float32', buf, [1, encoder.length, width / encoder.length]) });
     expected.push((r.score.data as Float32Array)[0]);
   }
