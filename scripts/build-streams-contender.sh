@@ -7,6 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../loadtest/streams"
 command -v mvn >/dev/null || { echo "build-streams-contender: needs Maven (apt-get install maven) and a JDK 17" >&2; exit 1; }
 rm -f target/lib/*.jar
-mvn -q -B -Dstyle.color=never -DskipTests package >&2
+# Maven 3.8 prints colour resets even in batch mode: stripped, and all of it to stderr (stdout is the path)
+mvn -q -B -Dstyle.color=never -DskipTests package 2>&1 | sed 's/\x1b\[[0-9;]*m//g' | grep -v '^$' >&2 || [ "${PIPESTATUS[0]}" = 0 ]
 ls "$(pwd)"/target/streams-contender-1.0.jar "$(pwd)"/target/lib/*.jar | paste -sd: > target/classpath
 echo "$(pwd)/target/classpath"
