@@ -171,8 +171,9 @@ async function main() {
   if (process.env.EVAL_NO_REPORT) return;
   const head = ['# Surveillance quality (issue #5)', '',
     `Run ${new Date().toISOString()}. Held-out seeds ${SEEDS.join(', ')} (never used in training or tuning; training used seeds 1–6${process.env.EVAL_TRAIN_NOTE ?? ''}, tuning the validation seed 50). Every figure comes from alerts written by \`apps/surveillance/topology.ts\` on the embedded runtime, scored as \`../shared/contracts/README.md\` defines. Model thresholds: ${JSON.stringify(SurveillanceThresholds)}; detector alerts wait up to 10 s for a pattern's evidence (apps/surveillance/evidence.ts; \`-ungated\`: the same detector without that); the statistical baseline alerts at ${STAT_Z} deviations (chosen on the validation seed).`, ''];
-  writeFileSync(new URL('../../bench/RESULTS-surveillance.md', import.meta.url), [...head, ...sections].join('\n'));
-  process.stdout.write('wrote bench/RESULTS-surveillance.md\n');
+  // EVAL_REPORT=name.md: another report (a candidate's run beside the registered detector's)
+  writeFileSync(new URL(`../../bench/${process.env.EVAL_REPORT ?? 'RESULTS-surveillance.md'}`, import.meta.url), [...head, ...sections].join('\n'));
+  process.stdout.write(`wrote bench/${process.env.EVAL_REPORT ?? 'RESULTS-surveillance.md'}\n`);
 }
 
 function report(set: string, q: Record<string, Quality>, timing: Record<string, number[]>, scorers: string[]): string {
