@@ -3,10 +3,11 @@ import type { Registry } from 'prom-client';
 import type { PartitionStateStore } from '../src/partitioned.js';
 import type { StateBounds } from '../src/state.js';
 import type { Topology } from '../src/topology.js';
+import type { TransportName } from '../src/kafka/config.js';
 
 export interface KafkaRunOptions {
   brokers: string[];
-  transport: 'kafkajs' | 'confluent';
+  transport: TransportName;
   inputTopic: string;
   outputTopic: string;
   deadLetterTopic: string;

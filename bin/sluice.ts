@@ -12,6 +12,7 @@ import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError, IoError, SluiceError } from '../src/errors.js';
 import { checkTopics } from '../src/kafka/topics.js';
+import { DEFAULT_TRANSPORT, TRANSPORTS, type TransportName } from '../src/kafka/config.js';
 import { Runtime } from '../src/runtime.js';
 import { formatSummary } from '../src/summary.js';
 import { SluiceMetrics } from '../src/metrics.js';
@@ -74,7 +75,8 @@ Kafka (instead of files; demo, surveillance, personalization):
                       fails the run at start, naming it)
   --group-id G        consumer group: run more processes with the same group to scale out
                       (default: sluice-<topology>); keyed state: topic <group>-changelog
-  --transport T       kafkajs (default) | confluent (librdkafka; falls back to kafkajs if absent)
+  --transport T       kafkajs (default) | platformatic (@platformatic/kafka) | confluent (librdkafka; falls
+                      back to the default if absent)
   --transactional-id ID  exactly-once through Kafka transactions (stable per process slot)
   --feedback-topic T  surveillance / personalization: topic of feedback (as --feedback)
   --catalogue-topic T, --profiles-topic T   personalization: catalogue and profile topics
@@ -188,8 +190,8 @@ export async function main(argv: string[]): Promise<number> {
       if (list.some((b) => b.includes('@'))) throw new ConfigError('--brokers entries are host:port; credentials never go in the broker list (use SASL options); the value is not shown');
       if (list.length === 0 || !list.every((b) => /^([A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\]):\d{1,5}$/.test(b))) throw new ConfigError(`--brokers must be host:port[,host:port], got '${brokers}'`);
       if (v.input?.length) throw new ConfigError('--input and --brokers exclude each other: read files or Kafka');
-      const transport = v.transport ?? 'kafkajs';
-      if (transport !== 'kafkajs' && transport !== 'confluent') throw new ConfigError(`--transport must be kafkajs or confluent, got '${transport}'`);
+      const transport = (v.transport ?? DEFAULT_TRANSPORT) as TransportName;
+      if (!TRANSPORTS.includes(transport)) throw new ConfigError(`--transport must be one of ${TRANSPORTS.join(', ')}, got '${transport}'`);
       kafka = {
         brokers: list, transport,
         inputTopic: v['input-topic'] ?? 'orders', outputTopic: v['output-topic'] ?? `${name}-out`,

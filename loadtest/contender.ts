@@ -24,6 +24,7 @@ import { writeFileSync } from 'node:fs';
 import { build as hdr } from 'hdr-histogram-js';
 import ort from 'onnxruntime-node';
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
+import { Consumer as PConsumer, Producer as PProducer, compatibilityPartitioner, type Message as PMessage } from '@platformatic/kafka';
 import { encodeOne } from './encode-one.js';
 import { RawSchema } from '../src/io.js';
 import { DeadLetterSchema } from '../src/operator.js';
@@ -60,6 +61,7 @@ async function sluicePassthrough(): Promise<() => Promise<ContenderSummary>> {
 }
 
 async function rawPassthrough(): Promise<() => Promise<ContenderSummary>> {
+  if (transport === 'platformatic') return rawPlatformaticPassthrough();
   // the same client settings Sluice uses, driven by hand
   const t = createTransport(conn);
   const producer = t.producer({ acks: -1 });
@@ -79,6 +81,37 @@ async function rawPassthrough(): Promise<() => Promise<ContenderSummary>> {
     },
   });
   return async () => { await c.consumer.disconnect(); await producer.disconnect(); return { processed, inEngine: null }; };
+}
+
+/**
+ * @platformatic/kafka by hand through its own API (not Sluice's adapter): its message
+ * stream, what arrived in one event-loop turn produced as one send, then committed.
+ */
+async function rawPlatformaticPassthrough(): Promise<() => Promise<ContenderSummary>> {
+  const base = { clientId: 'raw-platformatic', bootstrapBrokers: brokers };
+  const producer = new PProducer({ ...base, acks: -1, partitioner: compatibilityPartitioner });
+  const consumer = new PConsumer({ ...base, groupId, autocommit: false, maxWaitTime: 20, maxBytesPerPartition: 256 * 1024 });
+  const stream = await consumer.consume({ topics: [input], mode: 'committed', fallbackMode: 'earliest', autocommit: false, maxWaitTime: 20, maxBytesPerPartition: 256 * 1024 });
+  let processed = 0;
+  let pending: PMessage[] = [];
+  let chain = Promise.resolve();
+  stream.on('data', (m: PMessage) => {
+    pending.push(m);
+    if (pending.length > 1) return;
+    setImmediate(() => {
+      const batch = pending;
+      pending = [];
+      stream.pause();
+      chain = chain.then(async () => {
+        await producer.send({ messages: batch.map((x) => ({ topic: output, key: x.key, value: x.value })) });
+        const last = new Map<string, PMessage>();
+        for (const x of batch) last.set(`${x.topic}/${x.partition}`, x);
+        await consumer.commit({ offsets: [...last.values()].map((x) => ({ topic: x.topic, partition: x.partition, offset: x.offset + 1n, leaderEpoch: -1 })) });
+        processed += batch.length;
+      }).finally(() => stream.resume());
+    });
+  });
+  return async () => { await chain; await stream.close(); await consumer.close(); await producer.close(); return { processed, inEngine: null }; };
 }
 
 async function sluiceSurveillance(): Promise<() => Promise<ContenderSummary>> {

@@ -21,6 +21,7 @@
  *   npm run loadtest                  full run → loadtest/results/<time>/ and loadtest/RESULTS.md
  *   npm run loadtest -- --short       a few seconds per contender (what CI runs)
  *   options: --seconds N  --only sluice-surveillance,naive-surveillance  --out DIR
+ *            --transports kafkajs,platformatic (default: every installed one)  --name N (RESULTS-N.md)
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync, copyFileSync, existsSync } from 'node:fs';
@@ -30,7 +31,7 @@ import { createRequire } from 'node:module';
 import { parseArgs } from 'node:util';
 import { build as hdr } from 'hdr-histogram-js';
 import { Kafka, logLevel, Partitioners, type Producer } from 'kafkajs';
-import type { TransportName } from '../src/kafka/config.js';
+import { TRANSPORTS, type TransportName } from '../src/kafka/config.js';
 import { orderFlowLines } from '../apps/demo/orderflow.js';
 import { createTopics, testBrokers, topicName } from '../tests/kafka/broker.js';
 import type { ContenderKind, ContenderSummary } from './contender.js';
@@ -273,7 +274,7 @@ export function report(rows: StepResult[], meta: { when: string; machine: string
 }
 
 async function main() {
-  const { values } = parseArgs({ options: { short: { type: 'boolean', default: false }, seconds: { type: 'string' }, only: { type: 'string' }, out: { type: 'string' }, report: { type: 'string' }, rates: { type: 'string' }, name: { type: 'string' } } });
+  const { values } = parseArgs({ options: { short: { type: 'boolean', default: false }, seconds: { type: 'string' }, only: { type: 'string' }, out: { type: 'string' }, report: { type: 'string' }, rates: { type: 'string' }, name: { type: 'string' }, transports: { type: 'string' } } });
   if (values.report) {
     // re-render a finished run's report from its results.json (same figures, current report code)
     const dir = values.report;
@@ -294,7 +295,14 @@ async function main() {
   if (!(seconds > 0)) throw new Error(`--seconds must be a positive number, got ${values.seconds}`);
   let confluent = true;
   try { createRequire(import.meta.url)('@confluentinc/kafka-javascript'); } catch { confluent = false; }
-  const transports: TransportName[] = confluent ? ['kafkajs', 'confluent'] : ['kafkajs'];
+  // every installed transport, or those named (--transports kafkajs,platformatic)
+  let transports: TransportName[] = [...(confluent ? ['kafkajs', 'confluent'] as const : ['kafkajs'] as const), 'platformatic'];
+  if (values.transports) {
+    const asked = values.transports.split(',');
+    const unknown = asked.filter((t) => !TRANSPORTS.includes(t as TransportName) || (t === 'confluent' && !confluent));
+    if (unknown.length) throw new Error(`--transports: ${unknown.join(', ')} unknown or not installed`);
+    transports = asked as TransportName[];
+  }
   const brokers = await testBrokers();
   const templates = orderFlowLines({ events: 20_000, seed: 77 }).map((l) => JSON.parse(l) as Record<string, unknown>);
   const when = new Date().toISOString().replace(/\.\d+Z$/, 'Z');

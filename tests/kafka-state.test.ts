@@ -16,7 +16,7 @@ import { createTopics, readTopic, testBrokers, topicName } from './kafka/broker.
 const root = new URL('../../', import.meta.url).pathname;
 const T0 = 1_795_444_200_000_000;
 const confluentInstalled = (() => { try { createRequire(import.meta.url)('@confluentinc/kafka-javascript'); return true; } catch { return false; } })();
-const transports = confluentInstalled ? ['kafkajs', 'confluent'] : ['kafkajs'];
+const transports = [...(confluentInstalled ? ['kafkajs', 'confluent'] : ['kafkajs']), 'platformatic'];
 if (!confluentInstalled) process.stdout.write('\n  note: @confluentinc/kafka-javascript is not installed; large-state tests run on kafkajs only\n');
 
 /** `n` orders over `symbols` symbols × `participants` participants, from event time `t0` */

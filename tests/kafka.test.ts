@@ -2,7 +2,9 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createRequire } from 'node:module';
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
+import { compatibilityPartitioner } from '@platformatic/kafka';
 import { createTransport } from '../src/kafka/transport.js';
+import { DEFAULT_TRANSPORT } from '../src/kafka/config.js';
 import { OrderSchema } from '../src/contracts.js';
 import { DeadLetterSchema } from '../src/operator.js';
 import { Runtime } from '../src/runtime.js';
@@ -26,12 +28,12 @@ async function produce(topic: string, messages: { key: string; value: string; he
 
 const confluentInstalled = (() => { try { createRequire(import.meta.url)('@confluentinc/kafka-javascript'); return true; } catch { return false; } })();
 
-for (const transport of ['kafkajs', 'confluent'] as const) {
+for (const transport of ['kafkajs', 'confluent', 'platformatic'] as const) {
   if (transport === 'confluent' && !confluentInstalled) {
-    test('confluent transport asked for but not installed: one log line, then kafkajs does the work', () => {
+    test('confluent transport asked for but not installed: one log line, then the default transport does the work', () => {
       const src = kafkaSource({ brokers, transport: 'confluent', topics: ['x'], groupId: 'g' });
-      assert.equal(createTransport({ brokers: ['127.0.0.1:1'], transport: 'confluent' }).name, 'kafkajs');
-      assert.equal(src.transportName(), 'kafkajs');
+      assert.equal(createTransport({ brokers: ['127.0.0.1:1'], transport: 'confluent' }).name, DEFAULT_TRANSPORT);
+      assert.equal(src.transportName(), DEFAULT_TRANSPORT);
       process.stdout.write('\n  note: @confluentinc/kafka-javascript is not installed (bash scripts/install-confluent.sh); its transport was not exercised\n');
     });
     continue;
@@ -97,7 +99,7 @@ for (const transport of ['kafkajs', 'confluent'] as const) {
 });
 }
 
-for (const transport of confluentInstalled ? ['kafkajs', 'confluent'] as const : ['kafkajs'] as const) {
+for (const transport of confluentInstalled ? ['kafkajs', 'confluent', 'platformatic'] as const : ['kafkajs', 'platformatic'] as const) {
   test(`${transport}: a slow sink pushes back to the consumer: bounded buffers, no rebalance, nothing lost`, async () => {
     const [input] = [topicName('bp-in')];
     await createTopics(brokers, [{ topic: input, numPartitions: 2 }]);
@@ -126,7 +128,7 @@ for (const transport of confluentInstalled ? ['kafkajs', 'confluent'] as const :
   });
 }
 
-for (const transport of ['kafkajs', ...(confluentInstalled ? ['confluent' as const] : [])] as const) {
+for (const transport of ['kafkajs', ...(confluentInstalled ? ['confluent' as const] : []), 'platformatic'] as const) {
   test(`${transport}: writes that add up to more than the broker takes in one request are split, in order, none lost`, async () => {
     // 2,500 records of ~2 KiB to one partition: 5 MiB coalesced, against message.max.bytes 1 MiB
     const topic = topicName('big-out');
@@ -141,6 +143,18 @@ for (const transport of ['kafkajs', ...(confluentInstalled ? ['confluent' as con
     assert.equal(out.map((r) => (JSON.parse(r.value) as { n: number }).n), rows.map((r) => r.n), 'all of them, in order');
   });
 }
+
+test('platformatic and kafkajs put a key on the same partition (Java\'s murmur2)', () => {
+  const kafkajs = Partitioners.DefaultPartitioner();
+  for (const n of [1, 3, 7, 12]) {
+    const partitionMetadata = Array.from({ length: n }, (_, partitionId) => ({ partitionId, leader: 0, partitionErrorCode: 0, replicas: [0], isr: [0] }));
+    for (const k of ['AAPL', 'GOOG', 'u-1', 'u-42', 'P17|MSFT', 'k0', 'k63', 'ünïcode']) {
+      const want = kafkajs({ topic: 't', partitionMetadata, message: { key: k, value: null } });
+      // the producer takes the partitioner's figure modulo the partition count
+      assert.equal(compatibilityPartitioner({} as never, Buffer.from(k)) % n, want, `${k} over ${n} partitions`);
+    }
+  }
+});
 
 test('chunksBySize keeps order and never passes the bound but for a single oversized message', () => {
   const m = (n: number) => ({ key: null, value: 'v'.repeat(n) });

@@ -65,7 +65,7 @@ async function capturingOutput<T>(f: () => Promise<T>): Promise<{ value?: T; err
 }
 
 const confluentInstalled = (() => { try { createRequire(import.meta.url)('@confluentinc/kafka-javascript'); return true; } catch { return false; } })();
-const transports: TransportName[] = confluentInstalled ? ['kafkajs', 'confluent'] : ['kafkajs'];
+const transports: TransportName[] = [...(confluentInstalled ? ['kafkajs', 'confluent'] as const : ['kafkajs'] as const), 'platformatic'];
 const sasl = (password = PASSWORD) => ({ mechanism: 'scram-sha-256' as const, username: USER, password });
 
 for (const transport of transports) {

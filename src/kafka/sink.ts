@@ -11,7 +11,7 @@ import { ConfigError, IoError } from '../errors.js';
 import type { SinkDef } from '../io.js';
 import type { DeadLetterSchema } from '../operator.js';
 import { rowStringifier } from '../sinks.js';
-import { validateConnection, type KafkaConnection } from './config.js';
+import { DEFAULT_TRANSPORT, validateConnection, type KafkaConnection } from './config.js';
 import { createTransport } from './transport.js';
 import { kafkaObserver } from './stats.js';
 import type { KafkaTransactions } from './exactly-once.js';
@@ -60,7 +60,7 @@ export function kafkaSink<S extends Schema>(schema: S, o: KafkaSinkOptions<S>): 
   if (typeof o.topic !== 'string' || !o.topic) throw new ConfigError('kafkaSink: options.topic is required');
   if (o.acks !== undefined && o.acks !== -1 && o.acks !== 1) throw new ConfigError('kafkaSink: options.acks must be -1 (all) or 1');
   if (o.compression !== undefined && o.compression !== 'none' && o.compression !== 'gzip') throw new ConfigError("kafkaSink: options.compression must be 'none' or 'gzip' (others need codec packages)");
-  let transportName = 'kafkajs';
+  let transportName: string = DEFAULT_TRANSPORT;
   return {
     kind: 'kafka-sink',
     transportName: () => transportName,

@@ -20,7 +20,7 @@ import { isUtf8 } from 'node:buffer';
 import { BatchBuilder, type RawIssue } from '../batch.js';
 import { ConfigError, DeadLetterCode } from '../errors.js';
 import { RawSchema, type SourceDef, type SourceRead, type SourceReader } from '../io.js';
-import { validateConnection, type KafkaConnection } from './config.js';
+import { DEFAULT_TRANSPORT, validateConnection, type KafkaConnection } from './config.js';
 import { createTransport } from './transport.js';
 import type { KafkaTransactions } from './exactly-once.js';
 import { kafkaObserver, openKafkaSources, type KafkaSourceView } from './stats.js';
@@ -77,7 +77,7 @@ export function kafkaSource(o: KafkaSourceOptions): SourceDef<RawSchema> & { tra
   if (typeof o.groupId !== 'string' || !o.groupId) throw new ConfigError('kafkaSource: options.groupId is required (scale-out is by consumer group)');
   const cap = o.maxBufferedPerPartition ?? 4096;
   if (!Number.isInteger(cap) || cap <= 0) throw new ConfigError(`kafkaSource: options.maxBufferedPerPartition must be a positive integer, got ${cap}`);
-  let transportName = 'kafkajs';
+  let transportName: string = DEFAULT_TRANSPORT;
   const stats: KafkaSourceStats = { assignments: 0, backpressureEvents: 0, maxBuffered: 0, skippedIncluded: 0, restarts: 0 };
   return {
     kind: 'kafka-source',

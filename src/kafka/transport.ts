@@ -1,6 +1,7 @@
 /**
- * One client interface, two implementations: kafkajs, and @confluentinc/kafka-javascript
- * (librdkafka) through its KafkaJS-compatible API. The two differ in where options
+ * One client interface, three implementations: kafkajs, @confluentinc/kafka-javascript
+ * (librdkafka) through its KafkaJS-compatible API, and @platformatic/kafka through an
+ * adapter to the members Sluice calls (./platformatic.ts says how it differs). The two differ in where options
  * live (the confluent client takes KafkaJS options in a `kafkaJS` block, and sets
  * fromBeginning / autoCommit / acks per client rather than per call), in how a member
  * learns its assignment (GROUP_JOIN event vs rebalance listener), in how offsets join a
@@ -9,7 +10,7 @@
  * that; sources, sinks and transactions use only what it returns.
  *
  * The confluent client is optional: asked for and not installed, Sluice says so in one
- * log line and uses kafkajs.
+ * log line and uses the default transport (DEFAULT_TRANSPORT, ./config.ts).
  */
 import { log as logger } from '../log.js';
 import { createRequire } from 'node:module';
@@ -17,7 +18,8 @@ import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import { isIP } from 'node:net';
 import { SluiceError } from '../errors.js';
 import { CompressionTypes, Kafka, logLevel, Partitioners, type Consumer, type KafkaConfig, type Producer, type SASLOptions, type Transaction } from 'kafkajs';
-import type { KafkaConnection, TransportName } from './config.js';
+import { DEFAULT_TRANSPORT, type KafkaConnection, type TransportName } from './config.js';
+import { asConsumer, asProducer, PlatformaticConsumer, PlatformaticProducer, sendPlatformaticOffsets } from './platformatic.js';
 
 const require = createRequire(import.meta.url);
 
@@ -113,14 +115,17 @@ const logCreator = () => ({ namespace, level, log }: { namespace: string; level:
 const key = (topic: string, partition: number) => `${topic}/${partition}`;
 
 export function createTransport(c: KafkaConnection): Transport {
-  if ((c.transport ?? 'kafkajs') === 'confluent') {
+  const asked = c.transport ?? DEFAULT_TRANSPORT;
+  if (asked === 'platformatic') return platformaticTransport(c);
+  if (asked === 'confluent') {
     let mod: { KafkaJS: { Kafka: new (cfg: object) => Kafka } } | undefined;
     try { mod = require('@confluentinc/kafka-javascript'); } catch { mod = undefined; }
     if (mod) return confluentTransport(mod.KafkaJS.Kafka, c);
     if (!warnedFallback) {
       warnedFallback = true;
-      logger().warn('sluice: @confluentinc/kafka-javascript is not installed; using kafkajs (bash scripts/install-confluent.sh installs it)');
+      logger().warn(`sluice: @confluentinc/kafka-javascript is not installed; using ${DEFAULT_TRANSPORT} (bash scripts/install-confluent.sh installs it)`);
     }
+    return createTransport({ ...c, transport: DEFAULT_TRANSPORT });
   }
   return kafkajsTransport(c);
 }
@@ -212,6 +217,26 @@ function confluentTransport(KafkaCtor: new (cfg: object) => Kafka, c: KafkaConne
     sendOptions: () => ({}),
     sendOffsets: (txn, consumer, _groupId, topics) => txn.sendOffsets({ consumer, topics } as never),
     // librdkafka fails an untrusted certificate by itself (tests/security.test.ts)
+    preflight: async () => undefined,
+  };
+}
+
+function platformaticTransport(c: KafkaConnection): Transport {
+  // admin work (topic checks, the changelog's reader) stays on kafkajs, as for the other transports
+  const admin = kafkajsTransport(c);
+  return {
+    name: 'platformatic',
+    kafka: admin.kafka,
+    consumer(s) {
+      const consumer = new PlatformaticConsumer(c, s);
+      // a stream pauses as a whole: push back by holding the batch callback (the stream pauses while it is held)
+      return { consumer: asConsumer(consumer), runOptions: {}, backpressure: 'hold', subscribe: async (topics) => consumer.subscribe(topics.map(String)) };
+    },
+    producer: (s) => asProducer(new PlatformaticProducer(c, s)),
+    // acks and compression are set per producer
+    sendOptions: () => ({}),
+    sendOffsets: (txn, consumer, _groupId, topics) => sendPlatformaticOffsets(txn, consumer, topics),
+    // the TLS handshake fails on an untrusted certificate before any retry (tests/security.test.ts)
     preflight: async () => undefined,
   };
 }
