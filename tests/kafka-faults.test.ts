@@ -150,12 +150,6 @@ test(`${transport}: rebalance with keyed state: window state moves with its part
 // Restarts a broker of its own (same port and data), never the suites' shared one: in
 // clean-clone CI a restarted shared broker left a later librdkafka suite stalled.
 test(`${transport}: the broker restarted mid-run: the worker rides it out, every input gets its output; recovery time measured`, async () => {
-  if (transport === 'platformatic') {
-    // passed twice here, then once reopened its stream after the outage and gave no output for
-    // 120 s: not yet reliable, so not the default transport (src/kafka/config.ts); not hidden either
-    process.stdout.write('  (platformatic: broker restart not run in the suite: a known failure, see README "Why kafkajs is still the default")\n');
-    return;
-  }
   const own = await startPrivateBroker();
   if (!own) { process.stdout.write('  (external cluster: the broker-restart test cannot restart it)\n'); return; }
   const shared = brokers;

@@ -13,13 +13,14 @@
  * Admin work (topic checks, the changelog) stays on kafkajs, as it does for every transport.
  *
  * How it differs from the other two, and why this adapter does what it does:
- * - Messages arrive one at a time on the stream's 'data' event. The adapter gathers those
- *   that arrive in one turn of the event loop into one batch per partition, so the engine
- *   sees batches as it does from kafkajs and librdkafka.
- * - Backpressure: a stream pauses as a whole, not per partition. While a batch callback is
- *   held (the source's buffer is full) the stream is paused, so nothing more is fetched for
- *   any partition; heartbeats run on the client's own timer, so holding does not cost the
- *   group membership (tests/kafka.test.ts, the slow-sink test, checks that).
+ * - Messages arrive one at a time on the stream's 'data' event. The adapter pauses the
+ *   stream at a fetch's first message, gathers the rest of that fetch and hands it over as
+ *   one batch per partition, so the engine sees batches as it does from kafkajs and
+ *   librdkafka; the stream resumes (and fetches again) once every batch callback returned.
+ * - Backpressure: a stream pauses as a whole, not per partition. While the source holds a
+ *   batch callback (its buffer is full) nothing more is fetched for any partition;
+ *   heartbeats run on the client's own timer, so holding does not cost the group membership
+ *   (tests/kafka.test.ts, the slow-sink test, checks both).
  * - The stream reports no high watermark: the adapter asks for each partition's end offset
  *   once a second (one ListOffsets request) and hands the latest to the source with each
  *   batch, so the lag gauge reads up to a second behind the log's end.
@@ -39,7 +40,7 @@ import type { ConsumerSettings, ProducerSettings } from './transport.js';
 
 /** what both client kinds take to reach the brokers */
 function connectionOptions(c: KafkaConnection) {
-  const o: Record<string, unknown> = { clientId: c.clientId ?? 'sluice', bootstrapBrokers: c.brokers, retries: 8, retryDelay: 100 };
+  const o: Record<string, unknown> = { clientId: c.clientId ?? 'sluice', bootstrapBrokers: c.brokers, retries: 8, retryDelay: backoff };
   if (c.ssl) o.tls = typeof c.ssl === 'object' ? (c.ssl as ConnectionOptions) : {};
   if (c.sasl) o.sasl = { mechanism: c.sasl.mechanism.toUpperCase(), username: c.sasl.username, password: c.sasl.password };
   if (c.connectionTimeoutMs) o.connectTimeout = c.connectionTimeoutMs;
@@ -50,6 +51,16 @@ function connectionOptions(c: KafkaConnection) {
 type PTransaction = Awaited<ReturnType<PProducer['beginTransaction']>>;
 
 const key = (topic: string, partition: number) => `${topic}/${partition}`;
+
+/**
+ * Retry delays as kafkajs spaces them (100 ms doubling, ±20% jitter): 8 retries span about
+ * 25 s. The client's own default is a constant delay, which spends 8 retries in under a
+ * second: a producer then gave up while a restarted broker was still down, and the job
+ * ended (tests/kafka-faults.test.ts, the broker-restart test, found it).
+ */
+export function backoff(_client: unknown, _operation: string, attempt: number): number {
+  return Math.min(100 * 2 ** (attempt - 1), 30_000) * (0.8 + Math.random() * 0.4);
+}
 
 /** a platformatic message in the KafkaJS shape the source reads (offset and timestamp as strings, headers as a record) */
 function toKafkaJsMessage(m: PMessage): KafkaMessage {
@@ -66,9 +77,10 @@ export class PlatformaticConsumer {
   readonly client: PConsumer;
   #topics: string[] = [];
   #stream: Awaited<ReturnType<PConsumer['consume']>> | null = null;
+  get stream() { return this.#stream; }
   #pending = new Map<string, { topic: string; partition: number; messages: KafkaMessage[] }>();
-  #flushScheduled = false;
-  #held = 0;
+  /** a fetch's messages are being gathered or handed over: the stream is paused until they are taken */
+  #cycleOpen = false;
   #assigned = new Set<string>();
   #closed = false;
   #eachBatch: ((p: EachBatchPayload) => Promise<void>) | null = null;
@@ -122,12 +134,22 @@ export class PlatformaticConsumer {
       sessionTimeout: this.s.sessionTimeoutMs, heartbeatInterval: this.s.heartbeatIntervalMs, rebalanceTimeout: 300_000,
     } as never);
     this.#stream = stream;
+    this.#cycleOpen = false;
     stream.on('data', (m: PMessage) => {
       const k = key(m.topic, m.partition);
       let p = this.#pending.get(k);
       if (!p) { p = { topic: m.topic, partition: m.partition, messages: [] }; this.#pending.set(k, p); }
       p.messages.push(toKafkaJsMessage(m));
-      if (!this.#flushScheduled) { this.#flushScheduled = true; setImmediate(() => this.#flush()); }
+      if (!this.#cycleOpen) {
+        // Pause at a fetch's first message: the rest of that fetch stays in the stream's buffer and
+        // no next fetch starts (the client schedules it on the next tick unless paused). Resuming
+        // only once the source has taken the batches bounds what is buffered past its cap to one
+        // fetch; pausing later let a second fetch land (the slow-sink test buffered 2,655 records
+        // against a bound of 2,142 on Kafka 4.4).
+        this.#cycleOpen = true;
+        stream.pause();
+        setImmediate(() => this.#flush(stream));
+      }
     });
     stream.on('error', (e: Error) => {
       if (this.#closed || this.#stream !== stream) return;
@@ -144,10 +166,13 @@ export class PlatformaticConsumer {
     }, 1000);
   }
 
-  #flush(): void {
-    this.#flushScheduled = false;
+  #flush(stream: NonNullable<PlatformaticConsumer['stream']>): void {
+    // the rest of the fetch, buffered since the pause: read() hands each message to the 'data' handler
+    while (stream.read() !== null) { /* gathered by the handler */ }
     const batches = [...this.#pending.values()];
     this.#pending.clear();
+    let held = 0;
+    const release = () => { if (held === 0 && this.#stream === stream) { this.#cycleOpen = false; if (!this.#closed) stream.resume(); } };
     for (const b of batches) {
       // a partition revoked while its records sat in the stream's buffer: the new owner reads them
       const stale = () => !this.#assigned.has(key(b.topic, b.partition));
@@ -158,14 +183,11 @@ export class PlatformaticConsumer {
         resolveOffset: () => undefined, heartbeat: async () => undefined, isStale: stale, isRunning: () => !this.#closed,
         commitOffsetsIfNecessary: async () => undefined, uncommittedOffsets: () => ({ topics: [] }), pause: () => () => undefined,
       } as unknown as EachBatchPayload);
-      // a callback still running holds the source's backpressure: no more fetches until it returns
-      this.#held++;
-      if (this.#held === 1) this.#stream?.pause();
-      done.catch((e) => log().error(`sluice: platformatic consumer: batch handler failed: ${(e as Error).message}`)).finally(() => {
-        this.#held--;
-        if (this.#held === 0 && !this.#closed) this.#stream?.resume();
-      });
+      // a callback still running holds the source's backpressure: no more fetches until every one returns
+      held++;
+      done.catch((e) => log().error(`sluice: platformatic consumer: batch handler failed: ${(e as Error).message}`)).finally(() => { held--; release(); });
     }
+    release();
   }
 
   async commitOffsets(offsets: { topic: string; partition: number; offset: string }[]): Promise<void> {
