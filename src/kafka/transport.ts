@@ -1,7 +1,8 @@
 /**
  * One client interface, three implementations: kafkajs, @confluentinc/kafka-javascript
  * (librdkafka) through its KafkaJS-compatible API, and @platformatic/kafka through an
- * adapter to the members Sluice calls (./platformatic.ts says how it differs). The two differ in where options
+ * adapter to the members Sluice calls (./platformatic.ts says how it differs). kafkajs and
+ * the confluent client differ in where options
  * live (the confluent client takes KafkaJS options in a `kafkaJS` block, and sets
  * fromBeginning / autoCommit / acks per client rather than per call), in how a member
  * learns its assignment (GROUP_JOIN event vs rebalance listener), in how offsets join a
