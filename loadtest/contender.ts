@@ -15,6 +15,9 @@
  *                        JSON.parse → the same features → onnxruntime-node on the main
  *                        thread → a static threshold → await producer.send (the kafkajs
  *                        README's eachMessage pattern)
+ *   sluice-windowed      the demo job (apps/demo/topology.ts: normalize, featurize, sliding
+ *                        windows 10 s / 1 s per participant × symbol); every window row to
+ *                        OUTPUT as JSON, dead letters (late events too) to OUTPUT-dead
  *
  * On SIGTERM it stops, writes {processed, inEngine: {p50, p99, ...} µs} to SUMMARY_FILE and
  * exits 0. "In engine" is what the process itself measures: for Sluice the runtime's
@@ -38,9 +41,10 @@ import { ModelRegistry } from '../src/inference/registry.js';
 import { AlertSchema } from '../apps/surveillance/alerts.js';
 import { OrderSequenceEncoder } from '../apps/surveillance/order-sequence.js';
 import { openSurveillanceModel, surveillanceTopology } from '../apps/surveillance/topology.js';
+import { DemoWindowSchema, demoTopology } from '../apps/demo/topology.js';
 
-/** 'streams-surveillance' is the Java contender (loadtest/streams/, run by run.ts with java, not by this file) */
-export type ContenderKind = 'sluice-passthrough' | 'raw-passthrough' | 'sluice-surveillance' | 'naive-surveillance' | 'streams-surveillance';
+/** 'streams-*' are the Java contenders (loadtest/streams/, run by run.ts with java, not by this file) */
+export type ContenderKind = 'sluice-passthrough' | 'raw-passthrough' | 'sluice-surveillance' | 'naive-surveillance' | 'streams-surveillance' | 'sluice-windowed' | 'streams-windowed' | 'streams-windowed-grace';
 export interface ContenderSummary { processed: number; inEngine: { p50: number; p99: number; p999: number; max: number; count: number } | null }
 
 const [kind, transport, brokerList, input, output, groupId, summaryFile] = process.argv.slice(2) as [ContenderKind, TransportName, string, string, string, string, string];
@@ -131,6 +135,21 @@ async function sluiceSurveillance(): Promise<() => Promise<ContenderSummary>> {
   return async () => { rt.stop(); const s = await running; await slot.close(); return fromSummary(s, 'decisions'); };
 }
 
+async function sluiceWindowed(): Promise<() => Promise<ContenderSummary>> {
+  const topology = demoTopology({
+    source: kafkaSource({ ...conn, topics: [input], groupId }),
+    parse: { format: 'json', contract: 'order-event', maxLineBytes: 65_536, maxEventTimeSkewUs: 86_400e6 },
+    // the row as JSON (NaN → null), keyed participant|symbol: what WindowedContender.java writes
+    output: kafkaSink(DemoWindowSchema, { ...conn, topic: output, key: (b, i) => b.columns.key[i] }),
+    deadLetters: kafkaSink(DeadLetterSchema, { ...conn, topic: `${output}-dead`, key: () => null, headers: deadLetterHeaders }),
+  });
+  const rt = new Runtime(topology, { checkpointIntervalMs: 1000 });
+  const running = rt.run();
+  // a Kafka job stops without drain: open windows stay in its state for the next process,
+  // not flushed half-full (Kafka Streams does not flush suppressed windows on close either)
+  return async () => { rt.stop({ drain: false }); return fromSummary(await running, 'windows-out'); };
+}
+
 async function naiveSurveillance(): Promise<() => Promise<ContenderSummary>> {
   const model = new ModelRegistry().load('surveillance-detector');
   const session = await ort.InferenceSession.create(model.path, { intraOpNumThreads: 1, interOpNumThreads: 1 });
@@ -162,8 +181,8 @@ async function naiveSurveillance(): Promise<() => Promise<ContenderSummary>> {
   };
 }
 
-const starters: Record<Exclude<ContenderKind, 'streams-surveillance'>, () => Promise<() => Promise<ContenderSummary>>> = {
-  'sluice-passthrough': sluicePassthrough, 'raw-passthrough': rawPassthrough, 'sluice-surveillance': sluiceSurveillance, 'naive-surveillance': naiveSurveillance,
+const starters: Record<Exclude<ContenderKind, 'streams-surveillance' | 'streams-windowed' | 'streams-windowed-grace'>, () => Promise<() => Promise<ContenderSummary>>> = {
+  'sluice-passthrough': sluicePassthrough, 'raw-passthrough': rawPassthrough, 'sluice-surveillance': sluiceSurveillance, 'naive-surveillance': naiveSurveillance, 'sluice-windowed': sluiceWindowed,
 };
 if (!(kind in starters)) { process.stderr.write(`contender: unknown kind '${kind}'\n`); process.exit(2); }
 const stop = await starters[kind as keyof typeof starters]();

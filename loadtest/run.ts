@@ -17,6 +17,14 @@
  *    Kafka Streams 4.x application scoring the same model per event with ONNX Runtime for
  *    Java (loadtest/streams/, built by scripts/build-streams-contender.sh; checked first to
  *    score what Sluice scores, loadtest/streams-parity.ts).
+ *  - Windowed contenders: the demo job (normalize, featurize, sliding windows 10 s / 1 s per
+ *    participant × symbol) in Sluice and in Kafka Streams (WindowedContender.java, checked
+ *    window for window against Sluice first). A window's result can exist only once event
+ *    time passes its end, so its latency is arrival − window end (event time is the
+ *    intended send time): the 5 ms allowed out-of-orderness, the wait for the next event on
+ *    each partition, and the pipeline. The generator knows every window it caused and how
+ *    many events each holds; a step checks that every window due (ending ≥ 1 s before the
+ *    last event) arrived with the right count.
  *
  *   npm run loadtest                  full run → loadtest/results/<time>/ and loadtest/RESULTS.md
  *   npm run loadtest -- --short       a few seconds per contender (what CI runs)
@@ -52,6 +60,8 @@ export interface StepResult {
   /** inputs without output when the generator stopped, and how fast that backlog drained (outputs/s) */
   backlogAtEnd?: number;
   drainPerSec?: number;
+  /** windowed contenders: windows due that arrived with an event count other than the generator's */
+  wrongWindows?: number;
   saturated: boolean;
 }
 
@@ -61,11 +71,25 @@ const LABEL: Record<ContenderKind, string> = {
   'sluice-passthrough': 'Sluice pass-through (floor)', 'raw-passthrough': 'raw client pass-through',
   'sluice-surveillance': 'Sluice surveillance', 'naive-surveillance': 'naive surveillance service',
   'streams-surveillance': 'Kafka Streams 4.4 surveillance (Java, ONNX Runtime)',
+  'sluice-windowed': 'Sluice windowed featurization (demo job)',
+  'streams-windowed': 'Kafka Streams 4.4 windowed featurization (Java), grace 5 ms', 'streams-windowed-grace': 'Kafka Streams 4.4 windowed featurization (Java), grace 100 ms',
 };
-const label = (c: ContenderKind, t: TransportName) => c === 'streams-surveillance' ? `${LABEL[c]}, Java client` : `${LABEL[c]}, ${c === 'naive-surveillance' ? 'kafkajs' : t}`;
+/**
+ * The Kafka Streams windowed contender's grace: 5 ms is Sluice's allowed out-of-orderness
+ * (the same semantics), but after its repartition Kafka Streams then drops events that a
+ * slower upstream partition delivers late; 100 ms made every window complete wherever it
+ * kept up (2026-12-07, this machine), at that much more lag per result.
+ */
+const STREAMS_GRACE_MS: Partial<Record<ContenderKind, number>> = { 'streams-windowed': 5, 'streams-windowed-grace': 100 };
+const isStreams = (c: ContenderKind) => c.startsWith('streams-');
+const isWindowed = (c: ContenderKind) => c.includes('-windowed');
+const label = (c: ContenderKind, t: TransportName) => isStreams(c) ? `${LABEL[c]}, Java client` : `${LABEL[c]}, ${c === 'naive-surveillance' ? 'kafkajs' : t}`;
 const nowUs = () => (performance.timeOrigin + performance.now()) * 1000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const WARM_BASE = 1_000_000_000;
+/** windowed contenders: warm-up events come from this participant, so their windows are told apart */
+const WARM_PARTICIPANT = '~warm';
+const WINDOW_US = 10_000_000, SLIDE_US = 1_000_000;
 // the contender running now: killed if this process dies, so it never outlives its broker
 let liveChild: ChildProcess | null = null;
 process.once('exit', () => { try { liveChild?.kill('SIGKILL'); } catch { /* gone */ } }); // warm-up events carry seq ≥ this; they are not measured
@@ -76,10 +100,12 @@ function plans(short: boolean, only: string[] | null, transports: TransportName[
     out.push({ contender: 'sluice-passthrough', transport, rates: short ? [1000] : [1000, 2000, 5000, 10000, 20000] });
     out.push({ contender: 'raw-passthrough', transport, rates: short ? [1000] : [1000, 2000, 5000, 10000, 20000] });
     out.push({ contender: 'sluice-surveillance', transport, rates: short ? [500] : [500, 1000, 2000, 4000, 7000, 10000] });
+    out.push({ contender: 'sluice-windowed', transport, rates: short ? [1000] : [1000, 2000, 4000, 8000, 16000, 32000] });
   }
   out.push({ contender: 'naive-surveillance', transport: 'kafkajs', rates: short ? [200] : [100, 200, 400, 800, 1600] });
   // the Java client is its own transport: one plan, listed under kafkajs so --short keeps it
   out.push({ contender: 'streams-surveillance', transport: 'kafkajs', rates: short ? [200] : [100, 200, 400, 800, 1600, 3200, 6400, 10000] });
+  for (const contender of ['streams-windowed', 'streams-windowed-grace'] as const) out.push({ contender, transport: 'kafkajs', rates: short ? [1000] : [1000, 2000, 4000, 8000, 16000, 32000] });
   return out.filter((p) => !only || only.includes(p.contender)).filter((p) => !short || p.transport === 'kafkajs').map((p) => (rates ? { ...p, rates } : p));
 }
 
@@ -97,6 +123,11 @@ async function step(brokers: string[], plan: Plan, rate: number, seconds: number
   const seen = new Uint8Array(total);
   const h = hdr({ lowestDiscernibleValue: 1, highestTrackableValue: 600_000_000, numberOfSignificantValueDigits: 3 });
   let received = 0, warmSeen = 0, firstArrival = 0, lastArrival = 0;
+  const windowed = isWindowed(plan.contender);
+  // windowed: "key@windowEnd" → events the generator put in it, and → the count the row carried
+  const windowEvents = new Map<string, number>(), windowRows = new Map<string, number>(), windowLag = new Map<string, number>();
+  const windowArrivals: string[] = []; // "key@end count lagUs", for LOADTEST_DUMP_WINDOWS
+  let latestEnd = 0;
   const kafka = new Kafka({ brokers, clientId: 'sluice-loadtest', logLevel: logLevel.NOTHING });
   const reader = kafka.consumer({ groupId: topicName('lt-reader'), maxWaitTimeInMs: 5 });
   await reader.connect();
@@ -105,6 +136,20 @@ async function step(brokers: string[], plan: Plan, rate: number, seconds: number
     eachBatch: async ({ batch }) => {
       const t = nowUs();
       for (const m of batch.messages) {
+        if (windowed) {
+          const w = JSON.parse(m.value?.toString() ?? '{}') as { key: string; windowEnd: number; count: number };
+          if (w.key.startsWith(`${WARM_PARTICIPANT}|`)) { warmSeen++; continue; }
+          const id = `${w.key}@${w.windowEnd}`;
+          if (windowRows.has(id)) continue; // at-least-once duplicates count once
+          windowRows.set(id, w.count);
+          windowLag.set(id, t - w.windowEnd); // into the histogram at the end, for the windows due only
+          windowArrivals.push(`${id} ${w.count} ${Math.round(t - w.windowEnd)}`);
+          received++;
+          if (!firstArrival) firstArrival = t;
+          lastArrival = t;
+          latestEnd = Math.max(latestEnd, w.windowEnd);
+          continue;
+        }
         const seq = Number(/"seq":(\d+)/.exec(m.value?.toString() ?? '')?.[1]);
         if (seq >= WARM_BASE) { warmSeen++; continue; }
         if (!(seq >= 0 && seq < total) || seen[seq]) continue; // at-least-once duplicates count once
@@ -119,6 +164,8 @@ async function step(brokers: string[], plan: Plan, rate: number, seconds: number
   const summaryFile = join(dir, `${tag}.summary.json`);
   const child: ChildProcess = liveChild = plan.contender === 'streams-surveillance'
     ? spawn('java', ['-cp', streamsClasspath(), 'sluice.loadtest.StreamsContender', plan.contender, brokers.join(','), input, output, topicName('lt-group'), summaryFile, new ModelRegistry().load('surveillance-detector').path], { stdio: ['ignore', 'pipe', 'inherit'] })
+    : STREAMS_GRACE_MS[plan.contender] !== undefined
+    ? spawn('java', ['-cp', streamsClasspath(), 'sluice.loadtest.WindowedContender', 'streams-windowed', brokers.join(','), input, output, topicName('lt-group'), summaryFile], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, SLUICE_STREAMS_GRACE_MS: String(STREAMS_GRACE_MS[plan.contender]) } })
     : spawn(process.execPath, [new URL('./contender.js', import.meta.url).pathname, plan.contender, plan.transport, brokers.join(','), input, output, topicName('lt-group'), summaryFile], { stdio: ['ignore', 'pipe', 'inherit'] });
   await new Promise<void>((resolve, reject) => {
     child.stdout!.on('data', (d: Buffer) => { if (d.toString().includes('ready')) resolve(); });
@@ -128,13 +175,30 @@ async function step(brokers: string[], plan: Plan, rate: number, seconds: number
   await producer.connect();
   const message = (i: number, seq: number, ts: number) => {
     const o = templates[i % templates.length];
-    return { key: String(o.symbol), value: JSON.stringify({ ...o, seq, ts: Math.round(ts) }) };
+    const t = Math.round(ts);
+    if (windowed && seq >= WARM_BASE) return { key: String(o.symbol), value: JSON.stringify({ ...o, participant: WARM_PARTICIPANT, orderId: `W${seq}`, seq, ts: t }) };
+    if (windowed) {
+      // the sliding windows this event falls in, as both contenders assign them
+      const pane = Math.floor(t / SLIDE_US) * SLIDE_US, key = `${String(o.participant)}|${String(o.symbol)}`;
+      for (let end = pane + SLIDE_US; end <= pane + WINDOW_US; end += SLIDE_US) windowEvents.set(`${key}@${end}`, (windowEvents.get(`${key}@${end}`) ?? 0) + 1);
+    }
+    return { key: String(o.symbol), value: JSON.stringify({ ...o, seq, ts: t }) };
   };
   // warm-up: until outputs flow end to end (consumer groups joined, model loaded)
   for (let k = 0, end = Date.now() + 90_000; warmSeen === 0; k++) {
     if (Date.now() > end) throw new Error(`contender ${tag}: no output within 90 s of warm-up`);
     await producer.send({ topic: input, messages: [message(k, WARM_BASE + k, nowUs())] });
     await sleep(200);
+  }
+  if (windowed) {
+    // windowed: 5 s more of warm-up at the offered rate, so both runtimes' JITs have compiled
+    // the per-event path before it is measured (the JVM's 3 s of catching up otherwise)
+    for (let k = 0, w0 = nowUs(), sentW = 0; nowUs() - w0 < 5e6; await sleep(10)) {
+      const due = Math.floor(((nowUs() - w0) / 1e6) * rate);
+      const msgs = [];
+      for (; sentW < due; sentW++, k++) msgs.push(message(k, WARM_BASE + 1_000_000 + k, nowUs()));
+      if (msgs.length) await producer.send({ topic: input, messages: msgs, acks: 1 });
+    }
   }
   await sleep(1000);
   // the open-loop schedule
@@ -162,11 +226,20 @@ async function step(brokers: string[], plan: Plan, rate: number, seconds: number
   }
   await Promise.all(inFlight);
   const sendEnd = nowUs(), receivedAtEnd = received;
-  // drain: until every input has its output, or nothing arrives for 10 s
-  for (let last = received, quiet = Date.now(); received < total && Date.now() - quiet < 10_000; await sleep(100)) {
+  // windowed: the windows due are those ending 1 s or more before the last event (event time
+  // has passed their end on every partition); later ones close only with later events
+  const lastTs = Math.round(t0 + ((total - 1) / rate) * 1e6);
+  const due = windowed ? [...windowEvents.keys()].filter((id) => Number(id.slice(id.lastIndexOf('@') + 1)) <= lastTs - 1e6) : [];
+  const dueReceived = () => due.reduce((n, id) => n + (windowRows.has(id) ? 1 : 0), 0);
+  const done = () => (windowed ? dueReceived() >= due.length : received >= total);
+  // drain: until every input has its output (every window due has arrived), or nothing arrives for 10 s
+  for (let last = received, quiet = Date.now(); !done() && Date.now() - quiet < 10_000; await sleep(100)) {
     if (received !== last) { last = received; quiet = Date.now(); }
   }
   clearInterval(progress);
+  // windowed: the lag of the windows due, read before the contender stops (a contender that
+  // flushed open windows on stop would otherwise add rows that no event closed)
+  for (const id of due) { const lag = windowLag.get(id); if (lag !== undefined) h.recordValue(Math.max(1, Math.round(lag))); }
   const rss = peakRssMiB(child.pid);
   child.kill('SIGTERM');
   const code = await new Promise<number | null>((r) => (child.exitCode !== null ? r(child.exitCode) : child.once('exit', r)));
@@ -176,16 +249,25 @@ async function step(brokers: string[], plan: Plan, rate: number, seconds: number
   await reader.disconnect();
   // outputs per second between the first and the last arrival: the offered rate while the
   // contender keeps up, its capacity once a queue builds (the last outputs come late)
-  const achieved = received / Math.max(1e-9, (lastArrival - firstArrival) / 1e6 + 1 / rate);
+  // windowed: how fast event time moved through the contender (latest window end out per
+  // second of wall time since the first event), times the offered rate
+  const achieved = windowed
+    ? rate * (latestEnd - t0) / Math.max(1, lastArrival - t0)
+    : received / Math.max(1e-9, (lastArrival - firstArrival) / 1e6 + 1 / rate);
   const e2e = { p50: h.getValueAtPercentile(50) / 1000, p99: h.getValueAtPercentile(99) / 1000, p999: h.getValueAtPercentile(99.9) / 1000, max: h.maxValue / 1000 };
+  const gotDue = windowed ? dueReceived() : received;
+  if (windowed && process.env.LOADTEST_DUMP_WINDOWS) writeFileSync(join(dir, `${tag}.windows.txt`), [`t0 ${Math.round(t0)} lastTs ${lastTs}`, ...windowArrivals, ...due.map((id) => `due ${id} ${windowEvents.get(id)}`)].join('\n') + '\n');
+  const wrongWindows = windowed ? due.filter((id) => windowRows.has(id) && windowRows.get(id) !== windowEvents.get(id)).length : undefined;
   const r: StepResult = {
-    contender: plan.contender, transport: plan.transport, rate, seconds, sent: total, received, achieved: Math.min(achieved, rate * 1.05), e2e,
+    contender: plan.contender, transport: plan.transport, rate, seconds, sent: windowed ? due.length : total, received: gotDue, achieved: Math.min(achieved, rate * 1.05), e2e,
     inEngine: summary.inEngine ? { p50: summary.inEngine.p50 / 1000, p99: summary.inEngine.p99 / 1000 } : null,
     peakRssMiB: rss, generatorLagMs: genLag,
-    backlogAtEnd: total - receivedAtEnd, drainPerSec: lastArrival > sendEnd && received > receivedAtEnd ? (received - receivedAtEnd) / ((lastArrival - sendEnd) / 1e6) : 0,
-    saturated: received < total || achieved < 0.9 * rate || e2e.p99 > 1000,
+    ...(windowed
+      ? { wrongWindows }
+      : { backlogAtEnd: total - receivedAtEnd, drainPerSec: lastArrival > sendEnd && received > receivedAtEnd ? (received - receivedAtEnd) / ((lastArrival - sendEnd) / 1e6) : 0 }),
+    saturated: (windowed ? gotDue < due.length : received < total) || achieved < 0.9 * rate || e2e.p99 > 1000,
   };
-  process.stdout.write(`${process.stdout.isTTY ? '\r' : ''}  ${label(plan.contender, plan.transport)} @ ${rate.toLocaleString('en-US')}/s: ${received.toLocaleString('en-US')}/${total.toLocaleString('en-US')} out, achieved ${Math.round(r.achieved).toLocaleString('en-US')}/s, e2e p50 ${e2e.p50.toFixed(1)} / p99 ${e2e.p99.toFixed(1)} ms${r.inEngine ? `, in-engine p99 ${r.inEngine.p99.toFixed(2)} ms` : ''}${r.saturated ? ' — saturated' : ''}        \n`);
+  process.stdout.write(`${process.stdout.isTTY ? '\r' : ''}  ${label(plan.contender, plan.transport)} @ ${rate.toLocaleString('en-US')}/s: ${r.received.toLocaleString('en-US')}/${r.sent.toLocaleString('en-US')} ${windowed ? `windows out${wrongWindows ? ` (${wrongWindows} with a wrong count)` : ''}` : 'out'}, achieved ${Math.round(r.achieved).toLocaleString('en-US')}/s, e2e p50 ${e2e.p50.toFixed(1)} / p99 ${e2e.p99.toFixed(1)} ms${r.inEngine ? `, in-engine p99 ${r.inEngine.p99.toFixed(2)} ms` : ''}${r.saturated ? ' — saturated' : ''}        \n`);
   return r;
 }
 
@@ -198,12 +280,22 @@ function streamsClasspath(): string {
   builtClasspath = readFileSync(file, 'utf8').trim();
   return builtClasspath;
 }
-async function checkStreamsParity(): Promise<void> {
+async function checkStreamsParity(scoring: boolean, windows: boolean): Promise<void> {
   streamsClasspath();
-  const { streamsParity } = await import('./streams-parity.js');
-  const r = await streamsParity(new URL('../../loadtest/streams/target/classpath', import.meta.url).pathname);
-  process.stdout.write(`  Kafka Streams contender: ${r.events} events scored as Sluice scores them (largest difference ${r.worst.toExponential(1)})\n`);
-  if (!(r.worst <= 1e-4)) throw new Error(`the Kafka Streams contender's scores differ from Sluice's by ${r.worst}: the comparison would be meaningless`);
+  const { streamsParity, windowsParity, parityFlows } = await import('./streams-parity.js');
+  const classpathFile = new URL('../../loadtest/streams/target/classpath', import.meta.url).pathname;
+  if (scoring) {
+    const r = await streamsParity(classpathFile);
+    process.stdout.write(`  Kafka Streams contender: ${r.events} events scored as Sluice scores them (largest difference ${r.worst.toExponential(1)})\n`);
+    if (!(r.worst <= 1e-4)) throw new Error(`the Kafka Streams contender's scores differ from Sluice's by ${r.worst}: the comparison would be meaningless`);
+  }
+  if (windows) {
+    for (const f of parityFlows(8000)) {
+      const w = await windowsParity(classpathFile, f.lines);
+      process.stdout.write(`  Kafka Streams windowed contender: ${w.windows} windows as Sluice's on the ${f.name} (largest relative difference ${w.worst.toExponential(1)})\n`);
+      if (w.onlySluice || w.onlyStreams || !(w.worst <= 1e-9)) throw new Error(`the Kafka Streams windowed contender differs from Sluice's demo job (${w.onlySluice} windows only in Sluice, ${w.onlyStreams} only in Kafka Streams, largest difference ${w.worst}: ${w.worstAt}): the comparison would be meaningless`);
+    }
+  }
 }
 
 const n0 = (v: number) => Math.round(v).toLocaleString('en-US');
@@ -244,6 +336,22 @@ export function verdicts(rows: StepResult[]): string[] {
       out.push(`- Sluice surveillance on ${t} vs Kafka Streams (Java, the same model per event): highest sustained ${n0(sluiceMax)}/s vs ${n0(streamsMax)}/s = **${streamsMax ? (sluiceMax / streamsMax).toFixed(1) : '∞'}×**; end-to-end p50 / p99 ms at the rates both sustain: ${common.map(([a, b]) => `${n0(a.rate)}/s ${ms(a.e2e.p50)} / ${ms(a.e2e.p99)} vs ${ms(b.e2e.p50)} / ${ms(b.e2e.p99)}`).join('; ') || 'none'} (Sluice's p99 lower at ${ahead} of ${common.length}).`);
     }
   }
+  const wrong = rows.filter((r) => r.wrongWindows);
+  if (wrong.length) out.push(`- **Windows with the wrong event count** (events lost or counted twice): ${wrong.map((r) => `${label(r.contender, r.transport)} @ ${n0(r.rate)}/s: ${n0(r.wrongWindows!)} of ${n0(r.received)}`).join('; ')}.`);
+  for (const jvm of ['streams-windowed', 'streams-windowed-grace'] as const) {
+    const jvmWindowed = rows.filter((r) => r.contender === jvm);
+    if (!jvmWindowed.length) continue;
+    // a step whose windows are wrong is not sustained, whatever its lag
+    const ok = (r: StepResult) => !r.saturated && !r.wrongWindows;
+    const streamsMax = jvmWindowed.filter(ok).reduce((m, r) => Math.max(m, r.rate), 0);
+    for (const t of [...new Set(rows.filter((r) => r.contender === 'sluice-windowed').map((r) => r.transport))]) {
+      const mine = rows.filter((r) => r.contender === 'sluice-windowed' && r.transport === t);
+      const sluiceMax = mine.filter(ok).reduce((m, r) => Math.max(m, r.rate), 0);
+      const common = mine.filter(ok).map((r) => [r, jvmWindowed.find((x) => x.rate === r.rate && ok(x))] as const).filter((p): p is readonly [StepResult, StepResult] => !!p[1]);
+      const ahead = common.filter(([a, b]) => a.e2e.p99 <= b.e2e.p99).length;
+      out.push(`- Sluice windowed featurization on ${t} vs Kafka Streams (Java, the same windows, grace ${STREAMS_GRACE_MS[jvm]} ms): highest offered rate sustained with every window right ${n0(sluiceMax)}/s vs ${n0(streamsMax)}/s${streamsMax ? ` = **${(sluiceMax / streamsMax).toFixed(1)}×**` : ''}; window-result lag p50 / p99 ms at the rates both sustain: ${common.map(([a, b]) => `${n0(a.rate)}/s ${ms(a.e2e.p50)} / ${ms(a.e2e.p99)} vs ${ms(b.e2e.p50)} / ${ms(b.e2e.p99)}`).join('; ') || 'none'} (Sluice's p99 lower at ${ahead} of ${common.length}).`);
+    }
+  }
   return out;
 }
 
@@ -261,14 +369,14 @@ export function report(rows: StepResult[], meta: { when: string; machine: string
   const md = [
     `# Load test${meta.short ? ' (short form)' : ''}`, '',
     `Generated by \`npm run loadtest${meta.short ? ' -- --short' : ''}\` on ${meta.when}. Machine: ${meta.machine}. Transports: ${meta.transports.join(', ')}.`,
-    `Each step: fresh topics (input 3 partitions), the contender started as its own process and warmed up until outputs flow, then an open-loop generator produces order events at the offered rate for ${meta.seconds} s (each stamped with its intended send time; latency is measured from it, so stalls are not hidden), and a consumer pairs every output with its input by seq. Saturated = not every input got its output within 10 s of quiet, achieved < 90% of offered, or p99 > 1 s; stepping stops at the first saturated rate. The broker, the generator and the contender share the machine's cores.`,
+    `Each step: fresh topics (input 3 partitions), the contender started as its own process and warmed up until outputs flow, then an open-loop generator produces order events at the offered rate for ${meta.seconds} s (each stamped with its intended send time; latency is measured from it, so stalls are not hidden), and a consumer pairs every output with its input by seq. Windowed contenders (the demo job: sliding windows of 10 s every 1 s per participant × symbol) are measured per window instead: "outputs" counts the windows due (ending ≥ 1 s before the last event) that arrived, each checked against the number of events the generator put in it; latency is window-result lag, arrival − window end in event time (= intended send time), so its floor is the 5 ms allowed out-of-orderness plus the wait for the next event on every partition; "achieved" is how fast event time advanced through the contender, as events/s. Saturated = not every input got its output (window) within 10 s of quiet, achieved < 90% of offered, or p99 > 1 s; stepping stops at the first saturated rate. The broker, the generator and the contender share the machine's cores.`,
     '', '## Targets', '', ...verdicts(rows), '',
     '## Every step', '',
     '| contender | offered /s | achieved /s | outputs | e2e p50 ms | e2e p99 ms | e2e p99.9 ms | e2e max ms | in-engine p50 ms | in-engine p99 ms | peak RSS MiB | generator behind ms | backlog at end | drained /s | |',
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
-    ...rows.map((r) => `| ${label(r.contender, r.transport)} | ${n0(r.rate)} | ${n0(r.achieved)} | ${n0(r.received)}/${n0(r.sent)} | ${ms(r.e2e.p50)} | ${ms(r.e2e.p99)} | ${ms(r.e2e.p999)} | ${ms(r.e2e.max)} | ${ms(r.inEngine?.p50)} | ${ms(r.inEngine?.p99)} | ${Math.round(r.peakRssMiB)} | ${ms(r.generatorLagMs)} | ${r.backlogAtEnd === undefined ? '–' : n0(r.backlogAtEnd)} | ${r.drainPerSec ? n0(r.drainPerSec) : '–'} | ${r.saturated ? 'saturated' : ''} |`),
+    ...rows.map((r) => `| ${label(r.contender, r.transport)} | ${n0(r.rate)} | ${n0(r.achieved)} | ${n0(r.received)}/${n0(r.sent)} | ${ms(r.e2e.p50)} | ${ms(r.e2e.p99)} | ${ms(r.e2e.p999)} | ${ms(r.e2e.max)} | ${ms(r.inEngine?.p50)} | ${ms(r.inEngine?.p99)} | ${Math.round(r.peakRssMiB)} | ${ms(r.generatorLagMs)} | ${r.backlogAtEnd === undefined ? '–' : n0(r.backlogAtEnd)} | ${r.drainPerSec ? n0(r.drainPerSec) : '–'} | ${[r.saturated ? 'saturated' : '', r.wrongWindows ? `${n0(r.wrongWindows)} windows wrong` : ''].filter(Boolean).join('; ')} |`),
     '', '## Plots', '', ...Object.keys(svgs).map((f) => `![${f}](${meta.short ? '' : 'RESULTS-'}${f})`), '',
-    '"In engine" is what the contender measures itself: for Sluice the runtime\'s ingest → sink histogram (record read from Kafka → handed to the producer), for the naive service message handed over → its send acknowledged, for Kafka Streams process() → output forwarded to its producer (the record\'s wait in the consumer\'s buffer is not in it). The raw client measures nothing.', '',
+    '"In engine" is what the contender measures itself: for Sluice the runtime\'s ingest → sink histogram (record read from Kafka → handed to the producer), for the naive service message handed over → its send acknowledged, for Kafka Streams process() → output forwarded to its producer (the record\'s wait in the consumer\'s buffer is not in it). For the windowed contenders Sluice\'s figure is ingest → sink of the batch that closed the windows; Kafka Streams reports none. The raw client measures nothing.', '',
   ].join('\n');
   return { md, svgs };
 }
@@ -313,7 +421,7 @@ async function main() {
   const rates = values.rates ? values.rates.split(',').map(Number) : null;
   if (rates && !rates.every((r) => r > 0)) throw new Error(`--rates must list positive rates, got ${values.rates}`);
   const planned = plans(short, values.only ? values.only.split(',') : null, transports, rates);
-  if (planned.some((p) => p.contender === 'streams-surveillance')) await checkStreamsParity();
+  if (planned.some((p) => isStreams(p.contender))) await checkStreamsParity(planned.some((p) => p.contender === 'streams-surveillance'), planned.some((p) => STREAMS_GRACE_MS[p.contender] !== undefined));
   for (const plan of planned) {
     for (const rate of plan.rates) {
       let r: StepResult;
