@@ -195,9 +195,12 @@ async function step(brokers: string[], plan: Plan, rate: number, seconds: number
     // the per-event path before it is measured (the JVM's 3 s of catching up otherwise)
     for (let k = 0, w0 = nowUs(), sentW = 0; nowUs() - w0 < 5e6; await sleep(10)) {
       const due = Math.floor(((nowUs() - w0) / 1e6) * rate);
-      const msgs = [];
-      for (; sentW < due; sentW++, k++) msgs.push(message(k, WARM_BASE + 1_000_000 + k, nowUs()));
-      if (msgs.length) await producer.send({ topic: input, messages: msgs, acks: 1 });
+      // at most 1,000 messages a request, as below (the broker's 1 MB request limit)
+      while (sentW < due) {
+        const msgs = [];
+        for (const end = Math.min(due, sentW + 1000); sentW < end; sentW++, k++) msgs.push(message(k, WARM_BASE + 1_000_000 + k, nowUs()));
+        await producer.send({ topic: input, messages: msgs, acks: 1 });
+      }
     }
   }
   await sleep(1000);
@@ -426,7 +429,9 @@ async function main() {
     for (const rate of plan.rates) {
       let r: StepResult;
       try { r = await step(brokers, plan, rate, seconds, templates, dir); } catch (e) {
-        // a step that cannot run (contender crashed, no output) is reported and ends the contender's steps
+        // a step that cannot run (contender crashed, no output) is reported and ends the contender's steps;
+        // its contender, if still running, goes with it (it would hold the machine's cores through the next steps)
+        try { liveChild?.kill('SIGKILL'); } catch { /* gone */ }
         process.stdout.write(`\n  ${label(plan.contender, plan.transport)} @ ${rate}/s failed: ${(e as Error).message}\n`);
         failures.push(`${label(plan.contender, plan.transport)} @ ${n0(rate)}/s: ${(e as Error).message}`);
         break;
