@@ -75,7 +75,7 @@ Kafka (instead of files; demo, surveillance, personalization):
                       fails the run at start, naming it)
   --group-id G        consumer group: run more processes with the same group to scale out
                       (default: sluice-<topology>); keyed state: topic <group>-changelog
-  --transport T       kafkajs (default) | platformatic (@platformatic/kafka) | confluent (librdkafka; falls
+  --transport T       platformatic (@platformatic/kafka, default) | kafkajs | confluent (librdkafka; falls
                       back to the default if absent)
   --transactional-id ID  exactly-once through Kafka transactions (stable per process slot)
   --feedback-topic T  surveillance / personalization: topic of feedback (as --feedback)
