@@ -9,7 +9,7 @@
 #
 # --out DIR   write the models into the registry root DIR instead of models/ (a check that
 #             the shipped models are reproducible leaves them untouched); default models/.
-# --only      a subset: surveillance (detector + LSTM baseline), profile (participant-profile),
+# --only      a subset: surveillance (detector, incremental detector, LSTM baseline), profile (participant-profile),
 #             personalization (text encoder, Games and MovieLens encoders and towers).
 # Times on 2 cores (PyTorch on the CPU): venv ~3 min (≈6 GB: PyPI's torch brings CUDA
 # libraries); models/RETRAIN-LOG.md has each group's measured time.
@@ -57,6 +57,9 @@ surveillance() {
     stamp "surveillance: training the $arch"
     "$PY" -u models/surveillance-detector/train.py --arch "$arch" --version 3 --epochs 4 --seed 1 --train "$WORK/surv-train,$WORK/surv-amzn" --val "$WORK/surv-val"
   done
+  # the incremental detector (surveillance-detector-incremental@1, issue #17): same data, loss and schedule
+  stamp "surveillance: training the incremental detector"
+  "$PY" -u models/surveillance-detector/train.py --arch incremental --version 1 --epochs 4 --seed 1 --train "$WORK/surv-train,$WORK/surv-amzn" --val "$WORK/surv-val"
 }
 
 profile() {
