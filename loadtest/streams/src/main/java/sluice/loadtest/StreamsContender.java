@@ -10,21 +10,12 @@ import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.nio.FloatBuffer;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.time.Duration;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.Map;
-import java.util.Properties;
-import java.util.concurrent.CountDownLatch;
-import org.apache.kafka.clients.consumer.ConsumerConfig;
-import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.common.serialization.Serdes;
-import org.apache.kafka.streams.KafkaStreams;
 import org.apache.kafka.streams.StreamsBuilder;
-import org.apache.kafka.streams.StreamsConfig;
 import org.apache.kafka.streams.kstream.Consumed;
 import org.apache.kafka.streams.kstream.Produced;
 import org.apache.kafka.streams.processor.api.Processor;
@@ -154,37 +145,7 @@ public final class StreamsContender {
     b.stream(input, Consumed.with(Serdes.String(), Serdes.String()))
       .process(() -> new ScoreProcessor(modelPath, latencies, processed), "rings", "symbols", "orders")
       .to(output, Produced.with(Serdes.String(), Serdes.String()));
-    Properties p = new Properties();
-    p.put(StreamsConfig.APPLICATION_ID_CONFIG, group);
-    p.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, brokers);
-    p.put(StreamsConfig.NUM_STREAM_THREADS_CONFIG, 1);
-    // Sluice's load-test contenders checkpoint every second; the same commit interval here
-    p.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, 1000);
-    // tuned for latency as a JVM team would: the producer sends at once (Streams' default
-    // linger is 100 ms), the consumer waits at most 20 ms for data (Sluice's maxWaitMs)
-    p.put(StreamsConfig.producerPrefix(ProducerConfig.LINGER_MS_CONFIG), 0);
-    p.put(StreamsConfig.consumerPrefix(ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG), 20);
-    p.put(StreamsConfig.consumerPrefix(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG), "earliest");
-    p.put(StreamsConfig.STATE_DIR_CONFIG, Files.createTempDirectory("sluice-streams").toString());
-    // SLUICE_STREAMS_PROPS="key=value,key=value": overrides for experiments (the report names any used)
-    String extra = System.getenv("SLUICE_STREAMS_PROPS");
-    if (extra != null && !extra.isBlank()) for (String kv : extra.split(",")) { String[] a = kv.split("=", 2); p.put(a[0].trim(), a[1].trim()); }
-    KafkaStreams streams = new KafkaStreams(b.build(), p);
-    CountDownLatch running = new CountDownLatch(1);
-    streams.setStateListener((now, before) -> {
-      if (now == KafkaStreams.State.RUNNING) running.countDown();
-      if (now == KafkaStreams.State.ERROR) { System.err.println("streams-contender: the application failed"); Runtime.getRuntime().halt(1); }
-    });
-    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-      streams.close(Duration.ofSeconds(20));
-      try { Files.writeString(Path.of(summaryFile), latencies.json(processed[0])); } catch (Exception e) { System.err.println("streams-contender: " + e); Runtime.getRuntime().halt(1); }
-      Runtime.getRuntime().halt(0); // SIGTERM would otherwise exit 143; the load test wants 0 for a clean stop
-    }));
-    streams.start();
-    running.await();
-    System.out.println("ready");
-    System.out.flush();
-    Thread.currentThread().join();
+    StreamsApp.runUntilStopped("streams-contender", b.build(), StreamsApp.props(brokers, group), summaryFile, () -> latencies.json(processed[0]));
   }
 
   /** the parity check: score a JSONL file with plain maps for state, one score per line */

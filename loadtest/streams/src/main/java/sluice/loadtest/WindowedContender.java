@@ -7,22 +7,17 @@ import java.io.InputStreamReader;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Properties;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicLong;
-import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.common.serialization.Deserializer;
 import org.apache.kafka.common.serialization.Serde;
 import org.apache.kafka.common.serialization.Serdes;
 import org.apache.kafka.common.serialization.Serializer;
-import org.apache.kafka.streams.KafkaStreams;
 import org.apache.kafka.streams.KeyValue;
 import org.apache.kafka.streams.StreamsBuilder;
 import org.apache.kafka.streams.StreamsConfig;
@@ -200,36 +195,9 @@ public final class WindowedContender {
 
   static void streams(String brokers, String input, String output, String group, String summaryFile) throws Exception {
     AtomicLong windows = new AtomicLong();
-    Properties p = new Properties();
-    p.put(StreamsConfig.APPLICATION_ID_CONFIG, group);
-    p.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, brokers);
-    p.put(StreamsConfig.NUM_STREAM_THREADS_CONFIG, 1);
-    // the same settings as the surveillance contender (StreamsContender): Sluice's checkpoint
-    // interval, no producer linger, 20 ms fetch wait
-    p.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, 1000);
-    p.put(StreamsConfig.producerPrefix(ProducerConfig.LINGER_MS_CONFIG), 0);
-    p.put(StreamsConfig.consumerPrefix(ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG), 20);
-    p.put(StreamsConfig.consumerPrefix(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG), "earliest");
-    p.put(StreamsConfig.STATE_DIR_CONFIG, Files.createTempDirectory("sluice-streams").toString());
-    String extra = System.getenv("SLUICE_STREAMS_PROPS");
-    if (extra != null && !extra.isBlank()) for (String kv : extra.split(",")) { String[] a = kv.split("=", 2); p.put(a[0].trim(), a[1].trim()); }
-    KafkaStreams streams = new KafkaStreams(topology(input, output, windows), p);
-    CountDownLatch running = new CountDownLatch(1);
-    streams.setStateListener((now, before) -> {
-      if (now == KafkaStreams.State.RUNNING) running.countDown();
-      if (now == KafkaStreams.State.ERROR) { System.err.println("streams-windowed: the application failed"); Runtime.getRuntime().halt(1); }
-    });
-    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-      streams.close(Duration.ofSeconds(20));
-      // the window rows' lag is measured by the load generator; nothing inside is comparable
-      try { Files.writeString(Path.of(summaryFile), "{\"processed\":" + windows.get() + ",\"inEngine\":null}"); } catch (Exception e) { System.err.println("streams-windowed: " + e); Runtime.getRuntime().halt(1); }
-      Runtime.getRuntime().halt(0);
-    }));
-    streams.start();
-    running.await();
-    System.out.println("ready");
-    System.out.flush();
-    Thread.currentThread().join();
+    // the window rows' lag is measured by the load generator; nothing inside is comparable
+    StreamsApp.runUntilStopped("streams-windowed", topology(input, output, windows), StreamsApp.props(brokers, group), summaryFile,
+      () -> "{\"processed\":" + windows.get() + ",\"inEngine\":null}");
   }
 
   /**
