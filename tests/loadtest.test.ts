@@ -98,6 +98,13 @@ test('load-test verdicts: saturation, the pass-through floor and the naive ratio
   // naive's best p99 is 15 ms at 100/s; Sluice sustains 1,000/s within 15 ms: 10×
   assert.match(v, /best end-to-end p99 \(15\.0 ms, where it carries 100\/s\) Sluice sustains 1,000\/s = \*\*10\.0×\*\*/);
   assert.match(report(rows, { when: 'now', machine: 'test', seconds: 10, short: false, transports: ['kafkajs'] }).md, /\| Sluice surveillance, kafkajs \| 4,000 \| 2,000 \|/);
+  // issue #17: the naive service sustains 100 and 200/s, which Sluice did not run here; 2,000 vs 200 is 10×
+  assert.match(v, /no rate run by both — at or below at every one \(issue #17\): \*\*not met\*\* \(0 of 2; 2 not run by Sluice\)/);
+  assert.match(v, /2,000\/s vs 200\/s = 10\.0× \(issue #17's target ≥ 10×: met\)/);
+  // with Sluice at those rates: below at 100/s, above at 200/s, then below at both
+  const at = (p100: number, p200: number) => verdicts([...rows, row('sluice-surveillance', 100, p100), row('sluice-surveillance', 200, p200)]).join('\n');
+  assert.match(at(9, 41), /100\/s 9\.00 vs 15\.0 ms; 200\/s 41\.0 vs 40\.0 ms — at or below at every one \(issue #17\): \*\*not met\*\* \(1 of 2\)/);
+  assert.match(at(9, 39), /at or below at every one \(issue #17\): met\./);
 });
 
 test('windowed verdicts: a step with wrong windows is not sustained; lag compared at the rates both sustain', () => {
