@@ -44,6 +44,9 @@ def main():
     ap.add_argument("--epochs", type=int, default=4)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--name", default=None, help="register under this name (default by --arch; e.g. surveillance-detector-relative)")
+    # the incremental model's capacity (defaults: surveillance-detector-incremental@1's)
+    ap.add_argument("--hops", type=int, default=2, help="incremental: attention hops from the newest event")
+    ap.add_argument("--d-model", type=int, default=64, help="incremental: embedding width")
     a = ap.parse_args()
     torch.manual_seed(a.seed)
     torch.set_num_threads(2)
@@ -56,7 +59,7 @@ def main():
     if mva.get("features", FEATURES) != features:
         sys.exit(f"train: validation dump has other features than the training dump ({mva.get('encoder')} vs {mtr.get('encoder')})")
     if a.arch == "incremental":
-        model = IncrementalSequenceModel(width=width, classes=len(classes), score_mode="anomaly")
+        model = IncrementalSequenceModel(width=width, classes=len(classes), score_mode="anomaly", hops=a.hops, d_model=a.d_model, ff=2 * a.d_model)
     elif a.arch == "transformer":
         model = SequenceTransformer(width=width, classes=len(classes), score_mode="anomaly")
     else:
@@ -94,12 +97,13 @@ def main():
     name = a.name or {"incremental": "surveillance-detector-incremental", "transformer": "surveillance-detector", "lstm": "surveillance-lstm"}[a.arch]
     # SLUICE_MODELS_OUT: a registry root to write to instead of models/ (scripts/train-all.sh --out)
     out = os.path.join(os.environ.get("SLUICE_MODELS_OUT") or os.path.join(os.path.dirname(__file__), ".."), name, str(a.version))
-    desc = {"incremental": "Incremental attention model (per-event MLP embedding to 64, keys/values cached per event, 2 hops of 4-head attention from the newest event with age-only ALiBi biases; prefill.onnx and step.onnx from the same weights, step exact against the full re-encode)",
+    desc = {"incremental": f"Incremental attention model (per-event MLP embedding to {a.d_model}, keys/values cached per event, {a.hops} hops of 4-head attention from the newest event with age-only ALiBi biases; prefill.onnx and step.onnx from the same weights, step exact against the full re-encode)",
             "transformer": "Transformer encoder (2 layers, d_model 64, 4 heads, ff 128)", "lstm": "LSTM baseline (2 layers, hidden 64)"}[a.arch] + \
         " over a participant x symbol's last 32 order events; score = 1 - P(normal), class = manipulation pattern."
     m = export(model, out, name, a.version, 32, width, features, classes, {
         "data": f"order flow with labelled episodes (generator family {json.dumps(sorted({s.get('family') or 'market' for s in (mtr.get('sources') or [mtr])}))}: apps/surveillance/sim/market.ts, its background generated or LOBSTER AMZN 2012-06-21 via apps/surveillance/sim/lobster.ts; apps/surveillance/sim/auction-sim.ts), encoder {mtr.get('encoder', 'order')}: {json.dumps(mtr.get('sources') or [{k: mtr.get(k) for k in ('seeds', 'family', 'perSeed', 'every', 'background')}])}; {len(ytr)} sequences (all episode and member events, 1 in `every` other events); per class {mtr['counts']}",
-        "command": f"python models/surveillance-detector/train.py --arch {a.arch} --version {a.version} --epochs {a.epochs} --seed {a.seed} --train {a.train}" + (f" --name {a.name}" if a.name else ""),
+        "command": f"python models/surveillance-detector/train.py --arch {a.arch} --version {a.version} --epochs {a.epochs} --seed {a.seed} --train {a.train}" + (f" --name {a.name}" if a.name else "")
+        + (f" --hops {a.hops} --d-model {a.d_model}" if a.arch == "incremental" and (a.hops, a.d_model) != (2, 64) else ""),
         "seeds": {"torch": a.seed, "train": mtr["seeds"], "validation": mva["seeds"], "evaluation": "1001+ (npm run eval:surveillance)"},
         "metrics": {"val_event_tpr_at_0.5": round(tpr, 4), "val_event_fpr_at_0.5": round(fpr, 4), "val_class_accuracy": round(acc, 4), "epochs": a.epochs},
         "parameters": count_params(model),
