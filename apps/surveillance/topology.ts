@@ -118,8 +118,8 @@ export function registerSurveillanceMetrics(r: Registry, stats: SurveillanceStat
  * not be spent (0.32× target). A budget that the floor keeps from being spent is not a budget;
  * the floor's job is only to keep a score the model calls benign (below 0.1) from alerting.
  * At 0.1 no threshold sits at the floor on clean AMZN (0.64× target) and every set with
- * episodes decides exactly as before (same alerts on auction seeds 1001–1003, simulator and
- * GOOG-with-episodes seed 1001): there the budget's quantile is above 0.5 anyway.
+ * episodes decides exactly as before (the same alerts on every held-out seed of the simulator,
+ * GOOG with episodes and the auction family): there the budget's quantile is above 0.5 anyway.
  */
 export const SurveillanceThresholds: ThresholdConfig = {
   targetRate: 1e-4, floor: 0.1, coldFloor: 0.95, ceiling: 0.995, ceilingRareShare: 0.1, scale: 'surprise', halfLifeUs: 7200e6, priorWeight: 200,
