@@ -119,8 +119,10 @@ for (const transport of confluentInstalled ? ['kafkajs', 'confluent', 'platforma
     while (seen < lines.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     rt.stop();
     await running;
-    assert.equal(seen, lines.length, 'every record reached the slow sink');
-    assert.equal(source.stats.assignments, 1, 'no rebalance while the sink was slow');
+    // the rebalance check first: after one, at-least-once redelivers what was not yet committed,
+    // and the count below would fail without saying why (seen once in CI: 6,100 of 6,000)
+    assert.equal(source.stats.assignments, 1, `no rebalance while the sink was slow (assignments ${source.stats.assignments}, ${seen} records seen)`);
+    assert.equal(seen, lines.length, 'every record reached the slow sink, once');
     assert.ok(source.stats.backpressureEvents > 0, 'the consumer was pushed back');
     // a fetch may land on a full buffer once: bounded by the cap plus one fetch (256 KiB of records)
     const bound = 200 + Math.ceil((256 * 1024) / Math.min(...lines.map((l) => l.length)));
