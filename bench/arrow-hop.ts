@@ -80,7 +80,8 @@ async function main(): Promise<void> {
     objects: (n, data) => { const wire = toWire(fromWire(inputBatch(specs, [data], n))); return piscina.run({ op: 'objects', batch: wire }, { transferList: transferListOf(wire) }); },
   }).finally(() => piscina.close());
 
-  const pool = await InferencePool.open(new ModelRegistry().load('participant-profile', '2'), { workers: 1, warmup: [1, 8, 64] });
+  // every batch through the worker: this bench measures the hop (small ones would otherwise run here, inline-small.ts)
+  const pool = await InferencePool.open(new ModelRegistry().load('participant-profile', '2'), { workers: 1, warmup: [1, 8, 64], inlineSmallBatches: false });
   const withModel = await interleaved([1, 8, 64], POOL_ROUNDS, {
     packed: (n, data) => pool.run({ events: { data, dims: [n, 32, 16] } }),
     wire: (n, data) => pool.runBatch(inputBatch(specs, [data], n)),

@@ -260,7 +260,8 @@ class ScoreOperator {
       ? live.runKeyed(keys, seqs!, dst[0]).then((r) => { this.prefilled += r.prefilled; this.stepped += r.stepped; return r; })
       : live.runBatch(batchOf(dst));
     first.then(
-      (r) => { this.#batcher.latency.observe(n, (performance.now() - t0) * 1000); return r; },
+      // the latency model sizes batches for the workers: a small batch run inline (no hop) would make it optimistic
+      (r) => { if (!r.inline) this.#batcher.latency.observe(n, (performance.now() - t0) * 1000); return r; },
       () => {
         // retry once, on whatever version is live now (stateless: whole windows; a keyed
         // pool forgets the failed task's keys, so their next events are prefilled)

@@ -59,6 +59,8 @@ export const boards: Board[] = [
       { title: 'Inference failures per second', expr: ['sum by (model) (rate(sluice_inference_failures_total[5m]))'], unit: 'ops', legend: ['{{model}}'] },
       // incremental models: the step share falls when there are more live keys than state slots (keyedSlots)
       { title: 'Incremental models: rows stepped on cached state (share), by model', expr: ['sum by (model) (rate(sluice_inference_keyed_rows_total{path="step"}[5m])) / sum by (model) (rate(sluice_inference_keyed_rows_total[5m]))'], unit: 'percentunit', legend: ['{{model}}'] },
+      // small batches on the event loop's own thread: near 1 at low rates, falling as load moves batches to the workers
+      { title: 'Rows scored on the event loop, not a worker (share), by model', expr: ['sum by (model) (rate(sluice_inference_inline_rows_total[5m])) / sum by (model) (rate(sluice_inference_batch_rows_sum[5m]))'], unit: 'percentunit', legend: ['{{model}}'] },
       { title: 'Models loaded', expr: ['sluice_model_info'], unit: 'none', type: 'table' },
       { title: 'Checkpoints per minute, by instance', expr: [`rate(sluice_checkpoints_total{${T}}[5m]) * 60`], unit: 'short', legend: ['{{instance}}'] },
       { title: 'Event-loop delay p99, by instance', expr: ['sluice_nodejs_eventloop_lag_p99_seconds'], unit: 's', legend: ['{{instance}}'] },

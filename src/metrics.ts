@@ -137,7 +137,10 @@ export class SluiceMetrics implements RuntimeObserver {
       batch(model, n, queueUs, computeUs) { queue.observe({ model }, queueUs / 1e6); compute.observe({ model }, computeUs / 1e6); rows.observe({ model }, n); },
       failed(model) { failures.inc({ model }); },
       keyed(model, prefilled, stepped) { if (prefilled) keyedRows.inc({ model, path: 'prefill' }, prefilled); if (stepped) keyedRows.inc({ model, path: 'step' }, stepped); },
+      inline(model, n) { inlineRows.inc({ model }, n); },
     });
+    // small batches that ran on the event loop's thread instead of a worker (PoolOptions.inlineSmallBatches)
+    const inlineRows = new Counter({ name: 'sluice_inference_inline_rows_total', help: 'Rows scored on the event loop\'s own thread (small batches while no worker was busy), not on a worker.', labelNames: ['model'], registers: [r] });
     // incremental models: a prefill share that stays high means the slots are too few for the keys (keyedSlots)
     const keyedRows = new Counter({ name: 'sluice_inference_keyed_rows_total', help: 'Rows of an incremental model: stepped on cached state, or prefilled from the window (new, evicted or invalidated keys).', labelNames: ['model', 'path'], registers: [r] });
     new Gauge({

@@ -26,6 +26,8 @@ import { TopologyBuilder } from '../src/topology.js';
 import { OperatorHarness } from '../src/harness.js';
 import { OrderSequenceEncoder } from '../apps/surveillance/order-sequence.js';
 import { columnsEncoder, score } from '../operators/score.js';
+import { inputBatch } from '../src/inference/arrow-batch.js';
+import { inlineShareNow, resolveInlineSmall as resolveSmall } from '../src/inference/inline-small.js';
 
 const registry = new ModelRegistry();
 const fixtures = new ModelRegistry(new URL('../../tests/fixtures/models', import.meta.url).pathname);
@@ -69,6 +71,48 @@ test('pool scores equal a direct session.run on the same inputs, at several batc
       assert.equal(r.outputs.logits.dims, [n, 3]);
     }
   } finally { await pool.close(); }
+});
+
+test('small batches run on the calling thread while no worker is busy, with the workers\' scores; larger ones, a busy pool and a spent share go to the workers', async () => {
+  const rows = orderRows(80);
+  const x = encodeAll(rows);
+  const want = await directScores('1', x.slice(), rows.length);
+  const ref = registry.load('participant-profile', '1');
+  const specs = ref.manifest.inputs;
+  const wire = (start: number, n: number) => inputBatch(specs, [x.slice(start * 512, (start + n) * 512)], n);
+  const near = (got: Float32Array, start: number, what: string) => { for (let i = 0; i < got.length; i++) assert.ok(Math.abs(got[i] - want[start + i]) < 1e-5, `${what} row ${start + i}: ${got[i]} vs direct ${want[start + i]}`); };
+  const pool = await InferencePool.open(ref, OPTS);
+  const workersOnly = await InferencePool.open(ref, { ...OPTS, inlineSmallBatches: false });
+  // a share no run fits under once any inline run has been timed (the share is the thread's, over every pool)
+  const stingy = await InferencePool.open(ref, { ...OPTS, inlineSmallBatches: { share: 1e-9 } });
+  try {
+    assert.ok(pool.inlineSmall, 'a stateless CPU pool keeps a session on this thread');
+    assert.is(workersOnly.inlineSmall, null, 'false: none');
+    for (const n of [1, 2, 3, 4]) {
+      const before = pool.inlineBatches;
+      const r = await pool.runBatch(wire(n, n));
+      assert.is(pool.inlineBatches, before + 1, `${n} rows ran here`);
+      near(r.outputs.score.data as Float32Array, n, 'inline');
+      assert.equal(r.outputs.logits.dims, [n, 3]);
+      near((await workersOnly.runBatch(wire(n, n))).outputs.score.data as Float32Array, n, 'worker');
+    }
+    assert.is(workersOnly.inlineBatches, 0);
+    const inline = pool.inlineBatches;
+    near((await pool.runBatch(wire(10, 5))).outputs.score.data as Float32Array, 10, 'five rows');
+    assert.is(pool.inlineBatches, inline, 'five rows (over maxRows 4) went to a worker');
+    // a worker task running: the next small batch queues behind it rather than block this thread
+    const big = pool.runBatch(wire(16, 64));
+    const small = pool.runBatch(wire(0, 1));
+    near((await small).outputs.score.data as Float32Array, 0, 'behind a busy worker');
+    await big;
+    assert.is(pool.inlineBatches, inline, 'a small batch sent while a worker ran went to the workers');
+    assert.ok(inlineShareNow() > 0, 'inline runs count against this thread\'s time');
+    for (let i = 0; i < 5; i++) await stingy.runBatch(wire(i, 1));
+    assert.ok(stingy.inlineBatches <= 1, `once the thread's share is spent, batches go to the workers (${stingy.inlineBatches} ran here)`);
+    assert.throws(() => resolveSmall({ share: 0 }), (e: unknown) => e instanceof ConfigError && /share/.test((e as Error).message));
+    assert.throws(() => resolveSmall({ maxRows: 0 }), (e: unknown) => e instanceof ConfigError && /maxRows/.test((e as Error).message));
+    assert.throws(() => resolveSmall({ maxUs: -1 }), (e: unknown) => e instanceof ConfigError && /maxUs/.test((e as Error).message));
+  } finally { await pool.close(); await workersOnly.close(); await stingy.close(); }
 });
 
 test('scoring stage: every record once, in arrival order, with the direct session.run score', async () => {
@@ -252,7 +296,8 @@ test('a worker thread that dies mid-batch is replaced; its batch is retried on t
   // outside: that can land inside onnxruntime's run(), which aborts the whole process.
   process.env.SLUICE_TEST_THREAD_EXIT_AT = '50';
   let slot: ModelSlot;
-  try { slot = await ModelSlot.open(fixtures.load('lookup', '1'), { workers: 1, warmup: [1, 4] }); } finally { delete process.env.SLUICE_TEST_THREAD_EXIT_AT; }
+  // every batch to the worker (small ones would otherwise run on this thread: inline-small.ts)
+  try { slot = await ModelSlot.open(fixtures.load('lookup', '1'), { workers: 1, warmup: [1, 4], inlineSmallBatches: false }); } finally { delete process.env.SLUICE_TEST_THREAD_EXIT_AT; }
   try {
     const S = { a: 'f64', b: 'f64', c: 'f64', d: 'f64' } as const;
     const rows = Array.from({ length: 2000 }, (_, i) => ({ a: i % 10, b: i, c: 0, d: 0 }));

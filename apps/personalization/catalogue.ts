@@ -79,7 +79,8 @@ export class ItemCatalogue {
     const vocabPath = join(dirname(items.path), 'items.txt');
     if (!existsSync(vocabPath)) throw new ConfigError(`item tower ${items.name}@${items.version} has no items.txt beside it (${vocabPath})`);
     const vocab = readFileSync(vocabPath, 'utf8').split('\n').filter((l) => l.length > 0);
-    const poolOpts: PoolOptions = { workers: 1, warmup: [1, 64], ...opts.pool };
+    // run() only, which always goes to the workers: no session on this thread (inline-small.ts)
+    const poolOpts: PoolOptions = { workers: 1, warmup: [1, 64], inlineSmallBatches: false, ...opts.pool };
     const textRef = opts.textModel ?? opts.registry?.load('text-encoder');
     const [pool, text] = await Promise.all([InferencePool.open(items, poolOpts), textRef ? InferencePool.open(textRef, poolOpts) : undefined]);
     const tok = textRef ? new WordPieceTokenizer(join(dirname(dirname(textRef.path)), 'vocab.txt'), textRef.manifest.inputs[0].shape[1]) : undefined;

@@ -15,6 +15,10 @@
  * and runKeyed() routes each row to its key's worker (keyed.ts). run()/runBatch() stay
  * stateless there (whole windows through the prefill graph). `incremental: false` opens
  * such a model's full graph in the ordinary workers.
+ *
+ * A stateless model's small batches may run on the calling thread instead of a worker when
+ * no worker is busy and the thread has time to spare (inline-small.ts: at low rates the hop
+ * cost more than the model).
  */
 import { log } from '../log.js';
 import { availableParallelism } from 'node:os';
@@ -25,9 +29,10 @@ import { InferenceError, ModelLoadError, ModelShapeError, PoolClosedError } from
 import type { ModelRef } from './registry.js';
 import type { InferFailure, InferResult, InferTask, WireTensor, WorkerConfig, WorkerInfo } from './worker.js';
 import type { RecordBatch } from 'apache-arrow';
-import { BatchShapeError, isWireBatch, toWire, transferListOf, type WireBatch } from './arrow-batch.js';
+import { BatchShapeError, isWireBatch, tensorsOf, toWire, transferListOf, type WireBatch } from './arrow-batch.js';
 import { KeyRouter } from './keyed.js';
 import type { KeyedResult, KeyedTask, KeyedWorkerConfig } from './keyed-worker.js';
+import { InlineSmallLane, resolveInlineSmall, type InlineSmallOptions } from './inline-small.js';
 
 /** where a pool's tasks run: a piscina, or an inline keyed model (keyed-state.ts) */
 interface Lane { run(task: unknown, options?: { transferList?: ArrayBuffer[] }): Promise<unknown>; close(): Promise<void> }
@@ -64,6 +69,12 @@ export interface PoolOptions {
    * 2 vCPUs, depth 2 had the lower p99 in 5 of 7 (bench/RESULTS-surveillance-incremental.md)
    */
   keyedDepth?: number;
+  /**
+   * a stateless model's small batches on the calling thread when that beats the hop to a
+   * worker (default on, CPU only; false: every batch goes to a worker). inline-small.ts says
+   * when a batch runs here and why; `runBatch` only (`run` always uses the workers)
+   */
+  inlineSmallBatches?: InlineSmallOptions | false;
 }
 
 /** Told of every batch a pool runs (the metrics module listens). */
@@ -73,6 +84,8 @@ export interface InferenceObserver {
   failed(model: string): void;
   /** an incremental model's rows: prefilled (cold keys) and stepped (warm keys) */
   keyed?(model: string, prefilled: number, stepped: number): void;
+  /** a batch ran on the calling thread, not a worker (PoolOptions.inlineSmallBatches) */
+  inline?(model: string, rows: number): void;
 }
 let inferenceObserver: InferenceObserver | undefined;
 export function observeInference(o: InferenceObserver | undefined): void { inferenceObserver = o; }
@@ -116,6 +129,13 @@ export class InferencePool {
   readonly #laneSeq: number[];
   /** keyed tasks the workers saw out of their submission order (tests; should stay 0) */
   reorderedTasks = 0;
+  /** small batches run on the calling thread (inline-small.ts), and their rows */
+  inlineBatches = 0;
+  inlineRows = 0;
+  /** the calling thread's session for small stateless batches; null: every batch goes to a worker */
+  inlineSmall: InlineSmallLane | null = null;
+  /** inline runs not yet finished: close() waits for them before it releases the session */
+  readonly #inlineInFlight = new Set<Promise<unknown>>();
 
   private constructor(readonly model: ModelRef, readonly plan: ThreadPlan, private readonly lanes: Lane[], readonly provider: 'cpu' | 'cuda', readonly warmupUs: Record<number, number>, readonly router?: KeyRouter) {
     this.id = `${model.name}@${model.version}`;
@@ -185,6 +205,15 @@ export class InferencePool {
     const warmupUs: Record<number, number> = {};
     for (const b of warmup) warmupUs[b] = Math.max(...infos.map((i) => i.warmupUs[b] ?? 0));
     const pool = new InferencePool(model, plan, lanes, infos.every((i) => i.provider === 'cuda') ? 'cuda' : 'cpu', warmupUs, router);
+    // small stateless batches may skip the hop: CPU pools of stateless models only (a keyed
+    // model's state lives in its workers; inline-small.ts says why not CUDA)
+    const small = resolveInlineSmall(opts.inlineSmallBatches);
+    if (small && !inc && pool.provider === 'cpu') {
+      try { pool.inlineSmall = await InlineSmallLane.open(model.path, m.inputs, m.outputs, small); } catch (e) {
+        await Promise.all(lanes.map((p) => p.close().catch(() => undefined)));
+        throw new ModelLoadError(`${model.name}@${model.version}`, (e as Error).message, e);
+      }
+    }
     if (inline) (pool as { placement: string }).placement = 'inline';
     else if (inc) (pool as { depth: number }).depth = depth;
     openPools.add(pool);
@@ -261,6 +290,7 @@ export class InferencePool {
       if (e instanceof BatchShapeError) throw new ModelShapeError(this.id, e.message);
       throw e;
     }
+    if (this.inlineSmall && this.#running === 0 && this.inlineSmall.takes(wire.length)) return this.#runInline(wire);
     this.#running++;
     const t0 = performance.now();
     let r: InferResult | InferFailure;
@@ -279,6 +309,24 @@ export class InferencePool {
     }
     inferenceObserver?.batch(this.id, wire.length, Math.max(0, (performance.now() - t0) * 1000 - r.computeUs), r.computeUs);
     return r;
+  }
+
+  /** a small batch on this thread (inline-small.ts): no worker is busy and the thread has time to spare */
+  async #runInline(wire: WireBatch): Promise<InferResult> {
+    let tensors: Record<string, WireTensor>;
+    try { tensors = tensorsOf(wire, this.model.manifest.inputs); } catch (e) { throw new ModelShapeError(this.id, (e as Error).message); }
+    let r: InferResult;
+    const running = this.inlineSmall!.run(tensors);
+    this.#inlineInFlight.add(running);
+    try { r = await running; } catch (e) {
+      inferenceObserver?.failed(this.id);
+      throw Object.assign(new InferenceError(this.id, (e as Error).message, e), { batch: wire });
+    } finally { this.#inlineInFlight.delete(running); }
+    this.inlineBatches++;
+    this.inlineRows += wire.length;
+    inferenceObserver?.batch(this.id, wire.length, 0, r.computeUs);
+    inferenceObserver?.inline?.(this.id, wire.length);
+    return { ...r, inline: true };
   }
 
   /** a stateless task on the least busy piscina */
@@ -379,6 +427,8 @@ export class InferencePool {
     if (this.#closed) return;
     this.#closed = true;
     await Promise.all(this.lanes.map((p) => p.close()));
+    await Promise.allSettled([...this.#inlineInFlight]);
+    await this.inlineSmall?.close();
     openPools.delete(this);
   }
 }

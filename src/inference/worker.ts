@@ -28,7 +28,8 @@ export interface WorkerConfig {
 
 export type { WireTensor };
 export type InferTask = StatelessTask | { op: 'info'; holdMs?: number };
-export interface InferResult { outputs: Record<string, WireTensor>; computeUs: number }
+/** `inline`: the batch ran on the calling thread (pool.ts, inline-small.ts), not a worker */
+export interface InferResult { outputs: Record<string, WireTensor>; computeUs: number; inline?: boolean }
 export type { InferFailure };
 export interface WorkerInfo { provider: 'cpu' | 'cuda'; fellBack?: string; warmupUs: Record<number, number>; threadId: number }
 
