@@ -10,8 +10,10 @@
  *       several detectors in one run, interleaved per rate (`:full` = an incremental model's
  *       full graph on ordinary workers, no cached state; `:inline` = its keyed state and step
  *       graph on the event loop's thread; `:depthN` = cached state on workers that may hold N
- *       batches at once, PoolOptions.keyedDepth; `statistical` = the model-free path); writes
- *       bench/RESULTS-surveillance-incremental.md instead (issue #17)
+ *       batches at once, PoolOptions.keyedDepth; `:workers` = a stateless model with every batch
+ *       on a worker, none on the event loop's thread, PoolOptions.inlineSmallBatches false;
+ *       `statistical` = the model-free path); writes bench/RESULTS-surveillance-incremental.md
+ *       instead (issue #17), or bench/$LAT_REPORT
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir, availableParallelism } from 'node:os';
@@ -57,10 +59,10 @@ async function main() {
   for (const { rate, file, speedup, m } of runs) {
     const [name, mode] = m?.split(':') ?? [];
     const depth = mode?.startsWith('depth') ? Number(mode.slice(5)) : undefined;
-    const pool = mode === 'inline' ? { placement: 'inline' as const } : { ...(process.env.LAT_WORKERS ? { workers: Number(process.env.LAT_WORKERS) } : {}), ...(mode === 'full' ? { incremental: false } : {}), ...(depth ? { keyedDepth: depth } : {}) };
+    const pool = mode === 'inline' ? { placement: 'inline' as const } : { ...(process.env.LAT_WORKERS ? { workers: Number(process.env.LAT_WORKERS) } : {}), ...(mode === 'full' ? { incremental: false } : {}), ...(depth ? { keyedDepth: depth } : {}), ...(mode === 'workers' ? { inlineSmallBatches: false as const } : {}) };
     const slot = process.env.LAT_SCORER === 'statistical' || name === 'statistical' ? undefined : await openSurveillanceModel({ ...(name ? { name } : {}), pool });
     if (slot) model = `${slot.version} on ${slot.live.workers} worker thread(s)`;
-    const how = slot ? `${slot.version}${slot.live.placement === 'inline' ? ' (cached state, step graph, inline on the event loop)' : slot.live.keyed ? ` (cached state, step graph, worker${slot.live.depth > 1 ? `, ${slot.live.depth} batches queued per worker` : ''})` : ''}` : 'statistical scorer (no model)';
+    const how = slot ? `${slot.version}${slot.live.placement === 'inline' ? ' (cached state, step graph, inline on the event loop)' : slot.live.keyed ? ` (cached state, step graph, worker${slot.live.depth > 1 ? `, ${slot.live.depth} batches queued per worker` : ''})` : slot.live.inlineSmall ? ' (small batches on the event loop while no worker is busy)' : ' (every batch on a worker)'}` : 'statistical scorer (no model)';
     const decisions = countSink(), alerts = countSink<AlertSchema>(), dead = countSink<DeadLetterSchema>();
     try {
       const topo = surveillanceTopology({
@@ -70,7 +72,9 @@ async function main() {
       const summary = await new Runtime(topo).run();
       const l = summary.latency.decisions;
       const achieved = decisions.count / (summary.wallMs / 1000);
-      const line = `| ${models ? how + ' | ' : ''}${rate.toLocaleString('en-US')} | ${Math.round(achieved).toLocaleString('en-US')} | ${(l.p50 / 1000).toFixed(2)} | ${(l.p99 / 1000).toFixed(2)} | ${(l.p999 / 1000).toFixed(2)} | ${(l.max / 1000).toFixed(1)} | ${alerts.count} |`;
+      // the share of rows scored on the event loop's thread (PoolOptions.inlineSmallBatches)
+      const inl = !models ? '' : slot?.live.inlineSmall ? ` | ${decisions.count ? (100 * slot.live.inlineRows / decisions.count).toFixed(0) : '0'}%` : ' | –';
+      const line = `| ${models ? how + ' | ' : ''}${rate.toLocaleString('en-US')} | ${Math.round(achieved).toLocaleString('en-US')} | ${(l.p50 / 1000).toFixed(2)} | ${(l.p99 / 1000).toFixed(2)} | ${(l.p999 / 1000).toFixed(2)} | ${(l.max / 1000).toFixed(1)} | ${alerts.count}${inl} |`;
       process.stdout.write(line + '\n');
       rows.push(line);
     } finally { await slot?.close(); }
@@ -79,9 +83,9 @@ async function main() {
     const md = [
       '# Surveillance latency: incremental inference (issue #17)', '',
       `Run ${new Date().toISOString()}, ${availableParallelism()} cores, ${process.env.LAT_WORKERS ?? 'default'} worker thread(s). Simulated order flow (seed 2001) replayed at each rate for ${SECONDS} s, the detectors interleaved per rate in one process; latency = the record's ingest → its threshold decision, per event (runtime HDR histogram). "cached state" = key-affine workers holding each key's state rows (src/inference/keyed-worker.ts), one step per warm event; without it the same model re-encodes the window.`, '',
-      '| detector | offered ev/s | achieved ev/s | p50 ms | p99 ms | p99.9 ms | max ms | alerts |', '|---|---:|---:|---:|---:|---:|---:|---:|', ...rows, '',
+      '| detector | offered ev/s | achieved ev/s | p50 ms | p99 ms | p99.9 ms | max ms | alerts | rows on the event loop |', '|---|---:|---:|---:|---:|---:|---:|---:|---:|', ...rows, '',
     ].join('\n');
-    writeFileSync(new URL('../../bench/RESULTS-surveillance-incremental.md', import.meta.url), md);
+    writeFileSync(new URL(`../../bench/${process.env.LAT_REPORT ?? 'RESULTS-surveillance-incremental.md'}`, import.meta.url), md);
     return;
   }
   const md = [

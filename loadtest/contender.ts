@@ -119,7 +119,9 @@ async function rawPlatformaticPassthrough(): Promise<() => Promise<ContenderSumm
 }
 
 async function sluiceSurveillance(): Promise<() => Promise<ContenderSummary>> {
-  const slot = await openSurveillanceModel();
+  // LOADTEST_INLINE_SMALL=off: every batch to the worker, for paired runs against the default
+  // (small batches on the event loop's thread while no worker is busy, src/inference/inline-small.ts)
+  const slot = await openSurveillanceModel(process.env.LOADTEST_INLINE_SMALL === 'off' ? { pool: { inlineSmallBatches: false } } : {});
   const topology = surveillanceTopology({
     source: kafkaSource({ ...conn, topics: [input], groupId }),
     parse: { format: 'json', contract: 'order-event', maxLineBytes: 65_536, maxEventTimeSkewUs: 86_400e6 }, slot,
@@ -130,7 +132,8 @@ async function sluiceSurveillance(): Promise<() => Promise<ContenderSummary>> {
       serialize: (b, i) => `{"seq":${b.columns.seq[i]},"score":${b.columns.score[i]},"alert":${b.columns.alert[i]}}`,
     }) as never,
   });
-  const rt = new Runtime(topology, { checkpointIntervalMs: 1000 });
+  // LOADTEST_CHECKPOINT_MS: the checkpoint interval (default 1,000 ms, as the other contenders commit), for paired runs
+  const rt = new Runtime(topology, { checkpointIntervalMs: Number(process.env.LOADTEST_CHECKPOINT_MS ?? 1000) });
   const running = rt.run();
   return async () => { rt.stop(); const s = await running; await slot.close(); return fromSummary(s, 'decisions'); };
 }
