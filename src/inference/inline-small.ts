@@ -30,6 +30,7 @@ import ort from 'onnxruntime-node';
 import { ConfigError } from '../errors.js';
 import type { TensorSpec } from './registry.js';
 import type { WireTensor } from './arrow-batch.js';
+import { openSession } from './session.js';
 
 export interface InlineSmallOptions {
   /** most rows a batch may have to run here (default 4) */
@@ -69,14 +70,8 @@ export class InlineSmallLane {
 
   /** a session on this thread, warmed at 1 … maxRows rows; null when not even one row fits maxUs */
   static async open(path: string, inputs: TensorSpec[], outputs: TensorSpec[], opts: ResolvedInlineSmall): Promise<InlineSmallLane | null> {
-    const session = await ort.InferenceSession.create(path, {
-      // the workers' choices (worker.ts): full optimisation, one thread, no spinning (a
-      // spinning thread here would steal the event loop's own core)
-      executionProviders: ['cpu'], graphOptimizationLevel: 'all', executionMode: 'sequential',
-      intraOpNumThreads: 1, interOpNumThreads: 1, enableCpuMemArena: true,
-      logSeverityLevel: Number(process.env.SLUICE_ORT_LOG_LEVEL ?? 4) as 0 | 1 | 2 | 3 | 4,
-      extra: { session: { intra_op: { allow_spinning: '0' } } },
-    } as ort.InferenceSession.SessionOptions);
+    // the workers' choices (session.ts); one intra-op thread: this is the event loop's core
+    const { session } = await openSession(path, 'cpu', 1);
     const lane = new InlineSmallLane(session, outputs, opts);
     for (let n = 1; n <= opts.maxRows; n++) {
       const feeds: Record<string, ort.Tensor> = {};

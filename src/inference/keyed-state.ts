@@ -21,6 +21,7 @@ import type { IncrementalSpec, TensorSpec } from './registry.js';
 import { tensorsOf, type WireTensor } from './arrow-batch.js';
 import type { StatelessTask } from './task-inputs.js';
 import type { InferResult } from './worker.js';
+import { openSession } from './session.js';
 
 export interface KeyedModelConfig {
   /** the full model's path; the prefill and step graphs lie beside it */
@@ -42,26 +43,6 @@ export interface KeyedModelConfig {
 export interface KeyedTask { op: 'keyed'; slots: Int32Array; cold: Uint8Array; windows: Float32Array; seq?: number }
 /** a keyed task's outputs, how many rows were prefilled (cold) and stepped, and whether it came out of order */
 export interface KeyedResult extends InferResult { prefilled: number; stepped: number; reordered?: boolean }
-
-function sessionOptions(providers: string[], intraOpThreads: number): ort.InferenceSession.SessionOptions {
-  // the same choices as worker.ts (measured there): full graph optimisation, one inter-op
-  // thread, no spinning threads that would steal the event loop's core
-  return {
-    executionProviders: providers, graphOptimizationLevel: 'all', executionMode: 'sequential',
-    intraOpNumThreads: intraOpThreads, interOpNumThreads: 1, enableCpuMemArena: true,
-    logSeverityLevel: Number(process.env.SLUICE_ORT_LOG_LEVEL ?? 4) as 0 | 1 | 2 | 3 | 4,
-    extra: { session: { intra_op: { allow_spinning: '0' } } },
-  } as ort.InferenceSession.SessionOptions;
-}
-
-async function open(path: string, provider: 'cpu' | 'cuda', threads: number): Promise<{ session: ort.InferenceSession; provider: 'cpu' | 'cuda'; fellBack?: string }> {
-  if (provider === 'cuda') {
-    try { return { session: await ort.InferenceSession.create(path, sessionOptions(['cuda', 'cpu'], threads)), provider: 'cuda' }; } catch (e) {
-      return { session: await ort.InferenceSession.create(path, sessionOptions(['cpu'], threads)), provider: 'cpu', fellBack: (e as Error).message.split('\n')[0] };
-    }
-  }
-  return { session: await ort.InferenceSession.create(path, sessionOptions(['cpu'], threads)), provider: 'cpu' };
-}
 
 function need(session: ort.InferenceSession, file: string, inputs: string[], outputs: string[]): void {
   for (const n of inputs) if (!session.inputNames.includes(n)) throw new Error(`${file} has no input '${n}' (it has ${session.inputNames.join(', ')})`);
@@ -102,7 +83,7 @@ export class KeyedModel {
     const L = cfg.incremental.length, W = cfg.incremental.width, S = cfg.incremental.stateWidth;
     const M = L - 1; // cached rows per key
     const dir = dirname(cfg.path);
-    const [pre, stp] = await Promise.all([cfg.incremental.prefill.file, cfg.incremental.step.file].map((f) => open(join(dir, f), cfg.provider, cfg.intraOpThreads)));
+    const [pre, stp] = await Promise.all([cfg.incremental.prefill.file, cfg.incremental.step.file].map((f) => openSession(join(dir, f), cfg.provider, cfg.intraOpThreads)));
     const outNames = cfg.outputs.map((o) => o.name);
     need(pre.session, cfg.incremental.prefill.file, [cfg.inputs[0].name], [...outNames, 'states']);
     need(stp.session, cfg.incremental.step.file, ['event', 'cache', 'ages'], [...outNames, 'state']);

@@ -14,6 +14,7 @@ import { Piscina } from 'piscina';
 import type { TensorSpec } from './registry.js';
 import type { WireTensor } from './arrow-batch.js';
 import { failed, inputsOf, type InferFailure, type StatelessTask } from './task-inputs.js';
+import { openSession } from './session.js';
 
 export interface WorkerConfig {
   id: string;
@@ -37,31 +38,6 @@ const cfg = (Piscina as unknown as { workerData: WorkerConfig }).workerData;
 // the environment logger (used before a session exists, e.g. a CUDA provider that fails to
 // load) would print its own error beside the pool's one log line
 ort.env.logLevel = (['verbose', 'info', 'warning', 'error', 'fatal'] as const)[Number(process.env.SLUICE_ORT_LOG_LEVEL ?? 4)] ?? 'fatal';
-
-async function createSession(): Promise<{ session: ort.InferenceSession; provider: 'cpu' | 'cuda'; fellBack?: string }> {
-  const options = (providers: string[]): ort.InferenceSession.SessionOptions => ({
-    executionProviders: providers,
-    graphOptimizationLevel: 'all', // 'basic'/'disabled' measured 25–35% slower
-    executionMode: 'sequential',
-    intraOpNumThreads: cfg.intraOpThreads,
-    interOpNumThreads: 1,
-    enableCpuMemArena: true,
-    // failures reach the caller as typed errors (and dead letters); onnxruntime's own log
-    // would repeat each one on stderr. SLUICE_ORT_LOG_LEVEL=0..4 (0 verbose) turns it back on.
-    logSeverityLevel: Number(process.env.SLUICE_ORT_LOG_LEVEL ?? 4) as 0 | 1 | 2 | 3 | 4,
-    // spinning threads steal the cores other workers and the event loop need
-    extra: { session: { intra_op: { allow_spinning: '0' } } },
-  } as ort.InferenceSession.SessionOptions);
-  if (cfg.provider === 'cuda') {
-    try {
-      return { session: await ort.InferenceSession.create(cfg.path, options(['cuda', 'cpu'])), provider: 'cuda' };
-    } catch (e) {
-      // without CUDA 12 / cuDNN 9 and the provider libraries the binding throws rather than falling back
-      return { session: await ort.InferenceSession.create(cfg.path, options(['cpu'])), provider: 'cpu', fellBack: (e as Error).message.split('\n')[0] };
-    }
-  }
-  return { session: await ort.InferenceSession.create(cfg.path, options(['cpu'])), provider: 'cpu' };
-}
 
 function checkGraph(session: ort.InferenceSession): void {
   const want = (ts: TensorSpec[]) => ts.map((t) => t.name).sort().join(',');
@@ -87,7 +63,7 @@ function zeros(spec: TensorSpec, batch: number): ort.Tensor {
 }
 
 async function init(): Promise<(task: InferTask) => Promise<unknown>> {
-  const { session, provider, fellBack } = await createSession();
+  const { session, provider, fellBack } = await openSession(cfg.path, cfg.provider, cfg.intraOpThreads);
   checkGraph(session);
   const warmupUs: Record<number, number> = {};
   for (const b of cfg.warmup) {
