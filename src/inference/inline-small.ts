@@ -22,6 +22,10 @@
  * measured too (bench/RESULTS-surveillance-inline-small.md, paced replay): with 25% the
  * inline runs blocked the loop often enough that p99 was worse than all-workers from 500/s up;
  * with 10% it was better at 100–200/s and within the run-to-run spread above.
+ * Measured to help on platformatic (the default transport). On kafkajs it was worse at
+ * 200–400/s in 2 of 2 load-test pairs: kafkajs decodes the protocol on this same loop, and
+ * the cap counts inline runs only, not the loop's other work (loadtest/NOTES.md). There,
+ * set inlineSmallBatches: false.
  *
  * CPU only: a CUDA session per thread would hold its own device memory and contend for the
  * device with the workers' sessions.
