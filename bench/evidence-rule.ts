@@ -14,7 +14,7 @@ import type { Alert } from './eval-surveillance.js';
 export function evidenceColumns(events: OrderEvent[]): Batch<EvidenceInput> {
   const col = <T>(f: (e: OrderEvent) => T) => events.map(f);
   return { length: events.length, columns: {
-    ts: col((e) => e.ts), participant: col((e) => e.participant), side: col((e) => e.side), type: col((e) => e.type), orderType: col((e) => e.orderType ?? 'LIMIT'),
+    ts: col((e) => e.ts), symbol: col((e) => e.symbol), participant: col((e) => e.participant), side: col((e) => e.side), type: col((e) => e.type), orderType: col((e) => e.orderType ?? 'LIMIT'),
     orderId: col((e) => e.orderId), price: col((e) => e.price ?? NaN), qty: col((e) => e.qty), displayQty: col((e) => e.displayQty ?? e.qty), counterparty: col((e) => e.counterparty ?? ''), execId: col((e) => e.execId ?? ''),
   } } as unknown as Batch<EvidenceInput>;
 }

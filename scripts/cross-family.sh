@@ -10,7 +10,11 @@
 # is written by bench/eval-generalization.ts to bench/RESULTS-cross-family-<encoder>-<trained on>.md,
 # beside the statistical baseline and the naive cancel rule on the same held-out seeds.
 #
-#   bash scripts/cross-family.sh [--encoder order|relative] [--train market|auction|both] [--epochs N] [--seeds 1001,1002,1003]
+# --encoder pattern trains the pattern-feature detector (models/surveillance-pattern/train.py,
+# --arch gbm or mlp via PATTERN_ARCH) on per-event pattern features (bench/pattern-features-dump.ts:
+# seeds 1-3 of the family, every event) instead of the sequence transformer; about 12 minutes.
+#
+#   bash scripts/cross-family.sh [--encoder order|relative|pattern] [--train market|auction|both] [--epochs N] [--seeds 1001,1002,1003]
 #
 # Needs the training venv (bash scripts/train-all.sh makes it; or SLUICE_TRAIN_PYTHON). About
 # 30 minutes on 2 cores: dumps ~6, two trainings ~6-9 each, two evaluations ~4 each.
@@ -26,7 +30,7 @@ while [ $# -gt 0 ]; do
     *) echo "cross-family: unknown argument '$1' (see the header of $0)" >&2; exit 2 ;;
   esac
 done
-case "$ENCODER" in order|relative) ;; *) echo "cross-family: --encoder is order or relative" >&2; exit 2 ;; esac
+case "$ENCODER" in order|relative|pattern) ;; *) echo "cross-family: --encoder is order, relative or pattern" >&2; exit 2 ;; esac
 PY=${SLUICE_TRAIN_PYTHON:-.venv-train/bin/python}
 [ -x "$PY" ] || { echo "cross-family: no $PY (bash scripts/train-all.sh makes it, or set SLUICE_TRAIN_PYTHON)" >&2; exit 1; }
 DATA=${SLUICE_SHARED_DATA:-../shared/data}
@@ -36,6 +40,22 @@ stamp() { echo "[$(date -u +%H:%M:%S)] $*"; }
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 npm run build --silent
+if [ "$ENCODER" = pattern ]; then
+  ARCH=${PATTERN_ARCH:-gbm}
+  for family in $TRAIN; do
+    stamp "dumping pattern features of the $family family (seeds 1-3, validation 50) and training the $ARCH"
+    node dist/bench/pattern-features-dump.js "$family" 1,2,3 "$WORK/$family-train"
+    node dist/bench/pattern-features-dump.js "$family" 50 "$WORK/$family-val"
+    SLUICE_MODELS_OUT="$WORK/registry-$family" "$PY" -u models/surveillance-pattern/train.py --arch "$ARCH" --name cross-family --version 1 --seed 1 \
+      --train "$WORK/$family-train" --val "$WORK/$family-val" | tail -1
+    stamp "judging it on the other family and clean LOBSTER"
+    EVAL_REGISTRY="$WORK/registry-$family" EVAL_MODEL_TRANSFORMER=cross-family@1 EVAL_TRAIN_FAMILY=$family \
+      EVAL_SCORERS=transformer,transformer-ungated,statistical,naive,evidence EVAL_SEEDS=$SEEDS EVAL_REPORT="RESULTS-cross-family-pattern-$ARCH-$family.md" \
+      node dist/bench/eval-generalization.js | grep -E '^(auction|market) seed|^wrote'
+  done
+  stamp "done"
+  exit 0
+fi
 export SIM_ENCODER=$ENCODER
 dump() { node dist/models/tools/dump-surveillance.js "$@" | tail -1; }
 

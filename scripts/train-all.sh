@@ -9,7 +9,7 @@
 #
 # --out DIR   write the models into the registry root DIR instead of models/ (a check that
 #             the shipped models are reproducible leaves them untouched); default models/.
-# --only      a subset: surveillance (detector, incremental detector, LSTM baseline), profile (participant-profile),
+# --only      a subset: surveillance (detector, incremental detector, LSTM baseline, pattern-feature detector), profile (participant-profile),
 #             personalization (text encoder, Games and MovieLens encoders and towers).
 # Times on 2 cores (PyTorch on the CPU): venv ~3 min (≈6 GB: PyPI's torch brings CUDA
 # libraries); models/RETRAIN-LOG.md has each group's measured time.
@@ -60,6 +60,12 @@ surveillance() {
   # the incremental detector (surveillance-detector-incremental@1, issue #17): same data, loss and schedule
   stamp "surveillance: training the incremental detector"
   "$PY" -u models/surveillance-detector/train.py --arch incremental --version 1 --epochs 4 --seed 1 --train "$WORK/surv-train,$WORK/surv-amzn" --val "$WORK/surv-val"
+  # the pattern-feature detector (surveillance-pattern@1, issue #18): the market family with its hard
+  # negatives, seeds 1-3, every event; validation seed 50
+  stamp "surveillance: training the pattern-feature detector"
+  node dist/bench/pattern-features-dump.js market 1,2,3 "$WORK/pattern-train"
+  node dist/bench/pattern-features-dump.js market 50 "$WORK/pattern-val"
+  "$PY" -u models/surveillance-pattern/train.py --arch gbm --version 1 --seed 1 --train "$WORK/pattern-train" --val "$WORK/pattern-val"
 }
 
 profile() {

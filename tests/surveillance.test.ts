@@ -19,9 +19,9 @@ import { scoreAlerts } from '../bench/eval-surveillance.js';
 
 const sim = simulate({ seed: 777, events: 30_000, episodesPerPattern: 2, benignPerKind: 3 });
 
-async function run(lines: string[]) {
+async function run(lines: string[], name?: string) {
   const raw = lines.map((value, i) => ({ key: '', value, offset: i, timestamp: 0 }));
-  const slot = await openSurveillanceModel({ pool: { workers: 1, warmup: [1, 8, 32] } });
+  const slot = await openSurveillanceModel({ ...(name ? { name } : {}), pool: { workers: 1, warmup: [1, 8, 32] } });
   const alerts = collectSink<AlertSchema>();
   const dead = collectSink<DeadLetterSchema>();
   try {
@@ -50,6 +50,17 @@ test('surveillance: contract-valid alerts that find the labelled episodes', asyn
   assert.ok(n > 0, 'some alerts');
   const q = scoreAlerts(sim.events, sim.episodes, alerts.rows());
   assert.ok(q.episodeRecall >= 0.7, `episode recall ${q.episodeRecall}`);
+  assert.ok(q.fpr < 0.05, `unit FPR ${q.fpr}`);
+});
+
+test('surveillance: the pattern-feature detector scores one row of pattern features per event and finds the episodes', async () => {
+  // its manifest names PatternFeatureNames, so the topology feeds it PatternFeatureEncoder's rows
+  const { alerts, dead } = await run(sim.events.map((e) => JSON.stringify(e)), 'surveillance-pattern');
+  assert.is(dead.rows().length, 0);
+  const rows = alerts.rows() as unknown as { modelVersion: string }[];
+  assert.ok(rows.length > 0 && rows.every((a) => a.modelVersion.startsWith('surveillance-pattern@')), 'alerts from the pattern detector');
+  const q = scoreAlerts(sim.events, sim.episodes, alerts.rows());
+  assert.ok(q.episodeRecall >= 0.6, `episode recall ${q.episodeRecall}`);
   assert.ok(q.fpr < 0.05, `unit FPR ${q.fpr}`);
 });
 

@@ -20,9 +20,10 @@ import type { PoolOptions } from '../../src/inference/pool.js';
 import type { BatchPolicy } from '../../src/inference/batcher.js';
 import { parse, type ParseConfig } from '../../operators/parse.js';
 import { watermarks } from '../../operators/watermarks.js';
-import { score } from '../../operators/score.js';
+import { score, type Encoder } from '../../operators/score.js';
 import { OrderSequenceEncoder } from './order-sequence.js';
 import { RelativeFeatures, RelativeOrderEncoder } from './relative-sequence.js';
+import { PatternFeatureEncoder, PatternFeatureNames } from './pattern-features.js';
 import type { Registry } from 'prom-client';
 import { Counter, Gauge } from 'prom-client';
 import { adaptiveThreshold, feedbackSink, parseFeedback, ThresholdFeedback, ThresholdStats, type ThresholdConfig } from '../../operators/threshold.js';
@@ -155,9 +156,12 @@ export function surveillanceTopology(o: SurveillanceOptions): Topology {
     parsed.side('dead').to('dead-letters', o.deadLetters);
     return t.build();
   }
-  // the model's manifest says which inputs it was trained on: relative features (issue #18) or the first encoder's
-  const relative = sameList(o.slot.live.model.manifest.features.events, RelativeFeatures);
-  const scored = keyed.via('detector', score({ slot: o.slot, encoder: () => (relative ? new RelativeOrderEncoder({ state }) : new OrderSequenceEncoder({ state })), classOutput: 'logits', policy: o.policy ?? { kind: 'deadline', budgetMs: 2 } }));
+  // the model's manifest says which inputs it was trained on: one event's pattern features, a
+  // window of relative features (issue #18), or a window of the first encoder's
+  const features = o.slot.live.model.manifest.features;
+  const encoder: () => Encoder<OrderSchema> = sameList(features.features, PatternFeatureNames) ? () => new PatternFeatureEncoder({ state })
+    : sameList(features.events, RelativeFeatures) ? () => new RelativeOrderEncoder({ state }) : () => new OrderSequenceEncoder({ state });
+  const scored = keyed.via('detector', score({ slot: o.slot, encoder, classOutput: 'logits', policy: o.policy ?? { kind: 'deadline', budgetMs: 2 } }));
   const verdicts = o.feedback ? new ThresholdFeedback() : undefined;
   const decided = scored
     .keyBy('rekey', (c, i) => `${c.participant[i]}|${c.symbol[i]}`)
