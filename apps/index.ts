@@ -89,7 +89,7 @@ async function surveillance(o: RunOptions): Promise<PreparedRun> {
     episodesNote = cachedInput(`surveillance-seed${o.seed}-${o.events}.episodes.jsonl`, () => made().episodes.map((e) => JSON.stringify(e)).join('\n') + '\n');
     paths = [cachedInput(`surveillance-seed${o.seed}-${o.events}.jsonl`, () => made().events.map((e) => JSON.stringify(e)).join('\n') + '\n')];
   }
-  const slot = await openSurveillanceModel();
+  const slot = await openSurveillanceModel(o.model ?? {});
   // order events are ~250 B: a 64 KiB message is hostile. An event time more than a day from its
   // partition's is held until 8 records agree (a weekend) or dead-lettered (a bogus clock); one
   // more than a day ahead of this machine's clock cannot be live flow and is dead-lettered at once
@@ -223,7 +223,7 @@ function validLines(path: string, contract: 'item-catalogue' | 'user-profile', c
 }
 
 /** the options a topology takes beyond input, output and Kafka: the CLI refuses the others for it */
-export type TopologyOption = 'feedback' | 'catalogue' | 'profiles' | 'shed' | 'state' | 'epoch' | 'budget' | 'evidence';
+export type TopologyOption = 'feedback' | 'catalogue' | 'profiles' | 'shed' | 'state' | 'epoch' | 'budget' | 'evidence' | 'model';
 
 export interface TopologyEntry {
   summary: string;
@@ -237,7 +237,7 @@ export const topologies: Record<string, TopologyEntry> = {
   demo: { summary: 'order flow → parse → normalize → featurize → sliding windows per participant×symbol (files or Kafka; no model)', outputExt: 'jsonl', options: [], prepare: demo },
   timeseries: { summary: 'CSV timestamp,value rows → per-series detector (calibrated novelty) → adaptive threshold → the same rows with anomaly_score,label', outputExt: 'csv', options: ['epoch'], prepare: timeseries },
   personalization: { summary: 'behaviour events → user encoder on worker threads → retrieval over the catalogue → ranked pushes with reasons (MovieLens 100K when present)', outputExt: 'jsonl', options: ['feedback', 'catalogue', 'profiles', 'shed', 'state'], prepare: personalization },
-  surveillance: { summary: 'order flow → transformer detector on worker threads → adaptive thresholds → alerts (simulated flow with labelled episodes by default)', outputExt: 'jsonl', options: ['feedback', 'state', 'budget', 'evidence'], prepare: surveillance },
+  surveillance: { summary: 'order flow → transformer detector on worker threads → adaptive thresholds → alerts (simulated flow with labelled episodes by default)', outputExt: 'jsonl', options: ['feedback', 'state', 'budget', 'evidence', 'model'], prepare: surveillance },
 };
 
 /** the topologies that take an option, for messages */

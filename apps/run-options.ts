@@ -37,6 +37,8 @@ export interface RunOptions {
   feedback?: string;
   /** surveillance: hold this share of scored events as the alert budget instead of the tuned floor */
   alertRate?: number;
+  /** surveillance: the detector to load from the model registry (default surveillance-detector, newest version) */
+  model?: { name: string; version?: string };
   /** surveillance: how long an alert waits for its pattern's evidence, ms of event time (0: no gate; unset: the topology's 10 s) */
   evidenceHoldMs?: number;
   /** personalization: item catalogue and user profiles (JSON lines) */

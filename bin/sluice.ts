@@ -52,6 +52,8 @@ Options:
   --profiles FILE     personalization: user profiles, JSON lines (user-profile contract)
   --alert-rate R      surveillance: the alert budget, a share of the scored events (default
                       0.0001, at most 0.01); scores at the ceiling alert beyond it while rare
+  --model NAME[@V]    surveillance: the detector from models/ (default surveillance-detector,
+                      its newest version); e.g. surveillance-pattern (pattern features)
   --evidence-hold-ms N  surveillance: how long an alert waits for its pattern's evidence in
                       the participant's flow (default 10000 ms of event time; 0 sends every
                       thresholded alert at once, without evidence)
@@ -112,6 +114,13 @@ function epochUnit(v: string): 'auto' | 's' | 'ms' | 'us' {
   throw new ConfigError(`--epoch-unit must be auto, s, ms or us, got '${v}'`);
 }
 
+/** --model NAME[@VERSION]: a registry folder name (no path), optionally a version number */
+function modelRef(v: string): { name: string; version?: string } {
+  const m = /^([a-z0-9][a-z0-9-]*)(?:@([0-9]+))?$/.exec(v);
+  if (!m) throw new ConfigError(`--model must be a model name from models/, optionally @VERSION (e.g. surveillance-pattern@1), got '${v}'`);
+  return m[2] ? { name: m[1], version: m[2] } : { name: m[1] };
+}
+
 /** --evidence-hold-ms: whole milliseconds in [0, 60000] (0: no evidence gate) */
 function holdMs(v: string): number {
   const n = Number(v);
@@ -159,6 +168,7 @@ export async function main(argv: string[]): Promise<number> {
         'shed-after-ms': { type: 'string' },
         'alert-rate': { type: 'string' },
         'evidence-hold-ms': { type: 'string' },
+        model: { type: 'string' },
         'epoch-unit': { type: 'string' },
         'state-ttl-hours': { type: 'string' },
         'state-max-keys': { type: 'string' },
@@ -241,6 +251,7 @@ export async function main(argv: string[]): Promise<number> {
       ...(v['shed-after-ms'] !== undefined ? { shedAfterMs: positiveInt('shed-after-ms', v['shed-after-ms'], 0) } : {}),
       ...(v['alert-rate'] !== undefined ? { alertRate: Number(v['alert-rate']) } : {}),
       ...(v['evidence-hold-ms'] !== undefined ? { evidenceHoldMs: holdMs(v['evidence-hold-ms']) } : {}),
+      ...(v.model !== undefined ? { model: modelRef(v.model) } : {}),
       ...(v['epoch-unit'] !== undefined ? { epochUnit: epochUnit(v['epoch-unit']) } : {}),
       ...(v['state-ttl-hours'] !== undefined || v['state-max-keys'] !== undefined ? { state: stateBounds(v['state-ttl-hours'], v['state-max-keys']) } : {}),
     };
@@ -250,6 +261,7 @@ export async function main(argv: string[]): Promise<number> {
       ['shed', v['shed-after-ms'] !== undefined, '--shed-after-ms'],
       ['budget', v['alert-rate'] !== undefined, '--alert-rate'],
       ['evidence', v['evidence-hold-ms'] !== undefined, '--evidence-hold-ms'],
+      ['model', v.model !== undefined, '--model'],
       ['epoch', v['epoch-unit'] !== undefined, '--epoch-unit'],
       ['feedback', Boolean(v.feedback || v['feedback-topic']), '--feedback and --feedback-topic'],
       ['catalogue', Boolean(v.catalogue || v['catalogue-topic']), '--catalogue and --catalogue-topic'],

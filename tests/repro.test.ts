@@ -174,6 +174,22 @@ test('--alert-rate: surveillance runs on an alert budget; a rate out of range or
   assert.match(run.stdout + run.stderr, /alert budget\s+0\.001 of scored events/);
 });
 
+test('--model: surveillance runs another registered detector; a bad name, a missing model or another topology is refused', async () => {
+  write('ok4.jsonl', jsonl([order(0, MON_0930), order(1, MON_0930)]));
+  const run = await sluice(['run', 'surveillance', '--input', join(dir, 'ok4.jsonl'), '--output', 'none', '--model', 'surveillance-pattern@1']);
+  assert.is(run.code, 0, run.stderr);
+  assert.match(run.stdout + run.stderr, /model\s+surveillance-pattern@1 on/);
+  const bad = await sluice(['run', 'surveillance', '--input', join(dir, 'ok4.jsonl'), '--output', 'none', '--model', '../secrets']);
+  assert.is(bad.code, 2, bad.stderr);
+  assert.match(bad.stderr, /--model must be a model name from models\//);
+  const missing = await sluice(['run', 'surveillance', '--input', join(dir, 'ok4.jsonl'), '--output', 'none', '--model', 'no-such-model']);
+  assert.ok(missing.code !== 0, missing.stderr);
+  assert.match(missing.stderr, /no-such-model/);
+  const other = await sluice(['run', 'demo', '--input', join(dir, 'ok4.jsonl'), '--output', 'none', '--model', 'surveillance-pattern']);
+  assert.is(other.code, 2, other.stderr);
+  assert.match(other.stderr, /--model applies to the surveillance topology/);
+});
+
 test('--evidence-hold-ms: 0 sends alerts without waiting for evidence; out of range or another topology is refused at once', async () => {
   write('ok3.jsonl', jsonl([order(0, MON_0930)]));
   const bad = await sluice(['run', 'surveillance', '--input', join(dir, 'ok3.jsonl'), '--output', 'none', '--evidence-hold-ms', '70000']);
