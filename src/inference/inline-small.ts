@@ -34,7 +34,7 @@ import ort from 'onnxruntime-node';
 import { ConfigError } from '../errors.js';
 import type { TensorSpec } from './registry.js';
 import type { WireTensor } from './arrow-batch.js';
-import { openSession } from './session.js';
+import { openSession, toFeeds, zeroFeeds } from './session.js';
 
 export interface InlineSmallOptions {
   /** most rows a batch may have to run here (default 4) */
@@ -78,12 +78,7 @@ export class InlineSmallLane {
     const { session } = await openSession(path, 'cpu', 1);
     const lane = new InlineSmallLane(session, outputs, opts);
     for (let n = 1; n <= opts.maxRows; n++) {
-      const feeds: Record<string, ort.Tensor> = {};
-      for (const s of inputs) {
-        const dims = s.shape.map((d, i) => (i === 0 ? n : d < 0 ? 1 : d));
-        const len = dims.reduce((a, b) => a * b, 1);
-        feeds[s.name] = s.dtype === 'int64' ? new ort.Tensor('int64', new BigInt64Array(len), dims) : new ort.Tensor('float32', new Float32Array(len), dims);
-      }
+      const feeds = zeroFeeds(inputs, n);
       let best = Infinity;
       for (let i = 0; i < 3; i++) { const t0 = performance.now(); await session.run(feeds); best = Math.min(best, (performance.now() - t0) * 1000); }
       lane.warmupUs[n] = best;
@@ -99,12 +94,10 @@ export class InlineSmallLane {
 
   /** run on this thread (blocks it for the run); outputs by the manifest's names */
   async run(tensors: Record<string, WireTensor>): Promise<{ outputs: Record<string, WireTensor>; computeUs: number }> {
-    const feeds: Record<string, ort.Tensor> = {};
-    for (const [name, t] of Object.entries(tensors)) feeds[name] = t.data instanceof BigInt64Array ? new ort.Tensor('int64', t.data, t.dims) : new ort.Tensor('float32', t.data as Float32Array, t.dims);
+    const feeds = toFeeds(tensors);
     const t0 = performance.now();
-    let out: ort.InferenceSession.OnnxValueMapType;
-    try { out = await this.session.run(feeds); } finally { spend((performance.now() - t0) * 1000); }
-    const computeUs = (performance.now() - t0) * 1000;
+    let out: ort.InferenceSession.OnnxValueMapType, computeUs = 0;
+    try { out = await this.session.run(feeds); } finally { computeUs = (performance.now() - t0) * 1000; spend(computeUs); }
     const outputs: Record<string, WireTensor> = {};
     for (const s of this.outputs) { const t = out[s.name]; outputs[s.name] = { data: t.data as Float32Array, dims: [...t.dims] }; }
     return { outputs, computeUs };

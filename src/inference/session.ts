@@ -7,6 +7,8 @@
  * need; NOTES-runtime: 2 workers × 2 spinning threads halved throughput).
  */
 import ort from 'onnxruntime-node';
+import type { TensorSpec } from './registry.js';
+import type { WireTensor } from './arrow-batch.js';
 
 export function sessionOptions(providers: string[], intraOpThreads: number): ort.InferenceSession.SessionOptions {
   return {
@@ -30,4 +32,22 @@ export async function openSession(path: string, provider: 'cpu' | 'cuda', intraO
     }
   }
   return { session: await ort.InferenceSession.create(path, sessionOptions(['cpu'], intraOpThreads)), provider: 'cpu' };
+}
+
+/** zero-filled feeds of `batch` rows for every input (warm-up runs); a dynamic inner axis gets 1 */
+export function zeroFeeds(inputs: readonly TensorSpec[], batch: number): Record<string, ort.Tensor> {
+  const feeds: Record<string, ort.Tensor> = {};
+  for (const spec of inputs) {
+    const dims = spec.shape.map((d, i) => (i === 0 ? batch : d < 0 ? 1 : d));
+    const n = dims.reduce((a, b) => a * b, 1);
+    feeds[spec.name] = spec.dtype === 'int64' ? new ort.Tensor('int64', new BigInt64Array(n), dims) : new ort.Tensor('float32', new Float32Array(n), dims);
+  }
+  return feeds;
+}
+
+/** the wire's tensors as onnxruntime feeds (the typed arrays are used as they are, not copied) */
+export function toFeeds(wire: Record<string, WireTensor>): Record<string, ort.Tensor> {
+  const feeds: Record<string, ort.Tensor> = {};
+  for (const [name, t] of Object.entries(wire)) feeds[name] = t.data instanceof BigInt64Array ? new ort.Tensor('int64', t.data, t.dims) : new ort.Tensor('float32', t.data as Float32Array, t.dims);
+  return feeds;
 }

@@ -14,7 +14,7 @@ import { Piscina } from 'piscina';
 import type { TensorSpec } from './registry.js';
 import type { WireTensor } from './arrow-batch.js';
 import { failed, inputsOf, type InferFailure, type StatelessTask } from './task-inputs.js';
-import { openSession } from './session.js';
+import { openSession, toFeeds, zeroFeeds } from './session.js';
 
 export interface WorkerConfig {
   id: string;
@@ -56,19 +56,12 @@ function checkGraph(session: ort.InferenceSession): void {
   }
 }
 
-function zeros(spec: TensorSpec, batch: number): ort.Tensor {
-  const dims = spec.shape.map((d, i) => (i === 0 ? batch : d < 0 ? 1 : d));
-  const n = dims.reduce((a, b) => a * b, 1);
-  return spec.dtype === 'int64' ? new ort.Tensor('int64', new BigInt64Array(n), dims) : new ort.Tensor('float32', new Float32Array(n), dims);
-}
-
 async function init(): Promise<(task: InferTask) => Promise<unknown>> {
   const { session, provider, fellBack } = await openSession(cfg.path, cfg.provider, cfg.intraOpThreads);
   checkGraph(session);
   const warmupUs: Record<number, number> = {};
   for (const b of cfg.warmup) {
-    const feeds: Record<string, ort.Tensor> = {};
-    for (const spec of cfg.inputs) feeds[spec.name] = zeros(spec, b);
+    const feeds = zeroFeeds(cfg.inputs, b);
     let best = Infinity;
     for (let i = 0; i < 3; i++) {
       const t0 = performance.now();
@@ -95,11 +88,7 @@ async function init(): Promise<(task: InferTask) => Promise<unknown>> {
     }
     const got = inputsOf(task, cfg.inputs);
     if ('failure' in got) return got.failure;
-    const wire = got.tensors;
-    const feeds: Record<string, ort.Tensor> = {};
-    for (const [name, t] of Object.entries(wire)) {
-      feeds[name] = t.data instanceof BigInt64Array ? new ort.Tensor('int64', t.data, t.dims) : new ort.Tensor('float32', t.data, t.dims);
-    }
+    const feeds = toFeeds(got.tensors);
     const t0 = performance.now();
     let out: ort.InferenceSession.OnnxValueMapType;
     try {
