@@ -81,7 +81,7 @@ async function main() {
   }
   if (models) {
     const md = [
-      '# Surveillance latency: incremental inference (issue #17)', '',
+      process.env.LAT_REPORT ? `# Surveillance latency: ${models.join(', ')} in one run` : '# Surveillance latency: incremental inference (issue #17)', '',
       `Run ${new Date().toISOString()}, ${availableParallelism()} cores, ${process.env.LAT_WORKERS ?? 'default'} worker thread(s). Simulated order flow (seed 2001) replayed at each rate for ${SECONDS} s, the detectors interleaved per rate in one process; latency = the record's ingest → its threshold decision, per event (runtime HDR histogram). "cached state" = key-affine workers holding each key's state rows (src/inference/keyed-worker.ts), one step per warm event; without it the same model re-encodes the window.`, '',
       '| detector | offered ev/s | achieved ev/s | p50 ms | p99 ms | p99.9 ms | max ms | alerts | rows on the event loop |', '|---|---:|---:|---:|---:|---:|---:|---:|---:|', ...rows, '',
     ].join('\n');
