@@ -44,6 +44,16 @@ test('a snapshot restored mid-stream gives the same features as an uninterrupted
   }
 });
 
+test('state is bounded: a flood of distinct symbols keeps at most maxKeys per store (keys, evidence rings, peer baselines)', () => {
+  const f = new KeyedPatternFeatures({ maxKeys: 50 });
+  const t = 1_700_000_000_000_000;
+  const events: OrderEvent[] = Array.from({ length: 2000 }, (_, i) => ({ ts: t + i, venue: 'X', symbol: `S${i}`, orderId: `o${i}`, participant: `P${i % 7}`, side: 'B', type: 'NEW', qty: 100, price: 10 }));
+  run(events, f);
+  const s = f.stateStats();
+  assert.ok(s.keys <= 150, `${s.keys} entries held`);
+  assert.ok(s.evicted >= 3 * (2000 - 50) - 10, `${s.evicted} evicted`);
+});
+
 test('a self-trade shows as wash evidence and only on its key', () => {
   const t = 1_700_000_000_000_000;
   const ev = (p: string, x: Partial<OrderEvent>): OrderEvent => ({ ts: t, venue: 'X', symbol: 'S', orderId: 'o', participant: p, side: 'B', type: 'NEW', qty: 100, price: 10, ...x });

@@ -45,23 +45,25 @@ type FlowState = [number[], number[], number[], number[], number[], number[], nu
 export class KeyedPatternFeatures {
   readonly evidence: KeyedEvidence;
   readonly #keys: KeyedStore<KeyFlow>;
-  readonly #peers = new Map<string, Peers>();
+  /** per symbol: its participants' running baselines (bounded and expired like the keys) */
+  readonly #peers: KeyedStore<Peers>;
   readonly #out = new Float32Array(PatternFeatureCount);
   constructor(bounds: StateBounds = {}) {
     this.evidence = new KeyedEvidence(WINDOW_US, bounds);
     this.#keys = new KeyedStore(bounds);
+    this.#peers = new KeyedStore(bounds);
   }
 
-  expire(watermark: number): void { this.evidence.expire(watermark); this.#keys.expire(watermark); }
-  stateStats(): StateStats { return addStats(this.evidence.stateStats(), this.#keys.stats()); }
+  expire(watermark: number): void { this.evidence.expire(watermark); this.#keys.expire(watermark); this.#peers.expire(watermark); }
+  stateStats(): StateStats { return addStats(addStats(this.evidence.stateStats(), this.#keys.stats()), this.#peers.stats()); }
 
   /** each key's ring and baselines, the evidence rings, and the symbols' peer baselines */
-  snapshot(): { evidence: ReturnType<KeyedEvidence['snapshot']>; keys: KeyedEntries<FlowState>; peers: [string, Peers][] } {
+  snapshot(): { evidence: ReturnType<KeyedEvidence['snapshot']>; keys: KeyedEntries<FlowState>; peers: KeyedEntries<Peers> } {
     const nan = (x: number) => (Number.isNaN(x) ? null : x) as number;
     return {
       evidence: this.evidence.snapshot(),
       keys: keyedEntries([...this.#keys].map(([k, f]) => [k, [Array.from(f.ts), Array.from(f.kind), Array.from(f.side), Array.from(f.marketable), Array.from(f.probe), Array.from(f.qty), Array.from(f.life, nan), f.n, [...f.entered], nan(f.rate), nan(f.life0), nan(f.size)]])),
-      peers: [...this.#peers].map(([k, p]) => [k, { rate: nan(p.rate), life0: nan(p.life0), size: nan(p.size), cancelShare: nan(p.cancelShare) }]),
+      peers: keyedEntries([...this.#peers].map(([k, p]) => [k, { rate: nan(p.rate), life0: nan(p.life0), size: nan(p.size), cancelShare: nan(p.cancelShare) }])),
     };
   }
 
@@ -72,7 +74,7 @@ export class KeyedPatternFeatures {
     for (const [k, [ts, kind, side, marketable, probe, qty, life, n, entered, rate, life0, size]] of entriesOf(state.keys)) {
       this.#keys.set(k, { ts: Float64Array.from(ts), kind: Uint8Array.from(kind), side: Int8Array.from(side), marketable: Uint8Array.from(marketable), probe: Uint8Array.from(probe), qty: Float64Array.from(qty), life: Float64Array.from(life, num), n, entered: new Map(entered), rate: num(rate), life0: num(life0), size: num(size) });
     }
-    for (const [k, p] of state.peers) this.#peers.set(k, { rate: num(p.rate), life0: num(p.life0), size: num(p.size), cancelShare: num(p.cancelShare) });
+    for (const [k, p] of entriesOf(state.peers)) this.#peers.set(k, { rate: num(p.rate), life0: num(p.life0), size: num(p.size), cancelShare: num(p.cancelShare) });
   }
 
   /** add event i of b to key's flow (key is participant|symbol) */
@@ -126,7 +128,7 @@ export class KeyedPatternFeatures {
     const logSize = maxSize > 0 ? Math.log(maxSize) : NaN;
     const cancelShare = cancels / count;
     // baselines as of before this event's window is folded in (the departure is from the usual)
-    const p = this.#peers.get(symbol) ?? this.#peers.set(symbol, { rate: NaN, life0: NaN, size: NaN, cancelShare: NaN }).get(symbol)!;
+    const p = this.#peers.touch(symbol, now) ?? this.#peers.add(symbol, { rate: NaN, life0: NaN, size: NaN, cancelShare: NaN }, now);
     const rel = (x: number, base: number) => (Number.isNaN(x) || Number.isNaN(base) ? 0 : x - base);
     o[6] = Math.log1p(m.spoofing / Math.max(1, Number.isNaN(f.size) ? maxSize : Math.exp(f.size)));
     o[7] = Math.log1p(Math.min(m.wash_trade, 20));
