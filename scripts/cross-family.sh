@@ -40,6 +40,13 @@ stamp() { echo "[$(date -u +%H:%M:%S)] $*"; }
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 npm run build --silent
+# judge FAMILY REPORT: the model trained on FAMILY (registry-FAMILY, cross-family@1) on the other family and clean LOBSTER
+judge() {
+  stamp "judging it on the other family and clean LOBSTER"
+  EVAL_REGISTRY="$WORK/registry-$1" EVAL_MODEL_TRANSFORMER=cross-family@1 EVAL_TRAIN_FAMILY=$1 \
+    EVAL_SCORERS=transformer,transformer-ungated,statistical,naive,evidence EVAL_SEEDS=$SEEDS EVAL_REPORT="$2" \
+    node dist/bench/eval-generalization.js | grep -E '^(auction|market) seed|^wrote'
+}
 if [ "$ENCODER" = pattern ]; then
   ARCH=${PATTERN_ARCH:-gbm}
   for family in $TRAIN; do
@@ -48,10 +55,7 @@ if [ "$ENCODER" = pattern ]; then
     node dist/bench/pattern-features-dump.js "$family" 50 "$WORK/$family-val"
     SLUICE_MODELS_OUT="$WORK/registry-$family" "$PY" -u models/surveillance-pattern/train.py --arch "$ARCH" --name cross-family --version 1 --seed 1 \
       --train "$WORK/$family-train" --val "$WORK/$family-val" | tail -1
-    stamp "judging it on the other family and clean LOBSTER"
-    EVAL_REGISTRY="$WORK/registry-$family" EVAL_MODEL_TRANSFORMER=cross-family@1 EVAL_TRAIN_FAMILY=$family \
-      EVAL_SCORERS=transformer,transformer-ungated,statistical,naive,evidence EVAL_SEEDS=$SEEDS EVAL_REPORT="RESULTS-cross-family-pattern-$ARCH-$family.md" \
-      node dist/bench/eval-generalization.js | grep -E '^(auction|market) seed|^wrote'
+    judge "$family" "RESULTS-cross-family-pattern-$ARCH-$family.md"
   done
   stamp "done"
   exit 0
@@ -75,9 +79,6 @@ for family in $TRAIN; do
   stamp "training on the $family family"
   SLUICE_MODELS_OUT="$WORK/registry-$family" "$PY" -u models/surveillance-detector/train.py --arch transformer \
     --name cross-family --version 1 --epochs "$EPOCHS" --seed 1 --train "$train" --val "$WORK/$family-val" | tail -1
-  stamp "judging it on the other family and clean LOBSTER"
-  EVAL_REGISTRY="$WORK/registry-$family" EVAL_MODEL_TRANSFORMER=cross-family@1 EVAL_TRAIN_FAMILY=$family \
-    EVAL_SCORERS=transformer,transformer-ungated,statistical,naive,evidence EVAL_SEEDS=$SEEDS EVAL_REPORT="RESULTS-cross-family-$ENCODER-$family.md" \
-    node dist/bench/eval-generalization.js | grep -E '^(auction|market) seed|^wrote'
+  judge "$family" "RESULTS-cross-family-$ENCODER-$family.md"
 done
 stamp "done"

@@ -15,11 +15,13 @@ features.
 --judge prints unit-level figures on another family's dump at the threshold chosen on --val,
 for the record only (nothing is chosen on it).
 """
-import argparse, hashlib, json, os, sys, time
+import argparse, json, os, sys, time
 import numpy as np, torch, torch.nn as nn, torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tools"))
 from experiment import best_thr, judge, load_dump, unit_scores  # noqa: E402
+from recmodel import _manifest, write_manifest  # noqa: E402
 
 CLASSES = ["normal", "spoofing", "layering", "wash_trade", "quote_stuffing", "momentum_ignition", "pinging", "marking_the_close"]
 
@@ -87,23 +89,19 @@ def main():
     diff = float(np.abs(got - predict(Xva[:4096])).max())
     print(f"onnx score vs the trained model on 4096 validation rows: max |diff| {diff:.2e}")
     if diff > 1e-4: sys.exit("train: the exported graph does not score as the trained model does")
-    m = {
-        "name": a.name, "version": str(a.version), "file": "model.onnx", "sha256": hashlib.sha256(open(path, "rb").read()).hexdigest(), "opset": 14,
-        "description": desc + " over one event's pattern features (apps/surveillance/pattern-features.ts): each pattern's defining act and its size, and the key's recent flow against its own and its symbol's usual; score = 1 - P(normal), class = manipulation pattern.",
-        "inputs": [{"name": "features", "dtype": "float32", "shape": [-1, len(names)]}],
-        "outputs": [{"name": "score", "dtype": "float32", "shape": [-1]}, {"name": "logits", "dtype": "float32", "shape": [-1, len(CLASSES)]}],
-        "features": {"features": list(names)},
-        "classes": CLASSES,
-        "training": {
-            "data": f"every event of bench/pattern-features-dump.ts dumps: train {describe(a.train)}; validation {describe(a.val)}; per class {counts.astype(int).tolist()}",
-            "command": " ".join(["python", "models/surveillance-pattern/train.py"] + sys.argv[1:]),
-            "seeds": {"numpy_torch": a.seed},
-            "metrics": {"val_unit_f1": round(jv["f1"], 4), "val_threshold": round(float(thr), 4), "onnx_max_abs_diff": diff},
-            "parameters": params,
-        },
-    }
-    with open(os.path.join(out, "manifest.json"), "w") as f:
-        json.dump(m, f, indent=2); f.write("\n")
+    m = _manifest(path, a.name, a.version,
+                  desc + " over one event's pattern features (apps/surveillance/pattern-features.ts): each pattern's defining act and its size, and the key's recent flow against its own and its symbol's usual; score = 1 - P(normal), class = manipulation pattern.",
+                  [{"name": "features", "dtype": "float32", "shape": [-1, len(names)]}],
+                  [{"name": "score", "dtype": "float32", "shape": [-1]}, {"name": "logits", "dtype": "float32", "shape": [-1, len(CLASSES)]}],
+                  {"features": list(names)}, {
+                      "data": f"every event of bench/pattern-features-dump.ts dumps: train {describe(a.train)}; validation {describe(a.val)}; per class {counts.astype(int).tolist()}",
+                      "command": " ".join(["python", "models/surveillance-pattern/train.py"] + sys.argv[1:]),
+                      "seeds": {"numpy_torch": a.seed},
+                      "metrics": {"val_unit_f1": round(jv["f1"], 4), "val_threshold": round(float(thr), 4), "onnx_max_abs_diff": diff},
+                      "parameters": params,
+                  })
+    m["classes"] = CLASSES
+    write_manifest(out, m)
     print(json.dumps(m["training"]["metrics"]))
 
 
